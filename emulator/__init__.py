@@ -1,0 +1,1 @@
+"""A local emulator of Amazon API Gateway WebSocket APIs."""

@@ -1,0 +1,439 @@
+"""The emulator: one WebSocket API served on one host and port.
+
+It wires the pure core (config, route selection, events, results, registry,
+management mapping) to the adapters (transport, handler invocation, botocore
+interception), and is the object the CLI and the pytest plugin drive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from emulator import boto
+from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
+from emulator.config import ApiConfig
+from emulator.errors import ManagementApiError, PayloadTooLargeError
+from emulator.events import (
+    ConnectionInfo,
+    connect_event,
+    disconnect_event,
+    message_event,
+)
+from emulator.invoke import Invocation, InvocationOutcome, Invoker
+from emulator.loader import LoadedHandler, load_handlers
+from emulator.management import (
+    MAX_POST_BYTES,
+    ManagementResponse,
+    Operation,
+    error_response,
+    get_connection_response,
+    is_management_path,
+    parse_management_request,
+    success_response,
+)
+from emulator.registry import ConnectionRecord, ConnectionState, Registry
+from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
+from emulator.selection import RouteSelector
+from emulator.transport import (
+    HttpRequest,
+    HttpResponse,
+    Server,
+    UpgradeAnswer,
+    UpgradeRequest,
+    WebSocketPeer,
+)
+
+__all__ = ["Emulator"]
+
+logger = logging.getLogger("emulator")
+
+DEFAULT_REGION = "us-east-1"
+
+# Close codes and reasons the server sends, and $disconnect then reports (spec §3.3).
+DELETED = (1000, "Connection Closed Normally")
+GOING_AWAY = (1001, "Going away")
+
+
+def error_frame(message: str, connection_id: str, request_id: str) -> str:
+    """AWS's error frame, byte for byte, irregular spacing included (spec §3.2.5)."""
+    return (
+        f'{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}'
+    )
+
+
+Peer = WebSocketPeer
+
+
+class Emulator:
+    """Serve ``config`` on ``host:port`` (port 0 picks a free port).
+
+    Use as ``async with Emulator(config) as emulator:`` or call :meth:`start`
+    and :meth:`stop`. Handler modules are imported when it is constructed, so a
+    broken handler is a :class:`~emulator.errors.ConfigError` before anything listens.
+    """
+
+    def __init__(
+        self,
+        config: ApiConfig,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 3001,
+        region: str = DEFAULT_REGION,
+        api_id: str | None = None,
+        clock: Clock | None = None,
+        id_factory: IdFactory = new_id,
+    ) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self.region = region
+        self.api_id = api_id or new_api_id()
+        self.domain_name = f"{self.api_id}.execute-api.{region}.amazonaws.com"
+        self._clock = clock or SystemClock()
+        self._new_id = id_factory
+        self._handlers: dict[str, LoadedHandler] = load_handlers(config)
+        self._selector = RouteSelector(config.route_selection_expression, config.routes)
+        self._registry: Registry[Peer] = Registry()
+        self._invoker = Invoker(region=region, callbacks=self, base_dir=config.base_dir)
+        self._server = Server(self, config.limits)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+        self._started = False
+        self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Listen, and route this API's @connections calls made through botocore."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        await self._server.start(self.host, self.port)
+        self.host, self.port = self._server.address[0], self._server.address[1]
+        boto.register(self, self.intercepted_hosts())
+        self._started = True
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Close every connection with 1001, run each ``$disconnect``, stop listening."""
+        if not self._started:
+            return
+        self._started = False
+        await self._server.stop(*GOING_AWAY)
+        if self._tasks:
+            await asyncio.wait(tuple(self._tasks), timeout=grace_s)
+        await self._invoker.drain(grace_s)
+        boto.unregister(self)
+        self._invoker.shutdown()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL, e.g. ``ws://127.0.0.1:3001/local``."""
+        return f"ws://{_netloc(self.host, self.port)}/{self.config.stage}"
+
+    @property
+    def management_url(self) -> str:
+        """The endpoint_url for ``boto3.client("apigatewaymanagementapi", ...)``."""
+        return f"http://{_netloc(self.host, self.port)}/{self.config.stage}"
+
+    @property
+    def callback_url(self) -> str:
+        """The AWS-style callback URL handlers build from their event."""
+        return f"https://{self.domain_name}/{self.config.stage}"
+
+    def intercepted_hosts(self) -> set[str]:
+        """Hosts whose @connections calls botocore hands to this emulator in-process."""
+        return {self.domain_name, _netloc(self.host, self.port)}
+
+    def connection_ids(self) -> list[str]:
+        """Ids of the connections that are open now."""
+        return self._registry.open_ids()
+
+    # Transport callbacks
+
+    def handle_http(self, request: HttpRequest) -> HttpResponse:
+        path = request.target.split("?", 1)[0]
+        if is_management_path(path):
+            answer = self.handle_management(request.method, request.target, request.body)
+            return HttpResponse(answer.status, answer.headers, answer.body)
+        # AWS answers a plain GET without the upgrade with 426 (spec §1).
+        return HttpResponse(
+            426,
+            (("Content-Type", "application/json"), ("Upgrade", "websocket")),
+            b'{"message":"Upgrade Required"}',
+        )
+
+    async def handle_upgrade(self, peer: Peer, request: UpgradeRequest) -> UpgradeAnswer:
+        split = urlsplit(request.target)
+        if split.path.rstrip("/") not in ("", f"/{self.config.stage}"):
+            # UNKNOWN on AWS for an unknown stage; the spec infers REST's 403.
+            return UpgradeAnswer(403, body=b'{"message":"Forbidden"}')
+        now = self._clock.epoch_ms()
+        user_agent = None
+        for name, value in request.headers:
+            if name.lower() == "user-agent":
+                user_agent = value
+        info = ConnectionInfo(
+            connection_id=self._new_id(),
+            connected_at=now,
+            source_ip=request.peer[0],
+            user_agent=user_agent,
+            domain_name=self.domain_name,
+            api_id=self.api_id,
+            stage=self.config.stage,
+        )
+        record = self._registry.add(info, peer)
+        peer.record = record  # type: ignore[attr-defined]
+        handler = self._handlers.get("$connect")
+        if handler is None:
+            # AWS: $connect is optional; without it the connection is accepted.
+            return UpgradeAnswer(200)
+        request_id = self._new_id()
+        headers = [
+            *request.headers,
+            # What API Gateway adds (spec §2.2 rule 3), with the local port and scheme.
+            ("X-Amzn-Trace-Id", _trace_id(now, request_id)),
+            ("X-Forwarded-For", request.peer[0]),
+            ("X-Forwarded-Port", str(request.local[1])),
+            ("X-Forwarded-Proto", "http"),
+        ]
+        event = connect_event(
+            info,
+            headers=headers,
+            query=parse_qsl(split.query, keep_blank_values=True) if split.query else None,
+            request_id=request_id,
+            request_time_ms=self._clock.epoch_ms(),
+        )
+        invocation = await self._invoke(handler, event, request_id)
+        if invocation.outcome is InvocationOutcome.TIMEOUT:
+            # UNKNOWN on AWS; the spec recommends 504.
+            return UpgradeAnswer(504, body=b'{"message": "Endpoint request timed out"}')
+        if invocation.outcome is InvocationOutcome.ERROR:
+            return UpgradeAnswer(502, body=b'{"message": "Internal server error"}')
+        try:
+            outcome = interpret_connect_result(invocation.value)
+        except MalformedResultError as exc:
+            logger.error("%s returned a malformed result: %s", handler.route.handler, exc)
+            return UpgradeAnswer(502, body=b'{"message": "Internal server error"}')
+        return UpgradeAnswer(outcome.status, outcome.subprotocol)
+
+    def handle_open(self, peer: Peer) -> None:
+        record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
+        record.state = ConnectionState.OPEN
+        self._notify("open", {"connectionId": record.connection_id})
+
+    def handle_message(self, peer: Peer, text: str) -> None:
+        record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
+        now = self._clock.epoch_ms()
+        record.last_active_ms = now
+        decision = self._selector.select(text)
+        route_key = decision.route_key
+        if route_key is None:
+            peer.send_text(error_frame("Forbidden", record.connection_id, self._new_id()))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._run_message(record, self._handlers[route_key], text, now)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
+        record: ConnectionRecord[Peer] | None = getattr(peer, "record", None)
+        if record is None:
+            return
+        if record.state is ConnectionState.PENDING:
+            # Refused, or gone while $connect ran: it never opened, no $disconnect.
+            self._registry.discard(record.connection_id)
+            return
+        record.state = ConnectionState.CLOSING
+        self._notify("close", {"connectionId": record.connection_id, "code": code})
+        task = asyncio.get_running_loop().create_task(self._run_disconnect(record, code, reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # Invocations
+
+    async def _invoke(self, handler: LoadedHandler, event: Any, request_id: str) -> Invocation:
+        invocation = await self._invoker.invoke(
+            handler, event, request_id=request_id, wait_s=handler.route.timeout
+        )
+        if invocation.outcome is InvocationOutcome.ERROR:
+            logger.error(
+                "%s (%s) raised",
+                handler.route.handler,
+                handler.route.route_key,
+                exc_info=invocation.error,
+            )
+        elif invocation.outcome is InvocationOutcome.TIMEOUT:
+            logger.error(
+                "%s (%s) timed out after %.3f s",
+                handler.route.handler,
+                handler.route.route_key,
+                handler.route.timeout,
+            )
+        return invocation
+
+    async def _run_message(
+        self, record: ConnectionRecord[Peer], handler: LoadedHandler, body: str, now: int
+    ) -> None:
+        request_id = self._new_id()
+        event = message_event(
+            record.info,
+            route_key=handler.route.route_key,
+            body=body,
+            message_id=self._new_id(),
+            request_id=request_id,
+            request_time_ms=now,
+        )
+        invocation = await self._invoke(handler, event, request_id)
+        peer = record.peer
+        if invocation.outcome is InvocationOutcome.TIMEOUT:
+            peer.send_text(
+                error_frame("Endpoint request timed out", record.connection_id, request_id)
+            )
+            return
+        if invocation.outcome is InvocationOutcome.OK:
+            try:
+                reply = interpret_route_result(invocation.value)
+            except MalformedResultError as exc:
+                logger.error("%s returned a malformed result: %s", handler.route.handler, exc)
+            else:
+                if handler.route.route_response:
+                    self._send(record, reply)
+                return
+        # AWS: an integration failure sends this frame on one- and two-way routes
+        # alike, and the connection stays open (spec §3.2.5).
+        peer.send_text(error_frame("Internal server error", record.connection_id, request_id))
+
+    async def _run_disconnect(self, record: ConnectionRecord[Peer], code: int, reason: str) -> None:
+        try:
+            handler = self._handlers.get("$disconnect")
+            if handler is None:
+                return
+            request_id = self._new_id()
+            event = disconnect_event(
+                record.info,
+                status_code=code,
+                reason=reason,
+                request_id=request_id,
+                request_time_ms=self._clock.epoch_ms(),
+            )
+            # AWS: best effort, the return value is ignored (spec §3.3).
+            await self._invoke(handler, event, request_id)
+        finally:
+            self._registry.discard(record.connection_id)
+
+    def _send(self, record: ConnectionRecord[Peer], data: str | bytes) -> None:
+        record.last_active_ms = self._clock.epoch_ms()
+        if isinstance(data, str):
+            record.peer.send_text(data)
+        else:
+            record.peer.send_bytes(data)
+        self._notify("post", {"connectionId": record.connection_id, "data": data})
+
+    def _notify(self, kind: str, details: Mapping[str, Any]) -> None:
+        for observer in self.observers:
+            observer(kind, details)
+
+    # The @connections operations, callable from any thread
+
+    def _on_loop(self) -> bool:
+        return threading.get_ident() == self._loop_thread
+
+    def _call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
+        if self._on_loop():
+            function(*args)
+        else:
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(function, *args)
+
+    def post_to_connection(self, connection_id: str, data: bytes | str) -> None:
+        """PostToConnection: deliver ``data`` as one message (spec §4.4).
+
+        Raises :class:`PayloadTooLargeError` over 128 KB and :class:`GoneError`
+        unless the connection is open.
+        """
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        if len(payload) > MAX_POST_BYTES:
+            raise PayloadTooLargeError("Message too long")
+        self._registry.open_record(connection_id)
+        # UNKNOWN on AWS: data that is not UTF-8 goes out as a binary frame.
+        message: str | bytes
+        try:
+            message = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            message = payload
+        self._call_on_loop(self._deliver, connection_id, message)
+
+    def _deliver(self, connection_id: str, message: str | bytes) -> None:
+        record = self._registry.get(connection_id)
+        if record is not None and record.state is ConnectionState.OPEN:
+            self._send(record, message)
+
+    def get_connection(self, connection_id: str) -> dict[str, Any]:
+        """GetConnection's fields, as boto3 returns them after parsing."""
+        record = self._registry.open_record(connection_id)
+        info = record.info
+        return {
+            "connectedAt": info.connected_at,
+            "identity": {"sourceIp": info.source_ip, "userAgent": info.user_agent},
+            "lastActiveAt": record.last_active_ms,
+        }
+
+    def delete_connection(self, connection_id: str) -> None:
+        """DeleteConnection: close with 1000; ``$disconnect`` follows."""
+        record = self._registry.open_record(connection_id)
+        # Later posts get 410 at once, before the close frame is even sent.
+        record.state = ConnectionState.CLOSING
+        self._call_on_loop(self._close, connection_id, *DELETED)
+
+    def _close(self, connection_id: str, code: int, reason: str) -> None:
+        record = self._registry.get(connection_id)
+        if record is not None:
+            record.peer.close(code, reason)
+
+    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse:
+        """Answer one @connections request (HTTP endpoint and botocore alike)."""
+        request_id = _uuid_like(self._new_id())
+        try:
+            request = parse_management_request(method, target, self.config.stage)
+            if request.operation is Operation.POST_TO_CONNECTION:
+                self.post_to_connection(request.connection_id, body)
+            elif request.operation is Operation.DELETE_CONNECTION:
+                self.delete_connection(request.connection_id)
+            else:
+                record = self._registry.open_record(request.connection_id)
+                return get_connection_response(
+                    connected_at_ms=record.info.connected_at,
+                    last_active_ms=record.last_active_ms,
+                    source_ip=record.info.source_ip,
+                    user_agent=record.info.user_agent,
+                    request_id=request_id,
+                )
+        except ManagementApiError as exc:
+            return error_response(exc, request_id)
+        return success_response(request.operation, request_id)
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _trace_id(now_ms: int, request_id: str) -> str:
+    return f"Root=1-{now_ms // 1000:08x}-{request_id.encode().hex()[:24]:0<24}"
+
+
+def _uuid_like(seed: str) -> str:
+    hexed = seed.encode().hex().ljust(32, "0")[:32]
+    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"

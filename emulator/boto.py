@@ -1,0 +1,97 @@
+"""In-process routing of botocore's @connections calls to running emulators.
+
+Handler code written for AWS builds
+``boto3.client("apigatewaymanagementapi", endpoint_url=f"https://{domain}/{stage}")``
+from its event. A ``before-send`` hook (botocore's documented extension point)
+answers those requests in-process when their host belongs to a running
+emulator, so no network and no TLS are involved and the code runs unchanged
+(spec §4.3). Requests for any other host go out as usual.
+
+This is the only module that imports ``botocore``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+
+from emulator.management import ManagementResponse
+
+__all__ = ["ManagementTarget", "install", "register", "unregister"]
+
+_EVENT = "before-send.apigatewaymanagementapi"
+
+
+class ManagementTarget(Protocol):
+    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse: ...
+
+
+class _Body:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+_targets: dict[str, ManagementTarget] = {}
+_lock = threading.Lock()
+_installed = False
+
+
+def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
+    split = urlsplit(request.url)
+    target = _targets.get(split.netloc.lower())
+    if target is None:
+        return None
+    path = split.path + (f"?{split.query}" if split.query else "")
+    body = request.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        body = body.read()
+    answer = target.handle_management(request.method, path, body)
+    headers = botocore.awsrequest.HTTPHeaders()
+    for name, value in answer.headers:
+        headers[name] = value
+    return AWSResponse(request.url, answer.status, headers, _Body(answer.body))
+
+
+def install() -> None:
+    """Hook every botocore session, including ones that already exist."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+        # Sessions created from now on (boto3's default session included).
+        botocore.handlers.BUILTIN_HANDLERS.append((_EVENT, _before_send))
+        # boto3's default session, if it was created before us.
+        try:
+            import boto3
+        except ImportError:  # pragma: no cover - boto3 is a dependency
+            return
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION._session.register(_EVENT, _before_send)
+
+
+def register(target: ManagementTarget, hosts: Iterable[str]) -> None:
+    install()
+    with _lock:
+        for host in hosts:
+            _targets[host.lower()] = target
+
+
+def unregister(target: ManagementTarget) -> None:
+    with _lock:
+        for host in [h for h, t in _targets.items() if t is target]:
+            del _targets[host]

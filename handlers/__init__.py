@@ -1,0 +1,1 @@
+"""Example Lambda handlers: the chat application of API Gateway's WebSocket tutorial."""
