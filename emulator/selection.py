@@ -1,0 +1,350 @@
+"""Route selection: compile a route selection expression, pick a route per message.
+
+Implements spec §3.2, after the AWS Developer Guide pages "Working with selection
+expressions for WebSocket APIs" (DG:apigateway-websocket-api-selection-expressions)
+and "Working with routes for WebSocket APIs" (DG:websocket-api-develop-routes):
+
+* ``$request.body.<JSONPath>`` and ``${request.body.<JSONPath>}`` read the message,
+  mixed with literal text; ``\\$`` is a literal dollar (as in ``\\$default``).
+* Each variable's result is stringified; a path that matches nothing gives ``""``.
+* The result must equal a route key exactly (case-sensitive); otherwise the message
+  goes to ``$default``, and without ``$default`` the client gets the Forbidden frame.
+  Non-JSON messages go to ``$default``.
+
+An expression is compiled once, at load time (:func:`compile_expression`); the
+:class:`RouteSelector` then runs on every frame, so it precomputes what it can.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+
+from jsonpath_ng.exceptions import JSONPathError
+from jsonpath_ng.jsonpath import Child, Fields, Index, JSONPath, Root
+from jsonpath_ng.lexer import JsonPathLexer
+from jsonpath_ng.parser import JsonPathParser
+
+from emulator.errors import SelectionExpressionError
+
+__all__ = [
+    "RouteDecision",
+    "RouteReason",
+    "RouteSelector",
+    "SelectionExpression",
+    "VariableTrace",
+    "compile_expression",
+]
+
+_DEFAULT_ROUTE: Final = "$default"
+# AWS ignores the expression for $connect/$disconnect (localstack#7153); whether a
+# message may select them is [UNKNOWN]: we follow the spec's recommendation (never).
+_LIFECYCLE_ROUTES: Final = frozenset({"$connect", "$disconnect"})
+_BODY: Final = "request.body"
+_MISSING: Final = object()
+
+# `\$`, `${...}` (group 1, group 2 is the closing brace), or a bare `$name` whose
+# token extends over [A-Za-z0-9_.[]'"-] (spec §3.2.3; AWS's exact tokenisation is
+# [UNKNOWN]). A `$` followed by none of these stays literal, as in the spec's sketch.
+_TOKEN: Final = re.compile(r"\\\$|\$\{([^}]*)(\}?)|\$([A-Za-z0-9_.\[\]'\"-]+)")
+
+_Step = str | int  # str: an object member; int: an array index (negative from the end)
+
+
+class _Lexer(JsonPathLexer):
+    """jsonpath-ng's lexer without its ``where``/``wherenot`` keywords.
+
+    They are jsonpath-ng extensions, not JSONPath; without this, ``$request.body.where``
+    (a valid expression on AWS) would not compile.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reserved_words = {}
+
+
+class RouteReason(enum.Enum):
+    """Why a message went where it went."""
+
+    MATCHED = "matched"  # the evaluated key equals a declared route key
+    FALLBACK = "fallback"  # JSON, but no route matched -> $default
+    NOT_JSON = "not-json"  # the body is not JSON -> $default
+    FORBIDDEN = "forbidden"  # no route and no $default -> the Forbidden frame
+
+
+@dataclass(frozen=True)
+class VariableTrace:
+    """How one variable of an expression evaluated, for explaining a decision."""
+
+    source: str  # as written: "$request.body.action", "${request.body.data.room}"
+    path: str  # the JSONPath after request.body: "action", "data.room", "[2]", ""
+    found: bool  # whether the path matched anything
+    value: object  # the raw JSON value (a list for a multi-match path); None if not found
+    text: str  # its stringification
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """The outcome of route selection for one message.
+
+    ``evaluated`` is None when the body was not JSON (reason ``NOT_JSON``, or
+    ``FORBIDDEN`` when there is no ``$default`` either).
+    """
+
+    route_key: str | None  # None only when FORBIDDEN
+    reason: RouteReason
+    evaluated: str | None
+
+
+@dataclass(frozen=True)
+class _Variable:
+    source: str
+    path: str
+    query: JSONPath
+    # The fast path: set when the query is only single names and single indexes,
+    # which is also what makes it singular (one value, not a list).
+    steps: tuple[_Step, ...] | None
+
+    def lookup(self, document: object) -> object:
+        if self.steps is not None:
+            return _walk(self.steps, document)
+        return _query(self.query, document)
+
+
+@dataclass(frozen=True)
+class SelectionExpression:
+    """A compiled route selection expression; build it with :func:`compile_expression`."""
+
+    source: str
+    _parts: tuple[str | _Variable, ...] = field(repr=False, compare=False)
+    _static: str | None = field(repr=False, compare=False)
+
+    @property
+    def is_static(self) -> bool:
+        """True when the expression has no variables (``action``, ``\\$default``)."""
+        return self._static is not None
+
+    def evaluate(self, document: object) -> str:
+        """The expression's result on an already parsed JSON document."""
+        if self._static is not None:
+            return self._static
+        return "".join(
+            [p if isinstance(p, str) else _stringify(p.lookup(document)) for p in self._parts]
+        )
+
+    def trace(self, document: object) -> tuple[str, tuple[VariableTrace, ...]]:
+        """Like :meth:`evaluate`, with how each variable evaluated."""
+        pieces: list[str] = []
+        traces: list[VariableTrace] = []
+        for part in self._parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = part.lookup(document)
+            found = value is not _MISSING
+            text = _stringify(value)
+            traces.append(
+                VariableTrace(part.source, part.path, found, value if found else None, text)
+            )
+            pieces.append(text)
+        return "".join(pieces), tuple(traces)
+
+
+def compile_expression(source: str) -> SelectionExpression:
+    """Compile a route selection expression, or raise :class:`SelectionExpressionError`."""
+    if not source:
+        raise SelectionExpressionError("selection expression is empty")
+    parts: list[str | _Variable] = []
+    literal: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(source):
+        literal.append(source[position : match.start()])
+        position = match.end()
+        braced, closed, bare = match.groups()
+        if braced is None and bare is None:
+            literal.append("$")  # `\$`
+            continue
+        if bare is None and not closed:
+            problem = f"unterminated '${{' at offset {match.start()} in selection expression"
+            raise SelectionExpressionError(f"{problem} {source!r}")
+        if "".join(literal):
+            parts.append("".join(literal))
+        literal = []
+        parts.append(_compile_variable(source, match.group(0), bare or braced))
+    literal.append(source[position:])
+    if "".join(literal):
+        parts.append("".join(literal))
+    static = None if any(isinstance(p, _Variable) for p in parts) else "".join(map(str, parts))
+    return SelectionExpression(source, tuple(parts), static)
+
+
+class RouteSelector:
+    """Selects the route of each message (spec §3.2.2).
+
+    AWS: "Non-JSON messages are directed to a $default route"; otherwise the route
+    whose key "exactly matches" the evaluated expression, else ``$default``, else the
+    client receives ``{"message": "Forbidden", ...}`` (DG:websocket-api-develop-routes).
+    """
+
+    __slots__ = ("_expression", "_fallback", "_matched", "_not_json", "_route_keys", "_static")
+
+    def __init__(self, expression: SelectionExpression, route_keys: Iterable[str]) -> None:
+        if isinstance(route_keys, str):
+            raise TypeError(
+                f"route_keys must be an iterable of keys, not the string {route_keys!r}"
+            )
+        self._expression = expression
+        self._route_keys = frozenset(route_keys)
+        has_default = _DEFAULT_ROUTE in self._route_keys
+        self._matched = {
+            key: RouteDecision(key, RouteReason.MATCHED, key)
+            for key in self._route_keys - _LIFECYCLE_ROUTES
+        }
+        self._fallback = (
+            (_DEFAULT_ROUTE, RouteReason.FALLBACK) if has_default else (None, RouteReason.FORBIDDEN)
+        )
+        self._not_json = (
+            RouteDecision(_DEFAULT_ROUTE, RouteReason.NOT_JSON, None)
+            if has_default
+            else RouteDecision(None, RouteReason.FORBIDDEN, None)
+        )
+        static = expression.evaluate(None) if expression.is_static else None
+        self._static = None if static is None else self._decide(static)
+
+    @property
+    def expression(self) -> SelectionExpression:
+        return self._expression
+
+    @property
+    def route_keys(self) -> frozenset[str]:
+        """Every declared route key, ``$connect``/``$disconnect`` included."""
+        return self._route_keys
+
+    def select(self, body: str) -> RouteDecision:
+        """Select the route of a text message."""
+        try:
+            document = _DECODER.decode(body)
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
+            return self._not_json
+        return self.select_parsed(document)
+
+    def select_parsed(self, document: object) -> RouteDecision:
+        """Select the route of a message whose body the caller already parsed as JSON."""
+        if self._static is not None:
+            return self._static  # still only after the body proved to be JSON
+        try:
+            key = self._expression.evaluate(document)
+        except RecursionError:
+            # Only a document at the interpreter's nesting limit gets here (json.loads
+            # accepted it, stringifying it did not); route it like a body that is not JSON.
+            return self._not_json
+        return self._decide(key)
+
+    def _decide(self, key: str) -> RouteDecision:
+        decision = self._matched.get(key)
+        if decision is not None:
+            return decision
+        route_key, reason = self._fallback
+        return RouteDecision(route_key, reason, key)
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
+
+
+# NaN and Infinity are not JSON (RFC 8259); Python's json accepts them by default.
+# One decoder, built once: json.loads(body, **kw) would build a new one per frame.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def _compile_variable(expression: str, written: str, name: str) -> _Variable:
+    rest = name[len(_BODY) :]
+    if not name.startswith(_BODY) or rest[:1] not in ("", ".", "["):
+        raise SelectionExpressionError(
+            f"unsupported variable {written!r} in selection expression {expression!r}: "
+            "route selection reads only $request.body (write \\$ for a literal dollar)"
+        )
+    path = rest[1:] if rest.startswith(".") and not rest.startswith("..") else rest
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            query = JsonPathParser(lexer_class=_Lexer).parse("$" + rest)
+    except JSONPathError as exc:
+        problem = f"invalid JSONPath {rest!r} after request.body in selection expression"
+        problem += f" {expression!r}: {str(exc).strip()}"
+        if not written.startswith("${"):
+            problem += " (an unbraced variable ends before any character but A-Za-z0-9_.[]'\"-;"
+            problem += " write ${...} around other paths)"
+        raise SelectionExpressionError(problem) from exc
+    if caught:  # `|` and `&`: deprecated by jsonpath-ng, not JSONPath at all
+        problem = f"unsupported JSONPath {rest!r} in selection expression {expression!r}"
+        raise SelectionExpressionError(f"{problem}: {str(caught[0].message).rstrip('.')}")
+    return _Variable(written, path, query, _steps(query))
+
+
+def _flatten(node: JSONPath) -> list[JSONPath]:
+    if isinstance(node, Child):
+        return _flatten(node.left) + _flatten(node.right)
+    return [node]
+
+
+def _steps(query: JSONPath) -> tuple[_Step, ...] | None:
+    """The query as member/index steps, or None when it needs jsonpath-ng."""
+    root, *nodes = _flatten(query)
+    if not isinstance(root, Root):
+        return None
+    steps: list[_Step] = []
+    for node in nodes:
+        if isinstance(node, Fields) and len(node.fields) == 1:
+            steps.append(node.fields[0])
+        elif isinstance(node, Index) and len(node.indices) == 1:
+            steps.append(node.indices[0])
+        else:
+            return None
+    return tuple(steps)
+
+
+def _walk(steps: tuple[_Step, ...], document: object) -> object:
+    """Follow ``steps``; the same result as jsonpath-ng's ``find`` on a singular path."""
+    current = document
+    for step in steps:
+        if isinstance(step, str):
+            if not isinstance(current, dict):
+                return _MISSING
+            current = current.get(step, _MISSING)
+            if current is _MISSING:
+                return _MISSING
+        elif isinstance(current, (list, tuple)) and -len(current) <= step < len(current):
+            current = current[step]
+        else:
+            return _MISSING
+    return current
+
+
+def _query(query: JSONPath, document: object) -> object:
+    # A path that can match several nodes ([*], .., slices, a,b) gives a list even
+    # for one match, as Jayway JsonPath does for "indefinite" paths; nothing matched
+    # is a missing path (""). AWS's behaviour for these paths is [UNKNOWN].
+    values = [match.value for match in query.find(document)]
+    return values if values else _MISSING
+
+
+def _stringify(value: object) -> str:
+    # AWS documents only arrays ("[item1, item2]"); the rest is [UNKNOWN] and follows
+    # the spec's recommendation: 1 -> "1", true -> "true", null -> "", objects compact.
+    if value is _MISSING or value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join([_stringify(item) for item in value]) + "]"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
