@@ -156,6 +156,13 @@ class Emulator:
         """Hosts whose @connections calls botocore hands to this emulator in-process."""
         return {self.domain_name, _netloc(self.host, self.port)}
 
+    def connection_id_for(self, host: str, port: int) -> str:
+        """The id of the open connection whose client is at ``host:port``."""
+        for record in self._registry:
+            if record.peer.remote_address == (host, port):
+                return record.connection_id
+        raise LookupError(f"no connection from {host}:{port}")
+
     def connection_ids(self) -> list[str]:
         """Ids of the connections that are open now."""
         return self._registry.open_ids()
@@ -240,7 +247,9 @@ class Emulator:
         decision = self._selector.select(text)
         route_key = decision.route_key
         if route_key is None:
-            peer.send_text(error_frame("Forbidden", record.connection_id, self._new_id()))
+            self._send(
+                record, error_frame("Forbidden", record.connection_id, self._new_id()), "error"
+            )
             return
         task = asyncio.get_running_loop().create_task(
             self._run_message(record, self._handlers[route_key], text, now)
@@ -268,6 +277,11 @@ class Emulator:
         invocation = await self._invoker.invoke(
             handler, event, request_id=request_id, wait_s=handler.route.timeout
         )
+        if self.observers:
+            self._notify(
+                "invoke",
+                {"routeKey": handler.route.route_key, "event": event, "invocation": invocation},
+            )
         if invocation.outcome is InvocationOutcome.ERROR:
             logger.error(
                 "%s (%s) raised",
@@ -297,10 +311,11 @@ class Emulator:
             request_time_ms=now,
         )
         invocation = await self._invoke(handler, event, request_id)
-        peer = record.peer
         if invocation.outcome is InvocationOutcome.TIMEOUT:
-            peer.send_text(
-                error_frame("Endpoint request timed out", record.connection_id, request_id)
+            self._send(
+                record,
+                error_frame("Endpoint request timed out", record.connection_id, request_id),
+                "error",
             )
             return
         if invocation.outcome is InvocationOutcome.OK:
@@ -310,11 +325,13 @@ class Emulator:
                 logger.error("%s returned a malformed result: %s", handler.route.handler, exc)
             else:
                 if handler.route.route_response:
-                    self._send(record, reply)
+                    self._send(record, reply, "route-response")
                 return
         # AWS: an integration failure sends this frame on one- and two-way routes
         # alike, and the connection stays open (spec §3.2.5).
-        peer.send_text(error_frame("Internal server error", record.connection_id, request_id))
+        self._send(
+            record, error_frame("Internal server error", record.connection_id, request_id), "error"
+        )
 
     async def _run_disconnect(self, record: ConnectionRecord[Peer], code: int, reason: str) -> None:
         try:
@@ -334,13 +351,19 @@ class Emulator:
         finally:
             self._registry.discard(record.connection_id)
 
-    def _send(self, record: ConnectionRecord[Peer], data: str | bytes) -> None:
+    def _send(self, record: ConnectionRecord[Peer], data: str | bytes, source: str) -> None:
+        """Send one message; ``source`` says who sent it (for observers)."""
+        if not record.peer.is_open:
+            return
         record.last_active_ms = self._clock.epoch_ms()
         if isinstance(data, str):
             record.peer.send_text(data)
         else:
             record.peer.send_bytes(data)
-        self._notify("post", {"connectionId": record.connection_id, "data": data})
+        if self.observers:
+            self._notify(
+                "send", {"connectionId": record.connection_id, "data": data, "source": source}
+            )
 
     def _notify(self, kind: str, details: Mapping[str, Any]) -> None:
         for observer in self.observers:
@@ -379,7 +402,7 @@ class Emulator:
     def _deliver(self, connection_id: str, message: str | bytes) -> None:
         record = self._registry.get(connection_id)
         if record is not None and record.state is ConnectionState.OPEN:
-            self._send(record, message)
+            self._send(record, message, "post")
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:
         """GetConnection's fields, as boto3 returns them after parsing."""

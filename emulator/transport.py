@@ -98,6 +98,9 @@ class WebSocketPeer(Protocol):
     @property
     def is_open(self) -> bool: ...
 
+    @property
+    def remote_address(self) -> tuple[str, int]: ...
+
     def send_text(self, text: str) -> None: ...
 
     def send_bytes(self, data: bytes) -> None: ...
@@ -449,6 +452,10 @@ class _Connection(asyncio.Protocol):
         return CloseCode.ABNORMAL_CLOSURE, ""
 
     # WebSocketPeer
+
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        return self.peer
 
     @property
     def is_open(self) -> bool:

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.testing import Harness
+
+HANDLERS = Path(__file__).parent / "handlers"
+ROOT = Path(__file__).parent.parent
+
+StartApi = Callable[..., Awaitable[Harness]]
+
+
+@pytest.fixture
+async def start_api() -> AsyncIterator[StartApi]:
+    """Start an emulator on 127.0.0.1:0 for routes naming ``probe.*`` handlers.
+
+    ``await start_api({"$default": "probe.echo"}, stage="dev")``: the keyword
+    arguments are further top-level routes.yaml keys.
+    """
+    started: list[Harness] = []
+
+    async def start(routes: dict[str, Any], **top: Any) -> Harness:
+        harness = Harness.from_config({"routes": routes, **top}, base_dir=HANDLERS)
+        await harness.__aenter__()
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        await harness.stop()
