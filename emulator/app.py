@@ -102,6 +102,8 @@ class Emulator:
         self._invoker = Invoker(region=region, callbacks=self, base_dir=config.base_dir)
         self._server = Server(self, config.limits)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._time_offset = 0.0  # seconds added to the clock by advance_time()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._started = False
@@ -123,6 +125,9 @@ class Emulator:
         if not self._started:
             return
         self._started = False
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         await self._server.stop(*GOING_AWAY)
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=grace_s)
@@ -238,12 +243,15 @@ class Emulator:
     def handle_open(self, peer: Peer) -> None:
         record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
         record.state = ConnectionState.OPEN
+        record.opened_at = record.active_at = self._now()
+        self._check_timers(record)
         self._notify("open", {"connectionId": record.connection_id})
 
     def handle_message(self, peer: Peer, text: str) -> None:
         record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
         now = self._clock.epoch_ms()
         record.last_active_ms = now
+        record.active_at = self._now()
         decision = self._selector.select(text)
         route_key = decision.route_key
         if route_key is None:
@@ -266,10 +274,53 @@ class Emulator:
             self._registry.discard(record.connection_id)
             return
         record.state = ConnectionState.CLOSING
+        timer = self._timers.pop(record.connection_id, None)
+        if timer is not None:
+            timer.cancel()
         self._notify("close", {"connectionId": record.connection_id, "code": code})
         task = asyncio.get_running_loop().create_task(self._run_disconnect(record, code, reason))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # Idle and maximum-duration timers
+
+    def _now(self) -> float:
+        return self._clock.monotonic() + self._time_offset
+
+    def _check_timers(self, record: ConnectionRecord[Peer]) -> None:
+        """Close ``record`` if a timer expired, else look again when one might.
+
+        One timer per connection, not rescheduled on every message: activity
+        only moves ``active_at``, and an early wake-up just sleeps again.
+        """
+        self._timers.pop(record.connection_id, None)
+        if record.state is not ConnectionState.OPEN:
+            return
+        limits = self.config.limits
+        now = self._now()
+        expired, deadline = record.timeout_due(
+            now, limits.idle_timeout, limits.max_connection_duration
+        )
+        if expired:
+            record.peer.close(*GOING_AWAY)
+            return
+        assert self._loop is not None
+        self._timers[record.connection_id] = self._loop.call_later(
+            deadline - now, self._check_timers, record
+        )
+
+    def advance_time(self, seconds: float) -> None:
+        """Move the emulator's clock for timers forward, firing what expires.
+
+        Lets a test check a 10-minute idle timeout without waiting 10 minutes.
+        """
+        self._time_offset += seconds
+        for connection_id in list(self._timers):
+            record = self._registry.get(connection_id)
+            timer = self._timers.pop(connection_id)
+            timer.cancel()
+            if record is not None:
+                self._check_timers(record)
 
     # Invocations
 
@@ -356,6 +407,7 @@ class Emulator:
         if not record.peer.is_open:
             return
         record.last_active_ms = self._clock.epoch_ms()
+        record.active_at = self._now()
         if isinstance(data, str):
             record.peer.send_text(data)
         else:

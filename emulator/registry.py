@@ -34,13 +34,25 @@ class ConnectionState(enum.Enum):
 class ConnectionRecord(Generic[P]):
     """One connection: its shared event fields, state, and activity time."""
 
-    __slots__ = ("info", "last_active_ms", "peer", "state")
+    __slots__ = ("active_at", "info", "last_active_ms", "opened_at", "peer", "state")
 
     def __init__(self, info: ConnectionInfo, peer: P) -> None:
         self.info = info
         self.peer = peer
         self.state = ConnectionState.PENDING
-        self.last_active_ms = info.connected_at
+        self.last_active_ms = info.connected_at  # wall clock, for GetConnection
+        # Monotonic seconds, for the idle and maximum-duration timers.
+        self.opened_at = 0.0
+        self.active_at = 0.0
+
+    def timeout_due(self, now: float, idle: float, lifetime: float) -> tuple[bool, float]:
+        """Whether a timer has expired at ``now``, else when to look again.
+
+        AWS closes a connection idle for 10 minutes (data in either direction
+        counts, pings do not) or open for 2 hours (spec §5).
+        """
+        deadline = min(self.active_at + idle, self.opened_at + lifetime)
+        return now >= deadline, deadline
 
     @property
     def connection_id(self) -> str:
