@@ -17,6 +17,16 @@ from emulator.errors import ConfigError
 __all__ = ["main"]
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apigw-ws",
@@ -29,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
-        "--port", type=int, default=3001, help="port to listen on; 0 picks a free one"
+        "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
     )
     return parser
 

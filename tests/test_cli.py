@@ -1,0 +1,331 @@
+"""The ``apigw-ws`` command: ``main(argv)`` in-process, and the real thing in a subprocess.
+
+In-process tests stop before anything listens (configuration errors). Serving is
+tested in a child process (``python -m emulator``, the console script), because
+the command installs signal handlers and blocks until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from emulator.cli import _is_loopback, main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "cli_app"
+TIMEOUT = 10.0
+URL_LINE = re.compile(r"ws://127\.0\.0\.1:(\d+)/clitest\n")
+
+
+# In-process: configuration errors
+
+
+def _write(folder: Path, text: str) -> Path:
+    path = folder / "routes.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BAD_CONFIGS = [
+    pytest.param(
+        "routes:\n  sendmessage:\n    handler: app.send\n    timeout: 99\n",
+        ["routes.sendmessage.timeout", "99"],
+        id="timeout-out-of-range",
+    ),
+    pytest.param(
+        "routes:\n  $default: app.handler\nstage: 'not a stage'\n",
+        ["stage", "'not a stage'"],
+        id="bad-stage",
+    ),
+    pytest.param(
+        "routes:\n  $default: app.handler\nroutes_extra: 1\n",
+        ["routes_extra", "unknown key"],
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        "routes:\n  $default: [unclosed\n",
+        ["invalid YAML at line"],
+        id="invalid-yaml",
+    ),
+    pytest.param(
+        "routes:\n  $default: app/handler\n",
+        ["routes.$default", "not '/'"],
+        id="handler-path-with-slash",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), BAD_CONFIGS)
+def test_serve_rejects_a_bad_config_naming_file_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, fragments: list[str]
+) -> None:
+    path = _write(tmp_path, text)
+    assert main(["serve", "--config", str(path), "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"apigw-ws: error: {path}: ")
+    for fragment in fragments:
+        assert fragment in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_serve_with_a_missing_config_file_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere" / "routes.yaml"
+    assert main(["serve", "--config", str(missing), "--port", "0"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"apigw-ws: error: {missing}: file not found\n"
+
+
+@pytest.mark.parametrize(
+    ("module_source", "expected"),
+    [
+        pytest.param(None, "ModuleNotFoundError", id="module-not-found"),
+        pytest.param("raise RuntimeError('broken at import')\n", "broken at import", id="raises"),
+        pytest.param("def handler(:\n", "syntax error in", id="syntax-error"),
+    ],
+)
+def test_serve_with_a_handler_that_cannot_be_imported_fails_clearly(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    module_source: str | None,
+    expected: str,
+) -> None:
+    module = f"cli_broken_{tmp_path.name}"
+    if module_source is not None:
+        (tmp_path / f"{module}.py").write_text(module_source, encoding="utf-8")
+    path = _write(tmp_path, f"routes:\n  $default: {module}.handler\n")
+    try:
+        assert main(["serve", "--config", str(path), "--port", "0"]) == 2
+    finally:
+        sys.modules.pop(module, None)
+        with contextlib.suppress(ValueError):
+            sys.path.remove(str(tmp_path.resolve()))
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"apigw-ws: error: {path}: routes.$default.handler: ")
+    assert f"cannot import module {module!r}" in err
+    assert expected in err
+
+
+def test_serve_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--config", "--host", "--port"):
+        assert option in out
+
+
+# The warning for non-loopback hosts, without ever binding one
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.1.2.3", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("192.168.1.10", False),
+        ("10.0.0.1", False),
+        ("2001:db8::1", False),
+        ("example.com", False),
+        ("", False),
+    ],
+    ids=lambda value: repr(value) if isinstance(value, str) else str(value),
+)
+def test_is_loopback(host: str, loopback: bool) -> None:
+    # Anything not surely loopback gets the warning: a false alarm is harmless,
+    # a missing one exposes an unauthenticated @connections API to the network.
+    assert _is_loopback(host) is loopback
+
+
+# Subprocess: the command as users run it
+
+
+@dataclass
+class Server:
+    process: asyncio.subprocess.Process
+    url: str
+    port: int
+    stderr: Path
+
+    def errors(self) -> str:
+        return _read(self.stderr)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def _command(*args: str) -> list[str]:
+    """``python -m emulator serve ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "emulator", "serve", *args]
+
+
+async def _finish(process: asyncio.subprocess.Process) -> bytes:
+    """Wait for the child to exit (killing it if it hangs); the rest of its stdout."""
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        raise AssertionError(f"the server did not exit within {TIMEOUT} s") from None
+    return out
+
+
+@contextlib.asynccontextmanager
+async def _serve(args: list[str], *, cwd: Path, log: Path) -> AsyncIterator[Server]:
+    """Start ``python -m emulator serve ARGS``; always killed on the way out."""
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            *_command(*args),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"no URL on stdout within {TIMEOUT} s") from None
+        match = URL_LINE.fullmatch(line.decode())
+        assert match, f"stdout line {line!r}; stderr: {_read(log)}"
+        yield Server(process, line.decode().strip(), int(match[1]), log)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+
+async def _connect(url: str) -> ClientConnection:
+    return await asyncio.wait_for(connect(url, open_timeout=None), TIMEOUT)
+
+
+async def _routed(client: ClientConnection) -> None:
+    """The custom route and $default both answer."""
+    await client.send(json.dumps({"action": "ping"}))
+    assert await asyncio.wait_for(client.recv(), TIMEOUT) == "pong"
+    await client.send("not json")
+    assert await asyncio.wait_for(client.recv(), TIMEOUT) == "not json"
+
+
+def _disconnects(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_serve_prints_its_url_routes_and_stops_cleanly_on_signal(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    async with _serve(
+        ["--config", str(FIXTURE / "routes.yaml"), "--port", "0"],
+        cwd=tmp_path,
+        log=tmp_path / "stderr.log",
+    ) as server:
+        assert server.port != 0
+        client = await _connect(server.url)
+        try:
+            await _routed(client)
+            server.process.send_signal(signum)
+            rest = await _finish(server.process)
+            await asyncio.wait_for(client.wait_closed(), TIMEOUT)
+        finally:
+            await client.close()
+        assert server.process.returncode == 0, server.errors()
+        assert rest == b"", "stdout must hold exactly one line: the URL"
+        assert client.close_code == 1001
+        # $disconnect ran once, for the server's own close (spec §3.3: it reports the code).
+        assert _disconnects(tmp_path / "disconnects.jsonl") == [
+            {"statusCode": 1001, "reason": client.close_reason}
+        ]
+
+
+async def test_serve_without_config_uses_routes_yaml_in_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    async with _serve(["--port", "0"], cwd=app, log=tmp_path / "stderr.log") as server:
+        client = await _connect(server.url)
+        try:
+            await _routed(client)
+        finally:
+            await client.close()
+        server.process.send_signal(signal.SIGTERM)
+        await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+    # The client closed with 1000 before the server stopped.
+    assert _disconnects(app / "disconnects.jsonl") == [{"statusCode": 1000, "reason": ""}]
+
+
+async def test_serve_on_a_port_in_use_fails_clearly(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()  # the server binds with SO_REUSEADDR: only a listener blocks it
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            *_command("--config", str(FIXTURE / "routes.yaml"), "--port", str(port)),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode != 0
+    assert out == b""
+    message = err.decode()
+    assert f"apigw-ws: error: cannot listen on 127.0.0.1:{port}" in message
+    assert "Traceback" not in message
+
+
+def test_console_script_serve_help() -> None:
+    script = Path(sysconfig.get_path("scripts")) / "apigw-ws"
+    assert script.is_file(), f"{script} is not installed"
+    done = subprocess.run(
+        [str(script), "serve", "--help"], capture_output=True, text=True, timeout=TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: apigw-ws serve")
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_serve_with_an_out_of_range_port_fails_clearly(tmp_path: Path, port: str) -> None:
+    done = subprocess.run(
+        _command("--config", str(FIXTURE / "routes.yaml"), "--port", port),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert port in done.stderr
