@@ -8,9 +8,11 @@ interception), and is the object the CLI and the pytest plugin drive.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,6 +32,7 @@ from emulator.management import (
     MAX_POST_BYTES,
     ManagementResponse,
     Operation,
+    check_connection_id,
     error_response,
     get_connection_response,
     is_management_path,
@@ -259,11 +262,23 @@ class Emulator:
                 record, error_frame("Forbidden", record.connection_id, self._new_id()), "error"
             )
             return
-        task = asyncio.get_running_loop().create_task(
-            self._run_message(record, self._handlers[route_key], text, now)
+        handler = self._handlers[route_key]
+        request_id = self._new_id()
+        event = message_event(
+            record.info,
+            route_key=route_key,
+            body=text,
+            message_id=self._new_id(),
+            request_id=request_id,
+            request_time_ms=now,
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._invoker.start(
+            handler,
+            event,
+            request_id=request_id,
+            wait_s=handler.route.timeout,
+            on_done=partial(self._message_done, record, handler, event, request_id),
+        )
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         record: ConnectionRecord[Peer] | None = getattr(peer, "record", None)
@@ -328,6 +343,10 @@ class Emulator:
         invocation = await self._invoker.invoke(
             handler, event, request_id=request_id, wait_s=handler.route.timeout
         )
+        self._report(handler, event, invocation)
+        return invocation
+
+    def _report(self, handler: LoadedHandler, event: Any, invocation: Invocation) -> None:
         if self.observers:
             self._notify(
                 "invoke",
@@ -347,21 +366,16 @@ class Emulator:
                 handler.route.route_key,
                 handler.route.timeout,
             )
-        return invocation
 
-    async def _run_message(
-        self, record: ConnectionRecord[Peer], handler: LoadedHandler, body: str, now: int
+    def _message_done(
+        self,
+        record: ConnectionRecord[Peer],
+        handler: LoadedHandler,
+        event: Any,
+        request_id: str,
+        invocation: Invocation,
     ) -> None:
-        request_id = self._new_id()
-        event = message_event(
-            record.info,
-            route_key=handler.route.route_key,
-            body=body,
-            message_id=self._new_id(),
-            request_id=request_id,
-            request_time_ms=now,
-        )
-        invocation = await self._invoke(handler, event, request_id)
+        self._report(handler, event, invocation)
         if invocation.outcome is InvocationOutcome.TIMEOUT:
             self._send(
                 record,
@@ -439,6 +453,7 @@ class Emulator:
         Raises :class:`PayloadTooLargeError` over 128 KB and :class:`GoneError`
         unless the connection is open.
         """
+        check_connection_id(connection_id)
         payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         if len(payload) > MAX_POST_BYTES:
             raise PayloadTooLargeError("Message too long")
@@ -457,17 +472,23 @@ class Emulator:
             self._send(record, message, "post")
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:
-        """GetConnection's fields, as boto3 returns them after parsing."""
+        """GetConnection, shaped as boto3 returns it (datetimes, capitalised keys)."""
+        check_connection_id(connection_id)
         record = self._registry.open_record(connection_id)
         info = record.info
+        identity = {"SourceIp": info.source_ip}
+        if info.user_agent is not None:
+            # boto3 drops a null UserAgent from the parsed response.
+            identity["UserAgent"] = info.user_agent
         return {
-            "connectedAt": info.connected_at,
-            "identity": {"sourceIp": info.source_ip, "userAgent": info.user_agent},
-            "lastActiveAt": record.last_active_ms,
+            "ConnectedAt": _datetime(info.connected_at),
+            "Identity": identity,
+            "LastActiveAt": _datetime(record.last_active_ms),
         }
 
     def delete_connection(self, connection_id: str) -> None:
         """DeleteConnection: close with 1000; ``$disconnect`` follows."""
+        check_connection_id(connection_id)
         record = self._registry.open_record(connection_id)
         # Later posts get 410 at once, before the close frame is even sent.
         record.state = ConnectionState.CLOSING
@@ -499,6 +520,10 @@ class Emulator:
         except ManagementApiError as exc:
             return error_response(exc, request_id)
         return success_response(request.operation, request_id)
+
+
+def _datetime(epoch_ms: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
 
 
 def _netloc(host: str, port: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import random
 import secrets
 import string
 import time
@@ -37,10 +38,15 @@ class SystemClock:
         return time.monotonic()
 
 
+# Seeded from the OS once; ids need to be unique, not secret (AWS's own are
+# time-derived), and a getrandbits call is a tenth of an os.urandom syscall.
+_random = random.Random(os.urandom(32))
+
+
 def new_id() -> str:
     """A 16-character AWS-style id such as ``R1kmxc2VNjMCFIA=`` (spec §2.7)."""
     # AWS: every observed connectionId/requestId is URL-safe base64 of 11 bytes.
-    return base64.urlsafe_b64encode(os.urandom(11)).decode("ascii")
+    return base64.urlsafe_b64encode(_random.getrandbits(88).to_bytes(11, "big")).decode("ascii")
 
 
 _API_ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 from collections.abc import Iterator, Mapping, MutableMapping
 
 __all__ = ["Overlay", "install", "use_overlay"]
@@ -97,11 +98,34 @@ class ContextEnviron(MutableMapping[str, str]):
         return f"environ({self._merged()!r})"
 
 
+_thread_start = threading.Thread.start
+
+
+def _start_with_overlay(self: threading.Thread) -> None:
+    """``Thread.start`` that hands the starting context's overlay to the thread.
+
+    Threads do not inherit context variables before Python 3.14, but on Lambda
+    the environment belongs to the whole process: a thread a handler starts
+    (boto3's transfer threads, a handler's own pool) must see it too.
+    """
+    overlay = _current.get()
+    if overlay is not None:
+        run = self.run
+
+        def run_with_overlay() -> None:
+            _current.set(overlay)
+            run()
+
+        self.run = run_with_overlay  # type: ignore[method-assign]
+    _thread_start(self)
+
+
 def install() -> None:
     """Replace ``os.environ`` with the context-aware mapping (idempotent)."""
     if not isinstance(os.environ, ContextEnviron):
         # Deliberately rebinding, not clearing: the real mapping stays the base.
         os.environ = ContextEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
+        threading.Thread.start = _start_with_overlay  # type: ignore[method-assign]
 
 
 def use_overlay(overlay: Overlay) -> None:

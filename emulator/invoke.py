@@ -12,24 +12,22 @@ invocation: it never reaches the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import enum
 import os
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from emulator.environ import Overlay, install, use_overlay
 from emulator.loader import LoadedHandler
+from emulator.workers import WorkerPool
 
 __all__ = [
-    "ElasticThreadPool",
     "Invocation",
     "InvocationOutcome",
     "Invoker",
@@ -133,58 +131,41 @@ async def _call_async(function: Callable[..., Any], event: Any, context: LambdaC
         return _Raised(exc)
 
 
-class ElasticThreadPool(Executor):
-    """Daemon threads, started only when none is idle, up to ``max_threads``.
+class _Pending:
+    """One invocation in flight: reports to ``on_done`` exactly once."""
 
-    Unlike ``ThreadPoolExecutor``, its threads are daemons: a handler blocked
-    forever cannot keep the process from exiting after a clean shutdown.
-    """
+    __slots__ = ("invoker", "on_done", "reported", "started", "timer")
 
-    def __init__(self, max_threads: int, name: str = "lambda") -> None:
-        self._max_threads = max_threads
-        self._name = name
-        self._jobs: queue.SimpleQueue[
-            tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None
-        ] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._shutdown = False
+    def __init__(self, on_done: Callable[[Invocation], None], started: float, invoker: Invoker):
+        self.on_done = on_done
+        self.started = started
+        self.invoker = invoker
+        self.reported = False
+        self.timer: asyncio.TimerHandle | None = None
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        if kwargs:
-            raise TypeError("keyword arguments are not supported")
-        future: Future[Any] = Future()
-        with self._lock:
-            if self._shutdown:
-                raise RuntimeError("cannot schedule new work after shutdown")
-            self._jobs.put((future, fn, args))
-            if not self._idle.acquire(blocking=False) and self._threads < self._max_threads:
-                self._threads += 1
-                threading.Thread(
-                    target=self._work, name=f"{self._name}-{self._threads}", daemon=True
-                ).start()
-        return future
+    def _elapsed_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
 
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            future, fn, args = job
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # noqa: BLE001 - handed to the waiter
-                    future.set_exception(exc)
-            del job, future, fn, args
-            self._idle.release()
+    def finish(self, value: Any) -> None:
+        self.invoker._settled(self)
+        if self.reported:
+            return  # it timed out before; it finished in the background
+        self.reported = True
+        if self.timer is not None:
+            self.timer.cancel()
+        if isinstance(value, _Raised):
+            self.on_done(Invocation(InvocationOutcome.ERROR, None, value.error, self._elapsed_ms()))
+        else:
+            self.on_done(Invocation(InvocationOutcome.OK, value, None, self._elapsed_ms()))
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        with self._lock:
-            self._shutdown = True
-            for _ in range(self._threads):
-                self._jobs.put(None)
+    def task_done(self, task: asyncio.Task[Any]) -> None:
+        self.finish(_Raised(asyncio.CancelledError()) if task.cancelled() else task.result())
+
+    def expire(self) -> None:
+        if not self.reported:
+            # AWS stops waiting; the function runs on and its posts still arrive.
+            self.reported = True
+            self.on_done(Invocation(InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms()))
 
 
 def function_name_for(handler: str) -> str:
@@ -207,22 +188,31 @@ class Invoker:
         self._region = region
         self._callbacks = callbacks
         self._base_dir = base_dir
-        self._executor = ElasticThreadPool(max_threads)
-        self._overlays: dict[str, Overlay] = {}
+        self._pool = WorkerPool(max_threads)
+        self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
         self._log_streams: dict[str, str] = {}
-        self._background: set[asyncio.Future[Any]] = set()
+        self._in_flight: set[_Pending] = set()
+        self._drained: asyncio.Future[None] | None = None
 
-    def _overlay(self, handler: LoadedHandler) -> Overlay:
-        name = function_name_for(handler.route.handler)
-        overlay = self._overlays.get(name)
+    def _overlay(self, name: str, handler: LoadedHandler) -> Overlay:
+        # One per function, kept across invocations like a Lambda container's.
+        # Routes that share a handler but not an environment are two functions.
+        key = (name, frozenset(handler.route.environment.items()))
+        overlay = self._overlays.get(key)
         if overlay is None:
             overlay = Overlay(self._lambda_environment(name, handler.route.environment))
-            self._overlays[name] = overlay
+            self._overlays[key] = overlay
         return overlay
 
+    def _log_stream(self, name: str) -> str:
+        stream = self._log_streams.get(name)
+        if stream is None:
+            stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
+            self._log_streams[name] = stream
+        return stream
+
     def _lambda_environment(self, name: str, configured: Mapping[str, str]) -> dict[str, str]:
-        stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
-        self._log_streams[name] = stream
+        stream = self._log_stream(name)
         return {
             **configured,
             # What the Lambda runtime sets; boto3 needs a region and credentials.
@@ -241,50 +231,69 @@ class Invoker:
             "LAMBDA_RUNTIME_DIR": os.path.dirname(os.__file__),
         }
 
-    async def invoke(
-        self, handler: LoadedHandler, event: Any, *, request_id: str, wait_s: float
-    ) -> Invocation:
-        """Invoke ``handler`` and wait at most ``wait_s`` seconds (its integration timeout)."""
+    def start(
+        self,
+        handler: LoadedHandler,
+        event: Any,
+        *,
+        request_id: str,
+        wait_s: float,
+        on_done: Callable[[Invocation], None],
+    ) -> None:
+        """Invoke ``handler``; call ``on_done`` on the loop once, at the latest
+        after ``wait_s`` seconds (its integration timeout).
+
+        The per-message path: no task, no executor future, one timer. A sync
+        handler's result comes back with a single ``call_soon_threadsafe``.
+        """
         loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        overlay = self._overlay(handler)
         name = function_name_for(handler.route.handler)
+        started = time.monotonic()
         context = LambdaContext(
             function_name=name,
             region=self._region,
             request_id=request_id,
             deadline=started + wait_s,
-            log_stream_name=self._log_streams[name],
+            log_stream_name=self._log_stream(name),
             callbacks=self._callbacks,
         )
         run_context = contextvars.copy_context()
-        run_context.run(use_overlay, overlay)
-        future: asyncio.Future[Any]
+        run_context.run(use_overlay, self._overlay(name, handler))
+        pending = _Pending(on_done, started, self)
+        pending.timer = loop.call_later(wait_s, pending.expire)
+        self._in_flight.add(pending)
+        function = handler.function
         if handler.is_async:
-            future = loop.create_task(
-                _call_async(handler.function, event, context), context=run_context
-            )
+            task = loop.create_task(_call_async(function, event, context), context=run_context)
+            task.add_done_callback(pending.task_done)
         else:
-            future = loop.run_in_executor(
-                self._executor, run_context.run, _call_sync, handler.function, event, context
-            )
-        done, _ = await asyncio.wait((future,), timeout=wait_s)
-        duration_ms = (time.monotonic() - started) * 1000
-        if not done:
-            # AWS stops waiting; the function runs on and its posts still arrive.
-            self._background.add(future)
-            future.add_done_callback(self._background.discard)
-            return Invocation(InvocationOutcome.TIMEOUT, duration_ms=duration_ms)
-        value = future.result()
-        if isinstance(value, _Raised):
-            return Invocation(InvocationOutcome.ERROR, error=value.error, duration_ms=duration_ms)
-        return Invocation(InvocationOutcome.OK, value=value, duration_ms=duration_ms)
+
+            def job() -> None:
+                value = run_context.run(_call_sync, function, event, context)
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
+                    loop.call_soon_threadsafe(pending.finish, value)
+
+            self._pool.submit(job)
+
+    async def invoke(
+        self, handler: LoadedHandler, event: Any, *, request_id: str, wait_s: float
+    ) -> Invocation:
+        """:meth:`start`, awaited."""
+        future: asyncio.Future[Invocation] = asyncio.get_running_loop().create_future()
+        self.start(handler, event, request_id=request_id, wait_s=wait_s, on_done=future.set_result)
+        return await future
+
+    def _settled(self, pending: _Pending) -> None:
+        self._in_flight.discard(pending)
+        if not self._in_flight and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
     async def drain(self, grace_s: float) -> None:
-        """Give handlers still running in the background ``grace_s`` seconds."""
-        if self._background:
-            await asyncio.wait(tuple(self._background), timeout=grace_s)
+        """Give handlers still running (timed out included) ``grace_s`` seconds."""
+        if self._in_flight:
+            self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.wait((self._drained,), timeout=grace_s)
 
     def shutdown(self) -> None:
-        # Blocked handler threads cannot be killed; do not wait for them.
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # Blocked handler threads cannot be killed; they are daemons.
+        self._pool.shutdown()

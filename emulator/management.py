@@ -22,6 +22,7 @@ __all__ = [
     "ManagementRequest",
     "ManagementResponse",
     "Operation",
+    "check_connection_id",
     "error_response",
     "get_connection_response",
     "parse_management_request",
@@ -90,9 +91,14 @@ def parse_management_request(method: str, path: str, stage: str) -> ManagementRe
             f"No method found matching route {path.lstrip('/')} for http method {method}."
         )
     connection_id = unquote(segments[2])
+    check_connection_id(connection_id)
+    return ManagementRequest(operation, connection_id)
+
+
+def check_connection_id(connection_id: str) -> None:
+    """Raise :class:`BadRequestError` unless ``connection_id`` has AWS's shape."""
     if not _CONNECTION_ID.fullmatch(connection_id):
         raise BadRequestError(f"Invalid connectionId: {connection_id}")
-    return ManagementRequest(operation, connection_id)
 
 
 def _json(

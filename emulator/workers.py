@@ -1,0 +1,72 @@
+"""An elastic pool of daemon threads for sync handlers.
+
+Not ``asyncio.to_thread``: the default executor has a few threads, and a few
+hanging handlers would starve every other invocation. Here a thread is started
+whenever no worker is idle (up to ``max_threads``), so a blocked handler costs
+one thread, not everyone's progress. The threads are daemons: a handler
+blocked forever cannot keep the process from exiting after a clean shutdown.
+
+Submitting is one lock and one queue put, because it sits on the per-message
+path; results travel back however the job itself decides (the invoker uses
+``loop.call_soon_threadsafe``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+__all__ = ["WorkerPool"]
+
+Job = Callable[[], None]
+
+
+class WorkerPool:
+    def __init__(self, max_threads: int = 512, name: str = "lambda") -> None:
+        self._max_threads = max_threads
+        self._name = name
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0  # workers done with a job and not yet given another
+        self._closed = False
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    def submit(self, job: Job) -> None:
+        """Run ``job`` on a worker thread. It must not raise."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker pool is shut down")
+            start = False
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._max_threads:
+                self._threads += 1
+                start = True
+        self._jobs.put(job)
+        if start:
+            threading.Thread(
+                target=self._work, name=f"{self._name}-{self._threads}", daemon=True
+            ).start()
+
+    def _work(self) -> None:
+        jobs, lock = self._jobs, self._lock
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            job()
+            del job
+            with lock:
+                self._idle += 1
+
+    def shutdown(self) -> None:
+        """Stop idle workers; workers still in a job end when it ends."""
+        with self._lock:
+            self._closed = True
+            for _ in range(self._threads):
+                self._jobs.put(None)
