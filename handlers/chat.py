@@ -51,7 +51,7 @@ def send_message(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         data = json.loads(event["body"]).get("data", "")
     except (ValueError, AttributeError):
-        return {"statusCode": 400, "body": "Send {\"action\": \"sendmessage\", \"data\": \"...\"}"}
+        return {"statusCode": 400, "body": 'Send {"action": "sendmessage", "data": "..."}'}
     text = data if isinstance(data, str) else json.dumps(data)
     name = store.name_of(sender)
     message = f"{name}: {text}" if name else text
