@@ -81,7 +81,7 @@ def install() -> None:
         except ImportError:  # pragma: no cover - boto3 is a dependency
             return
         if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION._session.register(_EVENT, _before_send)
+            boto3.DEFAULT_SESSION._session.register(_EVENT, _before_send)  # type: ignore[arg-type]
 
 
 def register(target: ManagementTarget, hosts: Iterable[str]) -> None:

@@ -208,6 +208,10 @@ class Harness:
     def url(self) -> str:
         return self.emulator.url
 
+    def advance_time(self, seconds: float) -> None:
+        """Fire idle and maximum-duration timeouts as if ``seconds`` had passed."""
+        self.emulator.advance_time(seconds)
+
     @property
     def management_url(self) -> str:
         return self.emulator.management_url

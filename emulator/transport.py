@@ -24,7 +24,7 @@ import h11
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from emulator.config import Limits
@@ -158,6 +158,7 @@ class _Connection(asyncio.Protocol):
         self.body = bytearray()
         self.ws: ServerProtocol | None = None
         self.pending: Response | None = None  # the 101, while $connect runs
+        self.early: list[Event] = []
         self.opened = False  # the application was told handle_open
         self.fragments: list[bytes] = []
         self.fragment_opcode: Opcode | None = None
@@ -322,6 +323,8 @@ class _Connection(asyncio.Protocol):
             self._close_transport()
             return
         request = events[0]
+        # Frames a client sent right behind its request wait for $connect.
+        self.early = events[1:]
         if len(request.path) > MAX_URL_LENGTH:
             # AWS: 4096 characters at most for a WebSocket API URL.
             self._refuse(414, b'{"message":"Request-URI Too Long"}')
@@ -359,8 +362,9 @@ class _Connection(asyncio.Protocol):
         self._flush()
         self.opened = True
         self.app.handle_open(self)
-        # Frames the client sent right behind its request are routed now.
-        self._websocket_events()
+        # Frames the client sent before the 101 are routed now, in order.
+        early, self.early = self.early, []
+        self._websocket_events(early)
         self._flush()
 
     def _refuse(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
@@ -382,10 +386,11 @@ class _Connection(asyncio.Protocol):
             self._websocket_events()
         self._flush()
 
-    def _websocket_events(self) -> None:
+    def _websocket_events(self, early: list[Event] | None = None) -> None:
         ws = self.ws
         assert ws is not None
-        for frame in ws.events_received():
+        events = ws.events_received()
+        for frame in early + events if early else events:
             if not isinstance(frame, Frame):
                 continue
             opcode = frame.opcode

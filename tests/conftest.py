@@ -8,6 +8,8 @@ import pytest
 
 from emulator.testing import Harness
 
+pytest_plugins = ["pytester"]
+
 HANDLERS = Path(__file__).parent / "handlers"
 ROOT = Path(__file__).parent.parent
 

@@ -1,0 +1,232 @@
+"""The pytest plugin, black-box: pytester runs test files that use it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+_names = itertools.count()
+
+HANDLERS = """
+import json
+
+def echo(event, context):
+    return {"statusCode": 200, "body": event["body"]}
+
+def hello(event, context):
+    context.post_to_connection(event["requestContext"]["connectionId"], "posted")
+    return {"statusCode": 200, "body": "hello"}
+
+def refuse(event, context):
+    return {"statusCode": 401}
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        # The plugin's package is imported before pytester's run starts.
+        "-W",
+        "ignore::pytest.PytestAssertRewriteWarning",
+        *args,
+    )
+
+
+def handlers(pytester: pytest.Pytester) -> str:
+    """Write the handler module under a name no other test used (imports are cached)."""
+    name = f"plugin_app_{next(_names)}"
+    pytester.makepyfile(**{name: HANDLERS})
+    return name
+
+
+def routes_yaml(pytester: pytest.Pytester, module: str, filename: str = "routes.yaml") -> None:
+    pytester.makefile(
+        ".yaml",
+        **{
+            filename.removesuffix(".yaml"): f"""
+routes:
+  $default:
+    handler: {module}.echo
+    routeResponse: true
+  hello:
+    handler: {module}.hello
+    routeResponse: true
+"""
+        },
+    )
+
+
+def test_inline_routes_from_a_marker(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        ECHO = {{"handler": "{module}.echo", "routeResponse": True}}
+
+        @pytest.mark.apigw(routes={{"$default": ECHO}})
+        async def test_echo(apigw):
+            client = await apigw.connect()
+            await client.send_text("ping")
+            assert await client.receive_text() == "ping"
+            assert apigw.record.events("$default")[0]["body"] == "ping"
+        """
+    )
+    run(pytester, "--asyncio-mode=auto").assert_outcomes(passed=1)
+
+
+def test_routes_yaml_from_the_ini_setting(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    routes_yaml(pytester, module)
+    pytester.makeini("[pytest]\napigw_routes = routes.yaml\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        async def test_hello(apigw):
+            client = await apigw.connect()
+            await client.send_json({"action": "hello"})
+            assert await client.receive_text() == "posted"
+            assert await client.receive_text() == "hello"
+            sent = apigw.record.sent_to(client.connection_id)
+            assert sent == ["posted", "hello"]
+            assert [s.source for s in apigw.record.sent] == ["post", "route-response"]
+            apigw.record.clear()
+            assert apigw.record.sent == [] and apigw.record.invocations == []
+        """
+    )
+    run(pytester).assert_outcomes(passed=1)
+
+
+def test_precedence_argument_marker_option_ini(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    for name in ("ini", "option", "marker", "argument"):
+        pytester.makefile(
+            ".yaml",
+            **{
+                name: f"""
+stage: {name}
+routes:
+  $default: {module}.echo
+"""
+            },
+        )
+    pytester.makeini("[pytest]\napigw_routes = ini.yaml\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        async def test_option(apigw):
+            assert apigw.url.endswith("/option")
+
+        @pytest.mark.apigw(routes="marker.yaml")
+        async def test_marker(apigw):
+            assert apigw.url.endswith("/marker")
+
+        @pytest.mark.apigw(routes="marker.yaml")
+        @pytest.mark.parametrize("apigw", ["argument.yaml"], indirect=True)
+        async def test_argument(apigw):
+            assert apigw.url.endswith("/argument")
+        """
+    )
+    result = run(pytester, "--apigw-routes", "option.yaml")
+    result.assert_outcomes(passed=3)
+    pytester.makepyfile(
+        test_ini="""
+        async def test_ini(apigw):
+            assert apigw.url.endswith("/ini")
+        """
+    )
+    run(pytester, "test_ini.py").assert_outcomes(passed=1)
+
+
+def test_strict_mode(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        ECHO = {{"handler": "{module}.echo", "routeResponse": True}}
+
+        @pytest.mark.asyncio
+        @pytest.mark.apigw(routes={{"$default": ECHO}})
+        async def test_echo(apigw):
+            client = await apigw.connect()
+            await client.send_text("strict")
+            assert await client.receive_text() == "strict"
+        """
+    )
+    run(pytester, "--asyncio-mode=strict").assert_outcomes(passed=1)
+
+
+def test_disconnects_run_before_the_test_ends(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        seen = []
+
+        @pytest.mark.apigw(routes={{"$default": "{module}.echo", "$disconnect": "{module}.echo"}})
+        async def test_open(apigw):
+            seen.append(apigw)
+            await apigw.connect()
+            await apigw.connect()
+
+        def test_after():
+            (api,) = seen
+            events = api.record.events("$disconnect")
+            codes = [e["requestContext"]["disconnectStatusCode"] for e in events]
+            assert codes == [1001, 1001]
+        """
+    )
+    run(pytester, "--asyncio-mode=auto").assert_outcomes(passed=2)
+
+
+def test_factory_rejections_time_and_timeouts(pytester: pytest.Pytester) -> None:
+    module = handlers(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        async def test_factory(apigw_factory):
+            api = await apigw_factory(
+                {{"routes": {{"$connect": "{module}.refuse", "$default": "{module}.echo"}}}}
+            )
+            assert await api.connect_rejected() == 401
+
+        async def test_idle_timeout_without_waiting(apigw_factory):
+            api = await apigw_factory({{"$default": "{module}.echo"}})
+            client = await api.connect()
+            api.advance_time(600)
+            assert await client.wait_closed() == (1001, "Going away")
+
+        async def test_receive_times_out_clearly(apigw_factory):
+            api = await apigw_factory({{"$default": "{module}.echo"}})
+            client = await api.connect()
+            with pytest.raises(AssertionError, match="received nothing within 0.05 s"):
+                await client.receive_text(timeout=0.05)
+        """
+    )
+    run(pytester, "--asyncio-mode=auto").assert_outcomes(passed=3)
+
+
+def test_no_api_configured_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        async def test_nothing(apigw):
+            pass
+        """
+    )
+    result = run(pytester, "--asyncio-mode=auto")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the apigw fixture has no API to serve*"])
+
+
+def test_the_marker_and_option_are_documented(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--help")
+    result.stdout.fnmatch_lines(["*--apigw-routes=PATH*", "*apigw_routes*"])
+    result = run(pytester, "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.apigw(routes, base_dir=None)*"])
