@@ -28,6 +28,7 @@ from emulator.events import (
 )
 from emulator.invoke import Invocation, InvocationOutcome, Invoker
 from emulator.loader import LoadedHandler, load_handlers
+from emulator.logs import EVENTS, current_scope, log_close, log_connect, log_frame
 from emulator.management import (
     MAX_POST_BYTES,
     ManagementResponse,
@@ -41,7 +42,7 @@ from emulator.management import (
 )
 from emulator.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
-from emulator.selection import RouteSelector
+from emulator.selection import RouteDecision, RouteSelector
 from emulator.transport import (
     HttpRequest,
     HttpResponse,
@@ -111,6 +112,17 @@ class Emulator:
         self._loop_thread = 0
         self._started = False
         self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+
+    def replace(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
+        """Serve ``config`` with ``handlers`` from the next event on (live reload).
+
+        Open connections stay open; invocations under way finish with the
+        version they started with.
+        """
+        self.config = config
+        self._handlers = dict(handlers)
+        self._selector = RouteSelector(config.route_selection_expression, config.routes)
+        self._server.limits = config.limits
 
     # Lifecycle
 
@@ -213,6 +225,8 @@ class Emulator:
         handler = self._handlers.get("$connect")
         if handler is None:
             # AWS: $connect is optional; without it the connection is accepted.
+            if EVENTS.isEnabledFor(logging.INFO):
+                log_connect(info.connection_id, info.source_ip, 200, None, None)
             return UpgradeAnswer(200)
         request_id = self._new_id()
         headers = [
@@ -231,6 +245,14 @@ class Emulator:
             request_time_ms=self._clock.epoch_ms(),
         )
         invocation = await self._invoke(handler, event, request_id)
+        answer = self._connect_answer(handler, invocation)
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_connect(
+                info.connection_id, info.source_ip, answer.status, handler.route.handler, invocation
+            )
+        return answer
+
+    def _connect_answer(self, handler: LoadedHandler, invocation: Invocation) -> UpgradeAnswer:
         if invocation.outcome is InvocationOutcome.TIMEOUT:
             # UNKNOWN on AWS; the spec recommends 504.
             return UpgradeAnswer(504, body=b'{"message": "Endpoint request timed out"}')
@@ -261,6 +283,8 @@ class Emulator:
             self._send(
                 record, error_frame("Forbidden", record.connection_id, self._new_id()), "error"
             )
+            if EVENTS.isEnabledFor(logging.INFO):
+                log_frame(record.connection_id, None, decision.reason.value, decision.evaluated)
             return
         handler = self._handlers[route_key]
         request_id = self._new_id()
@@ -277,7 +301,7 @@ class Emulator:
             event,
             request_id=request_id,
             wait_s=handler.route.timeout,
-            on_done=partial(self._message_done, record, handler, event, request_id),
+            on_done=partial(self._message_done, record, handler, event, request_id, decision),
         )
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
@@ -373,9 +397,19 @@ class Emulator:
         handler: LoadedHandler,
         event: Any,
         request_id: str,
+        decision: RouteDecision,
         invocation: Invocation,
     ) -> None:
         self._report(handler, event, invocation)
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_frame(
+                record.connection_id,
+                decision.route_key,
+                decision.reason.value,
+                decision.evaluated,
+                handler.route.handler,
+                invocation,
+            )
         if invocation.outcome is InvocationOutcome.TIMEOUT:
             self._send(
                 record,
@@ -402,6 +436,8 @@ class Emulator:
         try:
             handler = self._handlers.get("$disconnect")
             if handler is None:
+                if EVENTS.isEnabledFor(logging.INFO):
+                    log_close(record.connection_id, code, reason, None, None)
                 return
             request_id = self._new_id()
             event = disconnect_event(
@@ -412,7 +448,9 @@ class Emulator:
                 request_time_ms=self._clock.epoch_ms(),
             )
             # AWS: best effort, the return value is ignored (spec §3.3).
-            await self._invoke(handler, event, request_id)
+            invocation = await self._invoke(handler, event, request_id)
+            if EVENTS.isEnabledFor(logging.INFO):
+                log_close(record.connection_id, code, reason, handler.route.handler, invocation)
         finally:
             self._registry.discard(record.connection_id)
 
@@ -458,6 +496,9 @@ class Emulator:
         if len(payload) > MAX_POST_BYTES:
             raise PayloadTooLargeError("Message too long")
         self._registry.open_record(connection_id)
+        scope = current_scope.get()
+        if scope is not None:
+            scope.posts += 1
         # UNKNOWN on AWS: data that is not UTF-8 goes out as a binary frame.
         message: str | bytes
         try:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
-import logging
 import signal
 import sys
 from collections.abc import Sequence
 
+from emulator import logs
 from emulator.app import Emulator
 from emulator.config import load_config
 from emulator.errors import ConfigError
+from emulator.explain import explain
+from emulator.loader import load_handler
+from emulator.selection import compile_expression
 
 __all__ = ["main"]
 
@@ -41,6 +44,36 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
     )
+    serve.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="apply edits to handler modules and the config without dropping connections",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one readable line per connection and frame (text), or JSON lines",
+    )
+
+    check = commands.add_parser(
+        "check", help="validate a routes.yaml and list its routes and handlers"
+    )
+    check.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
+
+    route = commands.add_parser(
+        "route",
+        help="explain, step by step, how API Gateway routes a message",
+        description="Explain how a route selection expression routes MESSAGE, step by step.",
+    )
+    route.add_argument("expression", help="e.g. '$request.body.action'")
+    route.add_argument("message", help="the text of the WebSocket message")
+    route.add_argument(
+        "--routes",
+        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
+        help="the API's route keys, comma-separated, e.g. 'join,leave,$default'",
+    )
     return parser
 
 
@@ -53,25 +86,80 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _serve(emulator: Emulator) -> None:
+async def _serve(emulator: Emulator, config_path: str | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await emulator.start()
+    watching = None
+    if config_path is not None:
+        from emulator.reload import Reloader  # watchfiles is needed only here
+
+        watching = loop.create_task(Reloader(emulator, config_path).watch(stop))
     print(emulator.url, flush=True)
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if watching is not None:
+            await watching
         await emulator.stop()
+
+
+def _check(path: str) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"apigw-ws: error: {exc}", file=sys.stderr)
+        return 1
+    problems = []
+    for route in config.routes.values():
+        try:
+            load_handler(route, config.base_dir)
+        except ConfigError as exc:
+            problems.append(exc.at("", config.source))
+    for problem in problems:
+        print(f"apigw-ws: error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    print(
+        f"{config.source}: ok, stage {config.stage!r}, "
+        f"route selection {config.route_selection_expression.source}"
+    )
+    rows = [("ROUTE", "HANDLER", "RESPONSE", "TIMEOUT")]
+    for route in config.routes.values():
+        if route.route_key in ("$connect", "$disconnect"):
+            kind = "-"
+        else:
+            kind = "two-way" if route.route_response else "one-way"
+        rows.append((route.route_key, route.handler, kind, f"{route.timeout:g} s"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print(("  " + "  ".join(cells)).rstrip())
+    return 0
+
+
+def _route(expression: str, message: str, routes: list[str] | None) -> int:
+    try:
+        compiled = compile_expression(expression)
+    except ConfigError as exc:
+        print(f"apigw-ws: error: {exc}", file=sys.stderr)
+        return 2
+    print(explain(compiled, message, routes))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``apigw-ws``; returns the process exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.command == "check":
+        return _check(args.config)
+    if args.command == "route":
+        return _route(args.expression, args.message, args.routes)
+    logs.configure(args.log_format)
     try:
         config = load_config(args.config)
         emulator = Emulator(config, host=args.host, port=args.port)
@@ -85,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     try:
-        asyncio.run(_serve(emulator))
+        asyncio.run(_serve(emulator, args.config if args.reload else None))
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -102,21 +102,21 @@ _thread_start = threading.Thread.start
 
 
 def _start_with_overlay(self: threading.Thread) -> None:
-    """``Thread.start`` that hands the starting context's overlay to the thread.
+    """``Thread.start`` that runs a thread started by a handler in a copy of
+    the handler's context, as Python 3.14's ``thread_inherit_context`` does.
 
-    Threads do not inherit context variables before Python 3.14, but on Lambda
-    the environment belongs to the whole process: a thread a handler starts
-    (boto3's transfer threads, a handler's own pool) must see it too.
+    On Lambda the environment belongs to the whole process: a thread a handler
+    starts (boto3's transfer threads, a handler's own pool) must see it too.
+    Threads started outside any invocation are left as they are.
     """
-    overlay = _current.get()
-    if overlay is not None:
+    if _current.get() is not None:
+        context = contextvars.copy_context()
         run = self.run
 
-        def run_with_overlay() -> None:
-            _current.set(overlay)
-            run()
+        def run_in_context() -> None:
+            context.run(run)
 
-        self.run = run_with_overlay  # type: ignore[method-assign]
+        self.run = run_in_context  # type: ignore[method-assign]
     _thread_start(self)
 
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from emulator.environ import Overlay, install, use_overlay
 from emulator.loader import LoadedHandler
+from emulator.logs import InvocationScope, current_scope
 from emulator.workers import WorkerPool
 
 __all__ = [
@@ -106,6 +107,7 @@ class Invocation:
     value: Any = None
     error: BaseException | None = None
     duration_ms: float = 0.0
+    scope: InvocationScope | None = None  # who ran, and how many posts it made
 
 
 class _Raised:
@@ -119,7 +121,8 @@ def _call_sync(function: Callable[..., Any], event: Any, context: LambdaContext)
     try:
         return function(event, context)
     except BaseException as exc:  # noqa: BLE001 - SystemExit must not cross the thread boundary
-        return _Raised(exc)
+        # The traceback starts in the handler, not in this wrapper.
+        return _Raised(exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None))
 
 
 async def _call_async(function: Callable[..., Any], event: Any, context: LambdaContext) -> Any:
@@ -128,18 +131,30 @@ async def _call_async(function: Callable[..., Any], event: Any, context: LambdaC
     except asyncio.CancelledError:
         raise
     except BaseException as exc:  # noqa: BLE001 - SystemExit in a task would stop the loop
-        return _Raised(exc)
+        return _Raised(exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None))
+
+
+def _enter(overlay: Overlay, scope: InvocationScope) -> None:
+    use_overlay(overlay)
+    current_scope.set(scope)
 
 
 class _Pending:
     """One invocation in flight: reports to ``on_done`` exactly once."""
 
-    __slots__ = ("invoker", "on_done", "reported", "started", "timer")
+    __slots__ = ("invoker", "on_done", "reported", "scope", "started", "timer")
 
-    def __init__(self, on_done: Callable[[Invocation], None], started: float, invoker: Invoker):
+    def __init__(
+        self,
+        on_done: Callable[[Invocation], None],
+        started: float,
+        invoker: Invoker,
+        scope: InvocationScope,
+    ) -> None:
         self.on_done = on_done
         self.started = started
         self.invoker = invoker
+        self.scope = scope
         self.reported = False
         self.timer: asyncio.TimerHandle | None = None
 
@@ -148,15 +163,17 @@ class _Pending:
 
     def finish(self, value: Any) -> None:
         self.invoker._settled(self)
+        self.scope.flush()
         if self.reported:
             return  # it timed out before; it finished in the background
         self.reported = True
         if self.timer is not None:
             self.timer.cancel()
+        scope, elapsed = self.scope, self._elapsed_ms()
         if isinstance(value, _Raised):
-            self.on_done(Invocation(InvocationOutcome.ERROR, None, value.error, self._elapsed_ms()))
+            self.on_done(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
         else:
-            self.on_done(Invocation(InvocationOutcome.OK, value, None, self._elapsed_ms()))
+            self.on_done(Invocation(InvocationOutcome.OK, value, None, elapsed, scope))
 
     def task_done(self, task: asyncio.Task[Any]) -> None:
         self.finish(_Raised(asyncio.CancelledError()) if task.cancelled() else task.result())
@@ -165,7 +182,11 @@ class _Pending:
         if not self.reported:
             # AWS stops waiting; the function runs on and its posts still arrive.
             self.reported = True
-            self.on_done(Invocation(InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms()))
+            self.on_done(
+                Invocation(
+                    InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms(), scope=self.scope
+                )
+            )
 
 
 def function_name_for(handler: str) -> str:
@@ -257,9 +278,10 @@ class Invoker:
             log_stream_name=self._log_stream(name),
             callbacks=self._callbacks,
         )
+        scope = InvocationScope(name, request_id, handler.route.route_key)
         run_context = contextvars.copy_context()
-        run_context.run(use_overlay, self._overlay(name, handler))
-        pending = _Pending(on_done, started, self)
+        run_context.run(_enter, self._overlay(name, handler), scope)
+        pending = _Pending(on_done, started, self, scope)
         pending.timer = loop.call_later(wait_s, pending.expire)
         self._in_flight.add(pending)
         function = handler.function
