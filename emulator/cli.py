@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from emulator import logs
 from emulator.app import Emulator
-from emulator.config import load_config
+from emulator.config import load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.explain import explain
 from emulator.loader import load_handler
@@ -30,6 +30,15 @@ def _port(text: str) -> int:
     return port
 
 
+_LIMIT_OPTIONS = (
+    ("--idle-timeout", "idleTimeout", float),
+    ("--max-connection-duration", "maxConnectionDuration", float),
+    ("--integration-timeout", "integrationTimeout", float),
+    ("--frame-size", "frameSize", int),
+    ("--message-size", "messageSize", int),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apigw-ws",
@@ -44,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
     )
+    limits = serve.add_argument_group(
+        "limits", "AWS's quotas by default; set them in routes.yaml or here (seconds, bytes)"
+    )
+    for option, name, kind in _LIMIT_OPTIONS:
+        limits.add_argument(option, dest=name, type=kind, metavar="N", default=None)
     serve.add_argument(
         "--reload",
         action=argparse.BooleanOptionalAction,
@@ -86,7 +100,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _serve(emulator: Emulator, config_path: str | None) -> None:
+async def _serve(emulator: Emulator, config_path: str | None, limits: dict[str, object]) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,7 +110,7 @@ async def _serve(emulator: Emulator, config_path: str | None) -> None:
     if config_path is not None:
         from emulator.reload import Reloader  # watchfiles is needed only here
 
-        watching = loop.create_task(Reloader(emulator, config_path).watch(stop))
+        watching = loop.create_task(Reloader(emulator, config_path, limits).watch(stop))
     print(emulator.url, flush=True)
     try:
         await stop.wait()
@@ -161,7 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _route(args.expression, args.message, args.routes)
     logs.configure(args.log_format)
     try:
-        config = load_config(args.config)
+        overrides = {
+            name: getattr(args, name)
+            for _, name, _ in _LIMIT_OPTIONS
+            if getattr(args, name) is not None
+        }
+        config = with_limits(load_config(args.config), overrides)
         emulator = Emulator(config, host=args.host, port=args.port)
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
@@ -173,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
     try:
-        asyncio.run(_serve(emulator, args.config if args.reload else None))
+        asyncio.run(_serve(emulator, args.config if args.reload else None, overrides))
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -6,6 +6,10 @@ camelCase, like the AWS resources they stand for (``routeSelectionExpression``,
 is a :class:`~emulator.errors.ConfigError` naming the key path, e.g.
 ``routes.yaml: routes.sendmessage.timeout: must be a number of seconds from 0.05
 to 29, got 'x'``. Handler modules are not imported here: that happens at start-up.
+
+It also reads and writes the YAML of infrastructure templates for
+:mod:`emulator.templates` and :mod:`emulator.export` (:func:`read_template_yaml`,
+:func:`dump_yaml`), so that this stays the one module importing :mod:`yaml`.
 """
 
 from __future__ import annotations
@@ -23,18 +27,22 @@ from typing import Any
 
 import yaml
 
+from emulator.authorizer import parse_identity_sources
 from emulator.errors import ConfigError
 from emulator.selection import SelectionExpression, compile_expression
 
 __all__ = [
+    "AUTHORIZATION_TYPES",
     "DEFAULT_ROUTE_SELECTION_EXPRESSION",
     "MAX_ROUTES",
     "PREDEFINED_ROUTES",
     "ApiConfig",
+    "AuthorizerConfig",
     "Limits",
     "RouteConfig",
     "load_config",
     "parse_config",
+    "with_limits",
 ]
 
 # The Serverless Framework's default; the AWS API itself requires the property.
@@ -45,8 +53,20 @@ MAX_ROUTES = 300
 # AWS: TimeoutInMillis is 50-29000 for WebSocket APIs (botocore apigatewayv2 CreateIntegration).
 _MIN_TIMEOUT, _MAX_TIMEOUT = 0.05, 29.0
 
-_TOP_KEYS = ("routes", "routeSelectionExpression", "stage", "environment", "limits")
-_ROUTE_KEYS = ("handler", "routeResponse", "timeout", "environment")
+_TOP_KEYS = (
+    "routes",
+    "routeSelectionExpression",
+    "stage",
+    "environment",
+    "limits",
+    "authorizer",
+    "authorizationType",
+    "iamCredentials",
+)
+_AUTHORIZER_KEYS = ("handler", "identitySource", "timeout", "environment", "codeUri")
+# AWS: the authorization of $connect (botocore apigatewayv2 AuthorizationType).
+AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "CUSTOM")
+_ROUTE_KEYS = ("handler", "routeResponse", "timeout", "environment", "codeUri")
 _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
     "idleTimeout": "idle_timeout",
     "maxConnectionDuration": "max_connection_duration",
@@ -73,13 +93,22 @@ class Limits:
 
 @dataclass(frozen=True)
 class RouteConfig:
-    """One route: its key, its Lambda handler and how its result is treated."""
+    """One route: its key, its Lambda handler and how its result is treated.
+
+    ``code_uri`` is the folder the handler's module is imported from, as
+    written in the file (relative to the config's folder, ``ApiConfig.base_dir``);
+    ``None`` means the config's folder itself.
+    """
 
     route_key: str
     handler: str
     route_response: bool
     timeout: float
     environment: Mapping[str, str]
+    code_uri: Path | None = None
+    # The route's own `timeout`, if it has one (else limits.integrationTimeout
+    # applies): where `timeout` came from, not a different route.
+    own_timeout: float | None = field(default=None, compare=False)
 
     @property
     def module(self) -> str:
@@ -103,10 +132,57 @@ class ApiConfig:
     limits: Limits = Limits()
     base_dir: Path = Path(".")
     source: str = "routes.yaml"
+    # How $connect is authorized: NONE, AWS_IAM (SigV4) or CUSTOM (the authorizer).
+    authorization_type: str = "NONE"
+    authorizer: AuthorizerConfig | None = None
+    # AWS_IAM: access key id -> secret key; empty means the process environment's.
+    iam_credentials: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class AuthorizerConfig:
+    """A Lambda REQUEST authorizer on $connect (spec §6)."""
+
+    function: RouteConfig  # its handler, timeout and environment
+    identity_source: tuple[str, ...] = ()
 
 
 def load_config(path: str | os.PathLike[str]) -> ApiConfig:
     """Read and validate a routes file; handler modules resolve relative to its folder."""
+    data = _read_yaml(path, _StrictLoader)
+    return parse_config(data, base_dir=Path(path).absolute().parent, source=os.fspath(path))
+
+
+def read_template_yaml(path: str | os.PathLike[str]) -> object:
+    """Read an infrastructure template written in YAML (SAM, CloudFormation, serverless.yml).
+
+    CloudFormation's short forms load as their long forms: ``!Ref X`` as
+    ``{"Ref": "X"}``, ``!GetAtt A.B`` as ``{"Fn::GetAtt": ["A", "B"]}``, ``!Sub s``
+    as ``{"Fn::Sub": "s"}``, ``!Condition C`` as ``{"Condition": "C"}``. Nothing
+    is resolved here. Errors are :class:`ConfigError` naming the file, as for
+    :func:`load_config`.
+    """
+    return _read_yaml(path, _TemplateLoader)
+
+
+def dump_yaml(document: object) -> str:
+    """YAML text for plain dicts, lists and scalars, in insertion order.
+
+    Block style, lists indented under their key, no anchors or aliases, long
+    strings never folded; strings YAML would read as something else
+    (``'yes'``, ``'2010-09-09'``) are quoted.
+    """
+    return yaml.dump(
+        document,
+        Dumper=_TemplateDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+
+
+def _read_yaml(path: str | os.PathLike[str], loader: type[_StrictLoader]) -> object:
     source = os.fspath(path)
     try:
         raw = Path(path).read_bytes()
@@ -116,7 +192,7 @@ def load_config(path: str | os.PathLike[str]) -> ApiConfig:
         reason = (exc.strerror or type(exc).__name__).lower()
         raise ConfigError(f"cannot read the file ({reason})", source=source) from exc
     try:
-        data = yaml.load(raw, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
+        return yaml.load(raw, Loader=loader)  # a SafeLoader: no arbitrary objects
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -125,7 +201,6 @@ def load_config(path: str | os.PathLike[str]) -> ApiConfig:
     except yaml.reader.ReaderError as exc:  # YAML files are UTF-8 or UTF-16 text
         problem = f"is not UTF-8 or UTF-16 text: {exc.reason} at byte {exc.position}"
         raise ConfigError(problem, source=source) from exc
-    return parse_config(data, base_dir=Path(path).absolute().parent, source=source)
 
 
 def parse_config(
@@ -161,6 +236,67 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+# CloudFormation's YAML short forms and the long form each stands for
+# (CloudFormation User Guide, "Intrinsic function reference").
+_SHORT_FORMS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    **{
+        name: f"Fn::{name}"
+        for name in (
+            "And", "Base64", "Cidr", "Equals", "FindInMap", "GetAtt", "GetAZs", "If",
+            "ImportValue", "Join", "Length", "Not", "Or", "Select", "Split", "Sub",
+            "ToJsonString", "Transform",
+        )
+    },
+}  # fmt: skip
+
+
+class _TemplateLoader(_StrictLoader):
+    """The strict loader, plus CloudFormation's ``!Tag`` short forms."""
+
+
+def _construct_short_form(loader: _StrictLoader, suffix: str, node: yaml.Node) -> object:
+    name = _SHORT_FORMS.get(suffix)
+    if name is None:
+        known = ", ".join(f"!{tag}" for tag in sorted(_SHORT_FORMS))
+        raise yaml.constructor.ConstructorError(
+            problem=f"unknown tag '!{suffix}' (CloudFormation's are {known})",
+            problem_mark=node.start_mark,
+        )
+    value: object
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "Fn::GetAtt" and isinstance(value, str):
+            # AWS: "!GetAtt logicalName.attributeName"; the attribute may hold dots.
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)  # the three kinds of YAML node
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_TemplateLoader.add_multi_constructor("!", _construct_short_form)
+# Dates stay strings: `AWSTemplateFormatVersion: 2010-09-09`, or an environment
+# variable's value, is text to CloudFormation, not a datetime.date.
+_TemplateLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _StrictLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _TemplateDumper(yaml.SafeDumper):
+    """Block-style YAML without aliases, lists indented under their key."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     if data is None:
         raise ConfigError("the document is empty; expected a mapping with a 'routes' key")
@@ -184,6 +320,10 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
         compiled = compile_expression(expression)
     except ConfigError as exc:  # SelectionExpressionError
         raise exc.at("routeSelectionExpression") from exc
+    authorizer = None
+    if document.get("authorizer") is not None:
+        authorizer = _authorizer(document["authorizer"], environment, limits)
+    authorization_type = _authorization_type(document.get("authorizationType"), authorizer)
     return ApiConfig(
         routes=MappingProxyType(_routes(document["routes"], environment, limits)),
         route_selection_expression=compiled,
@@ -192,7 +332,58 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
         limits=limits,
         base_dir=base_dir,
         source=source,
+        authorization_type=authorization_type,
+        authorizer=authorizer,
+        iam_credentials=MappingProxyType(
+            _credentials(document.get("iamCredentials"), "iamCredentials")
+        ),
     )
+
+
+def _authorizer(data: object, environment: Mapping[str, str], limits: Limits) -> AuthorizerConfig:
+    mapping = _mapping(data, "authorizer", "a mapping with a 'handler' key")
+    _check_keys(mapping, _AUTHORIZER_KEYS, "authorizer")
+    function = {key: value for key, value in mapping.items() if key != "identitySource"}
+    route = _route("$authorizer", function, environment, limits, where="authorizer")
+    sources = mapping.get("identitySource") or []
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list):
+        problem = "must be a list such as ['route.request.header.Authorization']"
+        raise ConfigError(f"{problem}, got {_show(sources)}", key="authorizer.identitySource")
+    try:
+        parse_identity_sources(sources)
+    except ConfigError as exc:
+        raise exc.at("authorizer.identitySource") from exc
+    return AuthorizerConfig(route, tuple(sources))
+
+
+def _authorization_type(value: object, authorizer: AuthorizerConfig | None) -> str:
+    key = "authorizationType"
+    if value is None:
+        return "CUSTOM" if authorizer is not None else "NONE"
+    if value not in AUTHORIZATION_TYPES:
+        problem = f"must be one of {', '.join(AUTHORIZATION_TYPES)}, got {_show(value)}"
+        raise ConfigError(problem, key=key)
+    if value == "CUSTOM" and authorizer is None:
+        raise ConfigError("CUSTOM needs an 'authorizer' section", key=key)
+    if value != "CUSTOM" and authorizer is not None:
+        # AWS: one authorization type per route; the authorizer means CUSTOM.
+        raise ConfigError(f"{value} cannot be used with an 'authorizer' section", key=key)
+    return str(value)
+
+
+def _credentials(data: object, key: str) -> dict[str, str]:
+    if data is None:
+        return {}
+    mapping = _mapping(data, key, "a mapping of access key ids to secret keys")
+    credentials = {}
+    for access_key, secret in mapping.items():
+        if not isinstance(access_key, str) or not isinstance(secret, str) or not secret:
+            problem = "must map access key ids to secret keys (strings)"
+            raise ConfigError(f"{problem}, got {_show(access_key)}: {_show(secret)}", key=key)
+        credentials[access_key] = secret
+    return credentials
 
 
 def _routes(data: object, environment: Mapping[str, str], limits: Limits) -> dict[str, RouteConfig]:
@@ -212,15 +403,20 @@ def _routes(data: object, environment: Mapping[str, str], limits: Limits) -> dic
 
 
 def _route(
-    route_key: str, value: object, environment: Mapping[str, str], limits: Limits
+    route_key: str,
+    value: object,
+    environment: Mapping[str, str],
+    limits: Limits,
+    where: str | None = None,
 ) -> RouteConfig:
-    where = f"routes.{route_key}"
-    if route_key.startswith("$") and route_key not in PREDEFINED_ROUTES:
-        # AWS: "do not use the $ prefix" for custom route keys (Developer Guide, "Routes").
-        allowed = ", ".join(sorted(PREDEFINED_ROUTES))
-        hint = _suggest(route_key, PREDEFINED_ROUTES)
-        problem = f"custom route keys must not start with '$' (only {allowed} do){hint}"
-        raise ConfigError(problem, key=where)
+    if where is None:
+        where = f"routes.{route_key}"
+        if route_key.startswith("$") and route_key not in PREDEFINED_ROUTES:
+            # AWS: "do not use the $ prefix" for custom route keys (Developer Guide, "Routes").
+            allowed = ", ".join(sorted(PREDEFINED_ROUTES))
+            hint = _suggest(route_key, PREDEFINED_ROUTES)
+            problem = f"custom route keys must not start with '$' (only {allowed} do){hint}"
+            raise ConfigError(problem, key=where)
     short_form = isinstance(value, str)
     if short_form:
         value = {"handler": value}
@@ -240,11 +436,24 @@ def _route(
         problem = f"{route_key} cannot be a two-way route: its response is never sent"
         raise ConfigError(problem, key=f"{where}.routeResponse")
     timeout = limits.integration_timeout
+    own_timeout = None
     if "timeout" in value:
         timeout = _seconds(value["timeout"], f"{where}.timeout", _MIN_TIMEOUT, _MAX_TIMEOUT)
+        own_timeout = timeout
     own = _environment(value.get("environment"), f"{where}.environment")
     merged = MappingProxyType({**environment, **own}) if own else environment
-    return RouteConfig(route_key, handler, two_way, timeout, merged)
+    code_uri = _code_uri(value.get("codeUri"), f"{where}.codeUri")
+    return RouteConfig(route_key, handler, two_way, timeout, merged, code_uri, own_timeout)
+
+
+def _code_uri(value: object, key: str) -> Path | None:
+    """A folder, relative to the config's folder; whether it exists is checked on import."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        problem = "must be a folder relative to the config file, such as 'onconnect/'"
+        raise ConfigError(f"{problem}, got {_show(value)}", key=key)
+    return Path(value)
 
 
 def _handler(value: object, key: str) -> str:
@@ -259,6 +468,32 @@ def _handler(value: object, key: str) -> str:
         hint = " (packages are separated by '.', not '/')" if "/" in value else ""
         raise ConfigError(f"{problem}, got {value!r}{hint}", key=key)
     return value
+
+
+def with_limits(config: ApiConfig, overrides: Mapping[str, object]) -> ApiConfig:
+    """``config`` with some limits replaced, e.g. from the command line.
+
+    ``overrides`` uses the file's names (``idleTimeout``...) and is validated
+    like the file's ``limits``; routes without their own ``timeout`` follow a
+    new ``integrationTimeout``.
+    """
+    if not overrides:
+        return config
+    current = {name: getattr(config.limits, inside) for name, inside in _LIMIT_FIELDS.items()}
+    try:
+        limits = _limits({**current, **overrides})
+    except ConfigError as exc:
+        raise exc.at("", "command line") from exc.__cause__
+
+    def follow(route: RouteConfig) -> RouteConfig:
+        timeout = route.own_timeout if route.own_timeout is not None else limits.integration_timeout
+        return replace(route, timeout=timeout)
+
+    routes = MappingProxyType({key: follow(route) for key, route in config.routes.items()})
+    authorizer = config.authorizer
+    if authorizer is not None:
+        authorizer = replace(authorizer, function=follow(authorizer.function))
+    return replace(config, limits=limits, routes=routes, authorizer=authorizer)
 
 
 def _limits(data: object) -> Limits:

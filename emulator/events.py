@@ -41,12 +41,16 @@ class ConnectionInfo:
     api_id: str
     stage: str
     authorizer: Mapping[str, Any] | None = field(default=None)
+    # The caller's fields when $connect was IAM-authorized (accountId, userArn...).
+    iam: Mapping[str, Any] | None = field(default=None)
 
     def identity(self) -> dict[str, Any]:
         # AWS: userAgent only when the client sent a User-Agent header (spec §2.1).
-        if self.user_agent is None:
-            return {"sourceIp": self.source_ip}
-        return {"userAgent": self.user_agent, "sourceIp": self.source_ip}
+        identity: dict[str, Any] = dict(self.iam) if self.iam is not None else {}
+        if self.user_agent is not None:
+            identity["userAgent"] = self.user_agent
+        identity["sourceIp"] = self.source_ip
+        return identity
 
 
 _clf_cache: tuple[int, str] = (-1, "")

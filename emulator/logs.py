@@ -211,12 +211,20 @@ def _details(invocation: Any, handler: str | None) -> dict[str, Any]:
 
 
 def log_connect(
-    connection_id: str, source_ip: str, status: int, handler: str | None, invocation: Any
+    connection_id: str,
+    source_ip: str,
+    status: int,
+    handler: str | None,
+    invocation: Any,
+    why: str = "",
+    step: str = "$connect",
 ) -> None:
     answer = "open" if 200 <= status < 300 else f"refused {status}"
     text = f"{connection_id} connect from {source_ip}: {answer}"
+    if why:
+        text += f", {why}"
     if handler is not None and invocation is not None:
-        text += f" ($connect {handler} {_outcome(invocation)})"
+        text += f" ({step} {handler} {_outcome(invocation)})"
     EVENTS.info(
         text,
         extra={
@@ -225,6 +233,8 @@ def log_connect(
                 "connectionId": connection_id,
                 "sourceIp": source_ip,
                 "status": status,
+                "step": step,
+                "why": why,
                 **_details(invocation, handler),
             }
         },

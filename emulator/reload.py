@@ -16,14 +16,14 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 
 from watchfiles import awatch
 
 from emulator.app import Emulator
-from emulator.config import load_config
+from emulator.config import load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.loader import load_handlers
 
@@ -40,8 +40,14 @@ def _file_of(module: ModuleType) -> Path | None:
 class Reloader:
     """Watches the config's folder and swaps in new versions of the API."""
 
-    def __init__(self, emulator: Emulator, config_path: str | Path | None) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        config_path: str | Path | None,
+        limits: Mapping[str, object] | None = None,
+    ) -> None:
         self.emulator = emulator
+        self.limits = dict(limits or {})  # command-line limits, kept across reloads
         self.config_path = Path(config_path).resolve() if config_path is not None else None
         self.reloads = 0  # successful reloads
         # One entry per change that touched the API: True if the new version
@@ -68,7 +74,7 @@ class Reloader:
         if config_changed:
             assert self.config_path is not None
             try:
-                config = load_config(self.config_path)
+                config = with_limits(load_config(self.config_path), self.limits)
             except ConfigError as exc:
                 logger.warning("%s; still serving the previous version", exc)
                 return False

@@ -136,11 +136,14 @@ def test_public_names_are_pinned() -> None:
         "DEFAULT_ROUTE_SELECTION_EXPRESSION",
         "MAX_ROUTES",
         "PREDEFINED_ROUTES",
+        "AUTHORIZATION_TYPES",
         "ApiConfig",
+        "AuthorizerConfig",
         "Limits",
         "RouteConfig",
         "load_config",
         "parse_config",
+        "with_limits",
     }
 
 
@@ -171,6 +174,7 @@ def test_module_is_pure() -> None:
         "pathlib", "re", "types", "typing", "yaml", "emulator",
     }  # fmt: skip
     assert {name for name in imported if name.startswith("emulator")} <= {
+        "emulator.authorizer",
         "emulator.errors",
         "emulator.selection",
     }
