@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from emulator import boto
 from emulator.authorizer import (
+    AuthorizerOutcome,
     authorizer_event,
     context_variables,
     decide,
@@ -350,7 +351,9 @@ class Emulator:
             request_context=request_context,
         )
         handler = self._handlers[AUTHORIZER]
-        invocation = await self._invoke(handler, event, request_id)
+        # Raising "Unauthorized" is an authorizer's way to answer: the decision
+        # below is logged instead of a traceback.
+        invocation = await self._invoke(handler, event, request_id, log_errors=False)
         raised = invocation.error
         if invocation.outcome is InvocationOutcome.TIMEOUT:
             raised = TimeoutError("the authorizer timed out")
@@ -360,6 +363,8 @@ class Emulator:
             method_arn=arn,
             integration_latency_ms=int(invocation.duration_ms),
         )
+        if decision.outcome is AuthorizerOutcome.FUNCTION_ERROR and invocation.error is not None:
+            logger.error("%s (authorizer) raised", handler.route.handler, exc_info=invocation.error)
         if not decision.allowed:
             assert decision.status is not None
             if EVENTS.isEnabledFor(logging.INFO):
@@ -487,19 +492,25 @@ class Emulator:
 
     # Invocations
 
-    async def _invoke(self, handler: LoadedHandler, event: Any, request_id: str) -> Invocation:
+    async def _invoke(
+        self, handler: LoadedHandler, event: Any, request_id: str, log_errors: bool = True
+    ) -> Invocation:
         invocation = await self._invoker.invoke(
             handler, event, request_id=request_id, wait_s=handler.route.timeout
         )
-        self._report(handler, event, invocation)
+        self._report(handler, event, invocation, log_errors)
         return invocation
 
-    def _report(self, handler: LoadedHandler, event: Any, invocation: Invocation) -> None:
+    def _report(
+        self, handler: LoadedHandler, event: Any, invocation: Invocation, log_errors: bool = True
+    ) -> None:
         if self.observers:
             self._notify(
                 "invoke",
                 {"routeKey": handler.route.route_key, "event": event, "invocation": invocation},
             )
+        if not log_errors:
+            return
         if invocation.outcome is InvocationOutcome.ERROR:
             logger.error(
                 "%s (%s) raised",

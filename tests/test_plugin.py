@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 
 import pytest
+
+from tests.conftest import ROOT
 
 _names = itertools.count()
 
@@ -230,3 +233,15 @@ def test_the_marker_and_option_are_documented(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["*--apigw-routes=PATH*", "*apigw_routes*"])
     result = run(pytester, "--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.apigw(routes, base_dir=None)*"])
+
+
+def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
+    """The README's complete test of the chat application, run as a user would."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Tests of your own API: the pytest plugin", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_readme=example)
+    shutil.copy(ROOT / "routes.yaml", pytester.path / "routes.yaml")
+    shutil.copytree(ROOT / "handlers", pytester.path / "handlers")
+    pytester.makeini("[pytest]\napigw_routes = routes.yaml\nasyncio_mode = auto\n")
+    run(pytester).assert_outcomes(passed=2)
