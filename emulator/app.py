@@ -15,8 +15,8 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, Protocol
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from emulator import boto
 from emulator.authorizer import (
@@ -65,7 +65,7 @@ from emulator.transport import (
     WebSocketPeer,
 )
 
-__all__ = ["Emulator"]
+__all__ = ["Emulator", "SocketEndpoint"]
 
 logger = logging.getLogger("emulator")
 
@@ -84,6 +84,16 @@ def error_frame(message: str, connection_id: str, request_id: str) -> str:
 
 
 Peer = WebSocketPeer
+
+
+class SocketEndpoint(Protocol):
+    """A WebSocket endpoint served beside the API, such as the inspector's feed."""
+
+    def on_open(self, peer: WebSocketPeer) -> None: ...
+
+    def on_message(self, peer: WebSocketPeer, text: str) -> None: ...
+
+    def on_close(self, peer: WebSocketPeer) -> None: ...
 
 
 class Emulator:
@@ -124,7 +134,11 @@ class Emulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._started = False
+        # Observers see what happens: kinds open, refuse, frame, invoke, send, close.
         self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
+        # Pages and WebSocket endpoints beside the API (the inspector), by path.
+        self.http_routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
+        self.socket_routes: dict[str, SocketEndpoint] = {}
 
     def replace(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
         """Serve ``config`` with ``handlers`` from the next event on (live reload).
@@ -204,6 +218,9 @@ class Emulator:
 
     def handle_http(self, request: HttpRequest) -> HttpResponse:
         path = request.target.split("?", 1)[0]
+        page = self.http_routes.get(path)
+        if page is not None:
+            return page(request)
         if is_management_path(path):
             answer = self.handle_management(request.method, request.target, request.body)
             return HttpResponse(answer.status, answer.headers, answer.body)
@@ -216,6 +233,28 @@ class Emulator:
 
     async def handle_upgrade(self, peer: Peer, request: UpgradeRequest) -> UpgradeAnswer:
         split = urlsplit(request.target)
+        endpoint = self.socket_routes.get(split.path)
+        if endpoint is not None:
+            # Not an API connection: from now on the endpoint gets its events.
+            peer.app = _EndpointApp(self, endpoint)  # type: ignore[attr-defined]
+            return UpgradeAnswer(200)
+        answer = await self._upgrade(peer, request, split)
+        if self.observers and not answer.accepted:
+            record = getattr(peer, "record", None)
+            self._notify(
+                "refuse",
+                {
+                    "connectionId": record.connection_id if record is not None else None,
+                    "sourceIp": request.peer[0],
+                    "path": request.target,
+                    "status": answer.status,
+                },
+            )
+        return answer
+
+    async def _upgrade(
+        self, peer: Peer, request: UpgradeRequest, split: SplitResult
+    ) -> UpgradeAnswer:
         if split.path.rstrip("/") not in ("", f"/{self.config.stage}"):
             # UNKNOWN on AWS for an unknown stage; the spec infers REST's 403.
             return UpgradeAnswer(403, body=b'{"message":"Forbidden"}')
@@ -399,7 +438,18 @@ class Emulator:
         record.state = ConnectionState.OPEN
         record.opened_at = record.active_at = self._now()
         self._check_timers(record)
-        self._notify("open", {"connectionId": record.connection_id})
+        if self.observers:
+            info = record.info
+            self._notify(
+                "open",
+                {
+                    "connectionId": info.connection_id,
+                    "sourceIp": info.source_ip,
+                    "userAgent": info.user_agent,
+                    "connectedAt": info.connected_at,
+                    "authorizer": dict(info.authorizer) if info.authorizer else None,
+                },
+            )
 
     def handle_message(self, peer: Peer, text: str) -> None:
         record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
@@ -408,6 +458,11 @@ class Emulator:
         record.active_at = self._now()
         decision = self._selector.select(text)
         route_key = decision.route_key
+        if self.observers:
+            self._notify(
+                "frame",
+                {"connectionId": record.connection_id, "body": text, "decision": decision},
+            )
         if route_key is None:
             self._send(
                 record, error_frame("Forbidden", record.connection_id, self._new_id()), "error"
@@ -713,3 +768,26 @@ def _trace_id(now_ms: int, request_id: str) -> str:
 def _uuid_like(seed: str) -> str:
     hexed = seed.encode().hex().ljust(32, "0")[:32]
     return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"
+
+
+class _EndpointApp:
+    """The transport's view of a connection that belongs to a :class:`SocketEndpoint`."""
+
+    def __init__(self, emulator: Emulator, endpoint: SocketEndpoint) -> None:
+        self.emulator = emulator
+        self.endpoint = endpoint
+
+    def handle_http(self, request: HttpRequest) -> HttpResponse:
+        return self.emulator.handle_http(request)
+
+    async def handle_upgrade(self, peer: Peer, request: UpgradeRequest) -> UpgradeAnswer:
+        return await self.emulator.handle_upgrade(peer, request)
+
+    def handle_open(self, peer: Peer) -> None:
+        self.endpoint.on_open(peer)
+
+    def handle_message(self, peer: Peer, text: str) -> None:
+        self.endpoint.on_message(peer, text)
+
+    def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
+        self.endpoint.on_close(peer)

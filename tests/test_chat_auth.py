@@ -33,8 +33,8 @@ async def test_the_right_token_connects_and_the_name_rides_along(api: Harness) -
     client = await api.connect(query={"token": "s3cret", "name": "alice"})
     await client.send_json({"action": "sendmessage", "data": "hi"})
     assert await client.receive_text() == "alice: hi"
-    (event,) = api.record.events("sendmessage")
-    authorizer = event["requestContext"]["authorizer"]
+    (call,) = await api.record.wait_for_invocations("sendmessage")
+    authorizer = call.event["requestContext"]["authorizer"]
     assert authorizer["name"] == "alice"
     assert authorizer["admin"] == "false"  # AWS stringifies context values
     assert authorizer["principalId"] == "alice"
