@@ -31,7 +31,7 @@ from emulator.authorizer import (
 )
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.config import ApiConfig
-from emulator.errors import ManagementApiError, PayloadTooLargeError
+from emulator.errors import LimitExceededError, ManagementApiError, PayloadTooLargeError
 from emulator.events import (
     ConnectionInfo,
     connect_event,
@@ -57,6 +57,7 @@ from emulator.results import MalformedResultError, interpret_connect_result, int
 from emulator.selection import RouteDecision, RouteSelector
 from emulator.sigv4 import SignatureError, verify_sigv4
 from emulator.transport import (
+    DEFAULT_MAX_HEADER_BYTES,
     HttpRequest,
     HttpResponse,
     Server,
@@ -70,6 +71,10 @@ __all__ = ["Emulator", "SocketEndpoint"]
 logger = logging.getLogger("emulator")
 
 DEFAULT_REGION = "us-east-1"
+
+# What may wait in a connection's send buffer before posts get 429 and other
+# messages are dropped: a client that stops reading costs at most this much.
+CLIENT_BUFFER_BYTES = 1 << 20
 
 # Close codes and reasons the server sends, and $disconnect then reports (spec §3.3).
 DELETED = (1000, "Connection Closed Normally")
@@ -114,6 +119,8 @@ class Emulator:
         api_id: str | None = None,
         clock: Clock | None = None,
         id_factory: IdFactory = new_id,
+        max_connections: int | None = None,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
     ) -> None:
         self.config = config
         self.host = host
@@ -127,7 +134,12 @@ class Emulator:
         self._selector = RouteSelector(config.route_selection_expression, config.routes)
         self._registry: Registry[Peer] = Registry()
         self._invoker = Invoker(region=region, callbacks=self, base_dir=config.base_dir)
-        self._server = Server(self, config.limits)
+        self._server = Server(
+            self,
+            config.limits,
+            max_connections=max_connections,
+            max_header_bytes=max_header_bytes,
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._time_offset = 0.0  # seconds added to the clock by advance_time()
@@ -646,7 +658,15 @@ class Emulator:
 
     def _send(self, record: ConnectionRecord[Peer], data: str | bytes, source: str) -> None:
         """Send one message; ``source`` says who sent it (for observers)."""
-        if not record.peer.is_open:
+        peer = record.peer
+        if not peer.is_open:
+            return
+        if source != "post" and peer.buffered_bytes > CLIENT_BUFFER_BYTES:
+            # A client that stops reading must not grow memory without bound:
+            # posts are refused with 429 before this, other messages dropped.
+            logger.warning(
+                "dropped a %s for %s: the client is not reading", source, record.connection_id
+            )
             return
         record.last_active_ms = self._clock.epoch_ms()
         record.active_at = self._now()
@@ -685,7 +705,10 @@ class Emulator:
         payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
         if len(payload) > MAX_POST_BYTES:
             raise PayloadTooLargeError("Message too long")
-        self._registry.open_record(connection_id)
+        record = self._registry.open_record(connection_id)
+        if record.peer.buffered_bytes > CLIENT_BUFFER_BYTES:
+            # AWS: "the WebSocket client side buffer is full" (LimitExceededException).
+            raise LimitExceededError("the client is not reading: its buffer is full")
         scope = current_scope.get()
         if scope is not None:
             scope.posts += 1

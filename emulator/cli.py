@@ -16,6 +16,7 @@ from emulator.errors import ConfigError
 from emulator.explain import explain
 from emulator.loader import load_handler
 from emulator.selection import compile_expression
+from emulator.transport import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = ["main"]
 
@@ -58,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     for option, name, kind in _LIMIT_OPTIONS:
         limits.add_argument(option, dest=name, type=kind, metavar="N", default=None)
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse upgrades beyond N open connections with 429 (default: no cap)",
+    )
+    serve.add_argument(
+        "--max-header-size",
+        type=int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
+    )
     serve.add_argument(
         "--reload",
         action=argparse.BooleanOptionalAction,
@@ -181,7 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, name) is not None
         }
         config = with_limits(load_config(args.config), overrides)
-        emulator = Emulator(config, host=args.host, port=args.port)
+        emulator = Emulator(
+            config,
+            host=args.host,
+            port=args.port,
+            max_connections=args.max_connections,
+            max_header_bytes=args.max_header_size,
+        )
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 2

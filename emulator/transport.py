@@ -43,6 +43,9 @@ logger = logging.getLogger("emulator.transport")
 
 # A URL longer than this is refused (AWS quota: 4096 characters for WebSocket APIs).
 MAX_URL_LENGTH = 4096
+# A request line and headers beyond this are refused with 431. AWS documents
+# 10240 bytes for REST APIs' request line and headers; INFER the same here.
+DEFAULT_MAX_HEADER_BYTES = 10240
 # Management request bodies beyond this are not buffered (AWS caps Data at 128 KB).
 MAX_HTTP_BODY = 1 << 20
 # How long a closing handshake may take before the TCP connection is dropped.
@@ -101,6 +104,9 @@ class WebSocketPeer(Protocol):
     @property
     def remote_address(self) -> tuple[str, int]: ...
 
+    @property
+    def buffered_bytes(self) -> int: ...
+
     def send_text(self, text: str) -> None: ...
 
     def send_bytes(self, data: bytes) -> None: ...
@@ -140,6 +146,12 @@ def _is_websocket_upgrade(request: h11.Request) -> bool:
     return False
 
 
+def _head_size(request: h11.Request) -> int:
+    """The request line and headers, in bytes, as they were on the wire."""
+    line = len(request.method) + len(request.target) + 11
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2
+
+
 _quiet = logging.getLogger("emulator.transport.websockets")
 
 
@@ -152,13 +164,16 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self.local: tuple[str, int] = ("", 0)
-        self.http: h11.Connection | None = h11.Connection(h11.SERVER)
+        self.http: h11.Connection | None = h11.Connection(
+            h11.SERVER, max_incomplete_event_size=server.max_header_bytes
+        )
         self.raw = bytearray()  # the current request's bytes, until it is parsed
         self.request: h11.Request | None = None
         self.body = bytearray()
         self.ws: ServerProtocol | None = None
         self.pending: Response | None = None  # the 101, while $connect runs
         self.early: list[Event] = []
+        self.counted = False  # counts towards Server.max_connections
         self.opened = False  # the application was told handle_open
         self.fragments: list[bytes] = []
         self.fragment_opcode: Opcode | None = None
@@ -197,6 +212,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.forget(self)
+        if self.counted:
+            self.server.websockets -= 1
         if self.close_timer is not None:
             self.close_timer.cancel()
         if self.handshake_task is not None and not self.handshake_task.done():
@@ -226,11 +243,18 @@ class _Connection(asyncio.Protocol):
                 self._http_error(exc.error_status_hint, str(exc))
                 return
             if event is h11.NEED_DATA or event is h11.PAUSED:
-                if len(self.raw) > MAX_URL_LENGTH * 4 and self.request is None:
-                    self._http_error(431, "request header fields too large")
+                # h11 refuses a request head over max_header_bytes itself (431).
                 return
             if isinstance(event, h11.Request):
-                if _is_websocket_upgrade(event):
+                upgrade = _is_websocket_upgrade(event)
+                # A URL over AWS's 4096 characters is refused with 414 before its size
+                # counts towards the head's.
+                too_long = upgrade and len(event.target) > MAX_URL_LENGTH
+                if not too_long and _head_size(event) > self.server.max_header_bytes:
+                    # h11 caps only heads still incomplete; a whole one can be bigger.
+                    self._http_error(431, "request header fields too large")
+                    return
+                if upgrade:
                     self._start_websocket(bytes(self.raw))
                     return
                 self.request = event
@@ -308,7 +332,8 @@ class _Connection(asyncio.Protocol):
 
     def _start_websocket(self, raw: bytes) -> None:
         self.http = None
-        limits = self.server.limits
+        server = self.server
+        limits = server.limits
         ws = ServerProtocol(
             max_size=(limits.message_size, limits.frame_size),
             # AWS: permessage-deflate is not known to be offered; never negotiate it.
@@ -325,6 +350,12 @@ class _Connection(asyncio.Protocol):
         request = events[0]
         # Frames a client sent right behind its request wait for $connect.
         self.early = events[1:]
+        if server.max_connections is not None and server.websockets >= server.max_connections:
+            # AWS answers its connection quotas with 429 (spec §5).
+            self._refuse(429, b'{"message":"Too Many Requests"}')
+            return
+        server.websockets += 1
+        self.counted = True
         if len(request.path) > MAX_URL_LENGTH:
             # AWS: 4096 characters at most for a WebSocket API URL.
             self._refuse(414, b'{"message":"Request-URI Too Long"}')
@@ -463,6 +494,12 @@ class _Connection(asyncio.Protocol):
         return self.peer
 
     @property
+    def buffered_bytes(self) -> int:
+        """Bytes written but not yet taken by the client's TCP stack."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    @property
     def is_open(self) -> bool:
         return self.opened and self.ws is not None and self.ws.state is State.OPEN
 
@@ -494,9 +531,19 @@ class _Connection(asyncio.Protocol):
 class Server:
     """Listens on one host and port; owns the TCP connections."""
 
-    def __init__(self, app: Application, limits: Limits) -> None:
+    def __init__(
+        self,
+        app: Application,
+        limits: Limits,
+        *,
+        max_connections: int | None = None,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    ) -> None:
         self.app = app
         self.limits = limits
+        self.max_connections = max_connections
+        self.max_header_bytes = max_header_bytes
+        self.websockets = 0  # WebSocket connections, open or in their handshake
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._drained: asyncio.Future[None] | None = None
