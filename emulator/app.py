@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import logging
 import os
-import threading
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
@@ -31,7 +30,7 @@ from emulator.authorizer import (
 )
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.config import ApiConfig
-from emulator.errors import LimitExceededError, ManagementApiError, PayloadTooLargeError
+from emulator.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
 from emulator.events import (
     ConnectionInfo,
     connect_event,
@@ -40,17 +39,10 @@ from emulator.events import (
 )
 from emulator.invoke import ACCOUNT_ID, Invocation, InvocationOutcome, Invoker
 from emulator.loader import AUTHORIZER, LoadedHandler, load_handlers
-from emulator.logs import EVENTS, current_scope, log_close, log_connect, log_frame
+from emulator.logs import EVENTS, log_close, log_connect, log_frame
 from emulator.management import (
-    MAX_POST_BYTES,
     ManagementResponse,
-    Operation,
-    check_connection_id,
-    error_response,
-    get_connection_response,
     is_management_path,
-    parse_management_request,
-    success_response,
 )
 from emulator.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
@@ -72,12 +64,7 @@ logger = logging.getLogger("emulator")
 
 DEFAULT_REGION = "us-east-1"
 
-# What may wait in a connection's send buffer before posts get 429 and other
-# messages are dropped: a client that stops reading costs at most this much.
-CLIENT_BUFFER_BYTES = 1 << 20
-
 # Close codes and reasons the server sends, and $disconnect then reports (spec §3.3).
-DELETED = (1000, "Connection Closed Normally")
 GOING_AWAY = (1001, "Going away")
 
 
@@ -133,7 +120,10 @@ class Emulator:
         self._handlers: dict[str, LoadedHandler] = load_handlers(config)
         self._selector = RouteSelector(config.route_selection_expression, config.routes)
         self._registry: Registry[Peer] = Registry()
-        self._invoker = Invoker(region=region, callbacks=self, base_dir=config.base_dir)
+        self.connections = ConnectionsApi(
+            self._registry, self._send, lambda: self.config.stage, id_factory
+        )
+        self._invoker = Invoker(region=region, callbacks=self.connections, base_dir=config.base_dir)
         self._server = Server(
             self,
             config.limits,
@@ -144,7 +134,6 @@ class Emulator:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._time_offset = 0.0  # seconds added to the clock by advance_time()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread = 0
         self._started = False
         # Observers see what happens: kinds open, refuse, frame, invoke, send, close.
         self.observers: list[Callable[[str, Mapping[str, Any]], None]] = []
@@ -163,12 +152,17 @@ class Emulator:
         self._selector = RouteSelector(config.route_selection_expression, config.routes)
         self._server.limits = config.limits
 
+    @property
+    def handlers(self) -> Mapping[str, LoadedHandler]:
+        """The loaded handler of each route (and ``$authorizer``)."""
+        return self._handlers
+
     # Lifecycle
 
     async def start(self) -> None:
         """Listen, and route this API's @connections calls made through botocore."""
         self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
+        self.connections.bind(self._loop)
         await self._server.start(self.host, self.port)
         self.host, self.port = self._server.address[0], self._server.address[1]
         boto.register(self, self.intercepted_hosts())
@@ -683,101 +677,23 @@ class Emulator:
         for observer in self.observers:
             observer(kind, details)
 
-    # The @connections operations, callable from any thread
-
-    def _on_loop(self) -> bool:
-        return threading.get_ident() == self._loop_thread
-
-    def _call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
-        if self._on_loop():
-            function(*args)
-        else:
-            assert self._loop is not None
-            self._loop.call_soon_threadsafe(function, *args)
+    # The @connections operations, callable from any thread (see ConnectionsApi)
 
     def post_to_connection(self, connection_id: str, data: bytes | str) -> None:
-        """PostToConnection: deliver ``data`` as one message (spec §4.4).
-
-        Raises :class:`PayloadTooLargeError` over 128 KB and :class:`GoneError`
-        unless the connection is open.
-        """
-        check_connection_id(connection_id)
-        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-        if len(payload) > MAX_POST_BYTES:
-            raise PayloadTooLargeError("Message too long")
-        record = self._registry.open_record(connection_id)
-        if record.peer.buffered_bytes > CLIENT_BUFFER_BYTES:
-            # AWS: "the WebSocket client side buffer is full" (LimitExceededException).
-            raise LimitExceededError("the client is not reading: its buffer is full")
-        scope = current_scope.get()
-        if scope is not None:
-            scope.posts += 1
-        # UNKNOWN on AWS: data that is not UTF-8 goes out as a binary frame.
-        message: str | bytes
-        try:
-            message = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            message = payload
-        self._call_on_loop(self._deliver, connection_id, message)
-
-    def _deliver(self, connection_id: str, message: str | bytes) -> None:
-        record = self._registry.get(connection_id)
-        if record is not None and record.state is ConnectionState.OPEN:
-            self._send(record, message, "post")
+        """PostToConnection; raises the AWS errors of :mod:`emulator.errors`."""
+        self.connections.post_to_connection(connection_id, data)
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:
-        """GetConnection, shaped as boto3 returns it (datetimes, capitalised keys)."""
-        check_connection_id(connection_id)
-        record = self._registry.open_record(connection_id)
-        info = record.info
-        identity = {"SourceIp": info.source_ip}
-        if info.user_agent is not None:
-            # boto3 drops a null UserAgent from the parsed response.
-            identity["UserAgent"] = info.user_agent
-        return {
-            "ConnectedAt": _datetime(info.connected_at),
-            "Identity": identity,
-            "LastActiveAt": _datetime(record.last_active_ms),
-        }
+        """GetConnection, shaped as boto3 returns it."""
+        return self.connections.get_connection(connection_id)
 
     def delete_connection(self, connection_id: str) -> None:
         """DeleteConnection: close with 1000; ``$disconnect`` follows."""
-        check_connection_id(connection_id)
-        record = self._registry.open_record(connection_id)
-        # Later posts get 410 at once, before the close frame is even sent.
-        record.state = ConnectionState.CLOSING
-        self._call_on_loop(self._close, connection_id, *DELETED)
-
-    def _close(self, connection_id: str, code: int, reason: str) -> None:
-        record = self._registry.get(connection_id)
-        if record is not None:
-            record.peer.close(code, reason)
+        self.connections.delete_connection(connection_id)
 
     def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse:
         """Answer one @connections request (HTTP endpoint and botocore alike)."""
-        request_id = _uuid_like(self._new_id())
-        try:
-            request = parse_management_request(method, target, self.config.stage)
-            if request.operation is Operation.POST_TO_CONNECTION:
-                self.post_to_connection(request.connection_id, body)
-            elif request.operation is Operation.DELETE_CONNECTION:
-                self.delete_connection(request.connection_id)
-            else:
-                record = self._registry.open_record(request.connection_id)
-                return get_connection_response(
-                    connected_at_ms=record.info.connected_at,
-                    last_active_ms=record.last_active_ms,
-                    source_ip=record.info.source_ip,
-                    user_agent=record.info.user_agent,
-                    request_id=request_id,
-                )
-        except ManagementApiError as exc:
-            return error_response(exc, request_id)
-        return success_response(request.operation, request_id)
-
-
-def _datetime(epoch_ms: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
+        return self.connections.handle_management(method, target, body)
 
 
 def _netloc(host: str, port: int) -> str:
@@ -786,11 +702,6 @@ def _netloc(host: str, port: int) -> str:
 
 def _trace_id(now_ms: int, request_id: str) -> str:
     return f"Root=1-{now_ms // 1000:08x}-{request_id.encode().hex()[:24]:0<24}"
-
-
-def _uuid_like(seed: str) -> str:
-    hexed = seed.encode().hex().ljust(32, "0")[:32]
-    return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"
 
 
 class _EndpointApp:

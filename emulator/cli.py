@@ -188,7 +188,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.config)
     if args.command == "route":
         return _route(args.expression, args.message, args.routes)
-    logs.configure(args.log_format)
     try:
         overrides = {
             name: getattr(args, name)
@@ -212,9 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "management endpoint are reachable from the network, without authentication",
             file=sys.stderr,
         )
+    logs.configure(args.log_format)
     try:
         asyncio.run(_serve(emulator, args.config if args.reload else None, overrides))
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        logs.unconfigure()
     return 0

@@ -11,7 +11,13 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from emulator.selection import RouteDecision, RouteReason, RouteSelector, SelectionExpression
+from emulator.selection import (
+    RouteDecision,
+    RouteReason,
+    RouteSelector,
+    SelectionExpression,
+    parse_body,
+)
 
 __all__ = ["Explanation", "explain"]
 
@@ -32,9 +38,10 @@ def _show(value: object) -> str:
 
 
 def _parse(message: str) -> tuple[bool, object, str]:
+    # The server's own reading of a body, so that the story and the decision agree.
     try:
-        return True, json.loads(message), ""
-    except (ValueError, RecursionError) as exc:
+        return True, parse_body(message), ""
+    except ValueError as exc:
         return False, None, str(exc)
 
 
@@ -51,8 +58,16 @@ def explain(
         steps.append("   go to the $default route (Developer Guide, route selection).")
         steps.extend(_conclusion(decision, None))
         return Explanation(decision, tuple(steps))
-    steps.append(f"1. The message is JSON: {_show(document)}")
-    result, traces = expression.trace(document)
+    try:
+        shown = _show(document)
+        result, traces = expression.trace(document)
+    except RecursionError:
+        # As the server does: a document too deep to stringify counts as not JSON.
+        steps.append("1. The message is JSON, but nested too deeply to evaluate.")
+        steps.append("   The server routes it like a message that is not JSON.")
+        steps.extend(_conclusion(decision, None))
+        return Explanation(decision, tuple(steps))
+    steps.append(f"1. The message is JSON: {shown}")
     if not traces:
         steps.append(f"2. The expression has no variables: it is the static text {result!r}.")
     else:

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import sys
+import threading
 from typing import Any, TextIO
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "log_close",
     "log_connect",
     "log_frame",
+    "unconfigure",
 ]
 
 EVENTS = logging.getLogger("emulator.events")
@@ -61,7 +63,18 @@ current_scope: contextvars.ContextVar[InvocationScope | None] = contextvars.Cont
 )
 
 
+_emitting = threading.local()
+
+
 def _emit_output(scope: InvocationScope, stream: str, line: str) -> None:
+    _emitting.active = True
+    try:
+        _log_output(scope, stream, line)
+    finally:
+        _emitting.active = False
+
+
+def _log_output(scope: InvocationScope, stream: str, line: str) -> None:
     HANDLER_OUTPUT.info(
         line,
         extra={
@@ -86,7 +99,9 @@ class _AttributedStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         scope = current_scope.get()
-        if scope is None:
+        # Outside an invocation, or written while logging one of its lines (a
+        # failing log handler reports on stderr): straight to the real stream.
+        if scope is None or getattr(_emitting, "active", False):
             return self.real.write(text)
         pending = scope.buffers.get(self.name, "") + text
         *lines, rest = pending.split("\n")
@@ -165,14 +180,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_configured: logging.Handler | None = None
+
+
 def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
-    """Log to ``stream`` (stderr) in ``fmt``; capture handlers' print output."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Log to ``stream`` (stderr) in ``fmt``; capture handlers' print output.
+
+    Calling it again replaces the previous set-up; :func:`unconfigure` undoes it.
+    """
+    global _configured
+    unconfigure()
+    real_stderr = sys.stderr.real if isinstance(sys.stderr, _AttributedStream) else sys.stderr
+    handler = logging.StreamHandler(stream or real_stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_AttributionFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    _configured = handler
     # websockets' own per-connection chatter is not what a user wants here.
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("emulator.transport.websockets").setLevel(logging.WARNING)
@@ -181,6 +206,18 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
     if not isinstance(sys.stderr, _AttributedStream):
         sys.stderr = _AttributedStream(sys.stderr, "stderr")
     return handler
+
+
+def unconfigure() -> None:
+    """Remove what :func:`configure` installed, and give the streams back."""
+    global _configured
+    if _configured is not None:
+        logging.getLogger().removeHandler(_configured)
+        _configured = None
+    if isinstance(sys.stdout, _AttributedStream):
+        sys.stdout = sys.stdout.real
+    if isinstance(sys.stderr, _AttributedStream):
+        sys.stderr = sys.stderr.real
 
 
 def _outcome(invocation: Any) -> str:

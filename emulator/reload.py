@@ -81,7 +81,10 @@ class Reloader:
         stale = {name for name, file in self._user_modules().items() if file in changed}
         if not stale and not config_changed:
             return False
-        fresh = stale | {route.module for route in config.routes.values()}
+        # The routes' modules, by the names they are imported under (a module
+        # loaded from a codeUri folder has a name of its own).
+        imported = {handler.function.__module__ for handler in self.emulator.handlers.values()}
+        fresh = stale | imported | {route.module for route in config.routes.values()}
         saved = {name: sys.modules[name] for name in fresh if name in sys.modules}
         for name in fresh:
             module = sys.modules.pop(name, None)

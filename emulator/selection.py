@@ -39,6 +39,7 @@ __all__ = [
     "SelectionExpression",
     "VariableTrace",
     "compile_expression",
+    "parse_body",
 ]
 
 _DEFAULT_ROUTE: Final = "$default"
@@ -251,6 +252,18 @@ class RouteSelector:
             return decision
         route_key, reason = self._fallback
         return RouteDecision(route_key, reason, key)
+
+
+def parse_body(body: str) -> object:
+    """A message body as JSON the way route selection reads it.
+
+    Raises ``ValueError`` when API Gateway would not take it as JSON: invalid,
+    NaN or Infinity (not JSON per RFC 8259), or nested beyond what can be read.
+    """
+    try:
+        return _DECODER.decode(body)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
 
 
 def _reject_constant(name: str) -> object:

@@ -691,6 +691,7 @@ def test_public_api() -> None:
         "SelectionExpression",
         "VariableTrace",
         "compile_expression",
+        "parse_body",
     ]
     assert isinstance(compile_expression("x"), SelectionExpression)
     assert [reason.value for reason in RouteReason] == [

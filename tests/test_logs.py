@@ -1,0 +1,467 @@
+"""What ``apigw-ws serve`` logs: one line per connect, frame and close.
+
+Through a real ``python -m emulator serve --log-format text|json`` child
+process and the real ``websockets`` client; the log is the child's stderr,
+read after it exits. The formatters are also tested on hand-made records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import datetime
+import io
+import json
+import logging
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from emulator import logs
+
+FIXTURE = Path(__file__).parent / "fixtures" / "teach_logs"
+TIMEOUT = 10.0
+CLOCK = r"\d\d:\d\d:\d\d\.\d{3}"
+MS = r"\d+\.\d ms"
+FUNCTION = "teach_log_handlers-talk"  # the Lambda function name of teach_log_handlers.talk
+
+
+@dataclass
+class Run:
+    """What one served session produced."""
+
+    connection_id: str
+    request_id: str  # the talk invocation's
+    stdout: bytes  # everything after the URL line
+    stderr: str
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+async def _recv(client: ClientConnection) -> str:
+    message = await asyncio.wait_for(client.recv(), TIMEOUT)
+    assert isinstance(message, str)
+    return message
+
+
+@contextlib.asynccontextmanager
+async def _served(config: Path, fmt: str, log: Path) -> AsyncIterator[tuple[Any, str]]:
+    """``python -m emulator serve`` on port 0; yields (process, url); killed if still up."""
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "emulator", "serve", "--config", str(config)],
+            *["--port", "0", "--no-reload", "--log-format", fmt],
+            cwd=log.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    try:
+        assert process.stdout is not None
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
+        except TimeoutError:
+            raise AssertionError(f"no URL on stdout within {TIMEOUT} s") from None
+        url = line.decode().strip()
+        assert re.fullmatch(r"ws://127\.0\.0\.1:\d+/teach", url), (line, _read(log))
+        yield process, url
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+
+async def _stop(process: Any) -> bytes:
+    process.send_signal(signal.SIGTERM)
+    out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 0
+    return bytes(out)
+
+
+def _connection_id(frame: str) -> str:
+    """The connection id an error frame names."""
+    return str(json.loads(frame)["connectionId"])
+
+
+async def _session(tmp_path: Path, fmt: str) -> Run:
+    """Every kind of frame the log tells apart, on one connection, in order."""
+    async with _served(FIXTURE / "routes.yaml", fmt, tmp_path / "stderr.log") as (process, url):
+        async with connect(url, open_timeout=TIMEOUT) as client:
+            await client.send('{"action":"talk"}')
+            request_id = await _recv(client)
+            await client.send('{"action":"post"}')
+            assert [await _recv(client) for _ in range(3)] == ["first", "second", "posted"]
+            await client.send('{"action":"fail"}')
+            error = await _recv(client)
+            assert error.startswith('{"message": "Internal server error", ')
+            await client.send('{"action":"slow"}')
+            assert (await _recv(client)).startswith('{"message": "Endpoint request timed out", ')
+            await client.send('{"action":"nope"}')
+            assert await _recv(client) == '{"action":"nope"}'
+            await client.send("plain")
+            assert await _recv(client) == "plain"
+        stdout = await _stop(process)
+    return Run(_connection_id(error), request_id, stdout, _read(tmp_path / "stderr.log"))
+
+
+async def _forbidden_session(tmp_path: Path, fmt: str) -> tuple[str, str]:
+    """An API without $default: an unmatched and a non-JSON frame; (connection id, log)."""
+    config = FIXTURE / "forbidden.yaml"
+    async with _served(config, fmt, tmp_path / "stderr.log") as (process, url):
+        async with connect(url, open_timeout=TIMEOUT) as client:
+            await client.send('{"action":"nope"}')
+            forbidden = await _recv(client)
+            assert forbidden.startswith('{"message": "Forbidden", ')
+            await client.send("plain")
+            assert (await _recv(client)).startswith('{"message": "Forbidden", ')
+        assert await _stop(process) == b""
+    return _connection_id(forbidden), _read(tmp_path / "stderr.log")
+
+
+# Text
+
+
+def _events(stderr: str, connection_id: str, kind: str) -> list[str]:
+    """Text lines of one kind for one connection, without their clock."""
+    pattern = re.compile(rf"{CLOCK} ({re.escape(connection_id)} {kind}.*)")
+    return [m[1] for line in stderr.splitlines() if (m := pattern.fullmatch(line))]
+
+
+async def test_text_log_has_one_line_per_connect_frame_and_close(tmp_path: Path) -> None:
+    run = await _session(tmp_path, "text")
+    cid = re.escape(run.connection_id)
+    connects = _events(run.stderr, run.connection_id, "connect")
+    assert len(connects) == 1, run.stderr
+    assert re.fullmatch(
+        rf"{cid} connect from 127\.0\.0\.1: open "
+        rf"\(\$connect teach_log_handlers\.on_connect {MS} ok\)",
+        connects[0],
+    )
+    frames = _events(run.stderr, run.connection_id, "frame")
+    expected = [
+        r"talk \(matched 'talk'\) teach_log_handlers\.talk {ms} ok",
+        r"post \(matched 'post'\) teach_log_handlers\.post_twice {ms} ok, 2 posted",
+        r"fail \(matched 'fail'\) teach_log_handlers\.fail {ms} error: ValueError: bad input",
+        r"slow \(matched 'slow'\) teach_log_handlers\.slow {ms} timeout",
+        r"\$default \(fallback, no route 'nope'\) teach_log_handlers\.echo {ms} ok",
+        r"\$default \(not JSON\) teach_log_handlers\.echo {ms} ok",
+    ]
+    assert len(frames) == len(expected), run.stderr
+    for line, pattern in zip(frames, expected, strict=True):
+        assert re.fullmatch(rf"{cid} frame → " + pattern.format(ms=MS), line), line
+    # The route's timeout is 0.1 s: the caller waited at least that long.
+    assert float(re.findall(r"(\d+\.\d) ms timeout", frames[3])[0]) >= 100.0
+    closes = _events(run.stderr, run.connection_id, "close")
+    assert len(closes) == 1, run.stderr
+    assert re.fullmatch(
+        rf"{cid} close 1000 '' \(\$disconnect teach_log_handlers\.on_disconnect {MS} ok\)",
+        closes[0],
+    )
+
+
+async def test_text_log_attributes_handler_output_to_function_and_request_id(
+    tmp_path: Path,
+) -> None:
+    run = await _session(tmp_path, "text")
+    who = f"{FUNCTION} {run.request_id} | "
+    output = [line.split("   ", 1)[1] for line in run.stderr.splitlines() if who in line]
+    # As CloudWatch groups a Lambda's output: print to stdout and stderr, the
+    # logging module (with its level), a thread the handler started, and a
+    # last line without a newline.
+    assert output == [
+        f"{who}hello from talk",
+        f"{who}to stderr",
+        f"{who}[WARNING] careful with talk",
+        f"{who}from a thread",
+        f"{who}no newline",
+    ]
+    for line in run.stderr.splitlines():
+        if who in line:
+            assert re.fullmatch(rf"{CLOCK}   {re.escape(who)}.+", line), line
+    # The handler's output is in the log, not on stdout (which held only the URL).
+    assert run.stdout == b""
+    # It comes before the frame's own line, which is written when the invocation ends.
+    lines = run.stderr.splitlines()
+    talk_frame = next(i for i, line in enumerate(lines) if "frame → talk" in line)
+    assert max(i for i, line in enumerate(lines) if who in line) < talk_frame
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_forbidden_frames_are_logged_with_why(tmp_path: Path, fmt: str) -> None:
+    cid, stderr = await _forbidden_session(tmp_path, fmt)
+    if fmt == "text":
+        assert _events(stderr, cid, "connect") == [f"{cid} connect from 127.0.0.1: open"]
+        assert _events(stderr, cid, "frame") == [
+            f"{cid} frame → Forbidden frame (no route 'nope' and no $default)",
+            f"{cid} frame → Forbidden frame (not JSON and no $default)",
+        ]
+        assert _events(stderr, cid, "close") == [f"{cid} close 1000 ''"]
+        return
+    entries = [json.loads(line) for line in stderr.splitlines()]
+    frames = [e for e in entries if e["kind"] == "frame"]
+    for entry in frames:
+        assert set(entry) == {
+            "time", "level", "kind", "connectionId", "routeKey", "reason", "evaluated", "message"
+        }  # fmt: skip
+    assert [(e["connectionId"], e["routeKey"], e["reason"], e["evaluated"]) for e in frames] == [
+        (cid, None, "forbidden", "nope"),
+        (cid, None, "forbidden", None),
+    ]
+
+
+# JSON
+
+
+def _json_entries(stderr: str) -> list[dict[str, Any]]:
+    entries = []
+    for line in stderr.splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"stderr line is not JSON: {line!r}") from None
+    return entries
+
+
+async def test_json_log_lines_are_json_with_the_frame_facts(tmp_path: Path) -> None:
+    run = await _session(tmp_path, "json")
+    entries = _json_entries(run.stderr)
+    for entry in entries:
+        datetime.datetime.fromisoformat(entry["time"])
+        assert entry["level"] in ("info", "warning", "error")
+    mine = [e for e in entries if e.get("connectionId") == run.connection_id]
+    assert [e["kind"] for e in mine] == ["connect", *["frame"] * 6, "close"]
+    connect_entry, *frames, close_entry = mine
+    assert connect_entry["status"] == 200
+    assert connect_entry["handler"] == "teach_log_handlers.on_connect"
+    assert connect_entry["outcome"] == "ok"
+    assert close_entry["code"] == 1000
+    assert close_entry["handler"] == "teach_log_handlers.on_disconnect"
+    facts = [
+        (e["routeKey"], e["reason"], e["evaluated"], e["handler"], e["outcome"], e["posts"])
+        for e in frames
+    ]
+    assert facts == [
+        ("talk", "matched", "talk", "teach_log_handlers.talk", "ok", 0),
+        ("post", "matched", "post", "teach_log_handlers.post_twice", "ok", 2),
+        ("fail", "matched", "fail", "teach_log_handlers.fail", "error", 0),
+        ("slow", "matched", "slow", "teach_log_handlers.slow", "timeout", 0),
+        ("$default", "fallback", "nope", "teach_log_handlers.echo", "ok", 0),
+        ("$default", "not-json", None, "teach_log_handlers.echo", "ok", 0),
+    ]
+    for entry in frames:
+        assert isinstance(entry["durationMs"], int | float)
+        assert entry["durationMs"] >= 0
+    assert frames[0]["requestId"] == run.request_id
+    assert frames[2]["error"] == "ValueError: bad input"
+    assert "error" not in frames[0]
+    assert frames[3]["durationMs"] >= 100.0
+    # The traceback of the failed handler is one JSON entry, not loose lines.
+    raised = [e for e in entries if e["kind"] == "log" and "raised" in e["message"]]
+    assert len(raised) == 1
+    assert raised[0]["level"] == "error"
+    assert raised[0]["exception"].endswith("ValueError: bad input")
+
+
+async def test_json_log_attributes_handler_output(tmp_path: Path) -> None:
+    run = await _session(tmp_path, "json")
+    output = [e for e in _json_entries(run.stderr) if e["kind"] == "output"]
+    attribution = {(e["function"], e["requestId"], e["routeKey"]) for e in output}
+    assert attribution == {(FUNCTION, run.request_id, "talk")}
+    assert [(e["stream"], e["level"], e["message"]) for e in output] == [
+        ("stdout", "info", "hello from talk"),
+        ("stderr", "info", "to stderr"),
+        ("logging", "warning", "careful with talk"),
+        ("stdout", "info", "from a thread"),
+        ("stdout", "info", "no newline"),
+    ]
+    assert run.stdout == b""
+
+
+# In this process, outside any invocation
+
+
+def test_print_outside_an_invocation_goes_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    log = io.StringIO()
+    root = logging.getLogger()
+    saved = (sys.stdout, sys.stderr, root.level)
+    # Only this test's handler: an in-process `main(["serve", ...])` elsewhere may
+    # have left one on a capture stream that is closed by now.
+    handlers, root.handlers = root.handlers, []
+    quiet = {
+        name: logging.getLogger(name).level
+        for name in ("websockets", "emulator.transport.websockets")
+    }
+    logs.configure("text", stream=log)
+    try:
+        print("plain output")
+        print("plain error", file=sys.stderr)
+
+        def invocation() -> None:
+            logs.current_scope.set(logs.InvocationScope("fn", "req-1", "talk"))
+            print("from a handler")
+
+        contextvars.copy_context().run(invocation)
+        print("plain again")
+    finally:
+        root.handlers = handlers
+        sys.stdout, sys.stderr, level = saved
+        root.setLevel(level)
+        for name, value in quiet.items():
+            logging.getLogger(name).setLevel(value)
+    out, err = capsys.readouterr()
+    assert out == "plain output\nplain again\n"
+    assert err == "plain error\n"
+    assert re.fullmatch(rf"{CLOCK}   fn req-1 \| from a handler\n", log.getvalue())
+
+
+# The formatters, on hand-made records
+
+CREATED = 1_700_000_000.123  # 2023-11-14T22:13:20.123Z
+
+
+def _record(
+    message: str,
+    *args: object,
+    level: int = logging.INFO,
+    apigw: dict[str, Any] | None = None,
+    exc: BaseException | None = None,
+) -> logging.LogRecord:
+    exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
+    record = logging.LogRecord("emulator", level, __file__, 1, message, args, exc_info)
+    record.created, record.msecs = CREATED, 123.0
+    if apigw is not None:
+        record.apigw = apigw
+    return record
+
+
+def _raised() -> ValueError:
+    try:
+        raise ValueError("bad input")
+    except ValueError as exc:
+        return exc
+
+
+OUTPUT = {"kind": "output", "function": "fn", "requestId": "req-1", "routeKey": "talk"}
+FRAME = {"kind": "frame", "connectionId": "cid=", "routeKey": "talk", "durationMs": 0.5}
+LOCAL_CLOCK = datetime.datetime.fromtimestamp(CREATED).strftime("%H:%M:%S") + ".123"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param(
+            _record("hello", apigw={**OUTPUT, "stream": "stdout"}),
+            f"{LOCAL_CLOCK}   fn req-1 | hello",
+            id="print",
+        ),
+        pytest.param(
+            _record(
+                "careful %s", "now", level=logging.WARNING, apigw={**OUTPUT, "stream": "logging"}
+            ),
+            f"{LOCAL_CLOCK}   fn req-1 | [WARNING] careful now",
+            id="handler-logging",
+        ),
+        pytest.param(
+            _record("cid= frame → talk (matched 'talk')", apigw=FRAME),
+            f"{LOCAL_CLOCK} cid= frame → talk (matched 'talk')",
+            id="frame",
+        ),
+        pytest.param(
+            _record("reloaded %s", "app", level=logging.WARNING),
+            f"{LOCAL_CLOCK} warning: reloaded app",
+            id="plain-log",
+        ),
+    ],
+)  # fmt: skip
+def test_text_formatter(record: logging.LogRecord, expected: str) -> None:
+    assert logs.TextFormatter().format(record) == expected
+
+
+def test_text_formatter_appends_the_traceback() -> None:
+    text = logs.TextFormatter().format(_record("x raised", level=logging.ERROR, exc=_raised()))
+    first, *rest = text.splitlines()
+    assert first == f"{LOCAL_CLOCK} error: x raised"
+    assert rest[0] == "Traceback (most recent call last):"
+    assert rest[-1] == "ValueError: bad input"
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param(
+            _record("hello", apigw={**OUTPUT, "stream": "stdout"}),
+            {"level": "info", **OUTPUT, "stream": "stdout", "message": "hello"},
+            id="print",
+        ),
+        pytest.param(
+            _record("cid= frame → talk", apigw=FRAME),
+            {"level": "info", **FRAME, "message": "cid= frame → talk"},
+            id="frame",
+        ),
+        pytest.param(
+            _record("reloaded %s", "app", level=logging.WARNING),
+            {"level": "warning", "kind": "log", "logger": "emulator", "message": "reloaded app"},
+            id="plain-log",
+        ),
+        pytest.param(
+            _record("odd", apigw={"kind": "frame", "path": Path("/x")}),
+            {"level": "info", "kind": "frame", "path": "/x", "message": "odd"},
+            id="not-json-serialisable",
+        ),
+    ],
+)
+def test_json_formatter(record: logging.LogRecord, expected: dict[str, Any]) -> None:
+    line = logs.JsonFormatter().format(record)
+    assert "\n" not in line
+    assert "→" in line or "→" not in expected["message"]  # not escaped: readable as text
+    assert json.loads(line) == {"time": "2023-11-14T22:13:20.123000+00:00", **expected}
+
+
+def test_json_formatter_puts_the_traceback_in_one_field() -> None:
+    line = logs.JsonFormatter().format(_record("x raised", level=logging.ERROR, exc=_raised()))
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "x raised"
+    assert entry["exception"].startswith("Traceback (most recent call last):")
+    assert entry["exception"].endswith("ValueError: bad input")
+
+
+def test_a_failing_log_handler_inside_an_invocation_does_not_loop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """logging reports a failing handler on stderr; that report must not be
+    captured as handler output and logged again, forever."""
+    import io
+    import logging
+
+    from emulator import logs as logs_module
+
+    class Broken(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                raise RuntimeError("this handler is broken")
+            except RuntimeError:
+                self.handleError(record)  # as logging's own handlers do
+
+    logs_module.configure("text", stream=io.StringIO())
+    broken = Broken()
+    logging.getLogger().addHandler(broken)
+    token = logs_module.current_scope.set(logs_module.InvocationScope("fn", "rid", "$default"))
+    try:
+        print("from the handler")  # goes through the broken handler, which reports on stderr
+    finally:
+        logs_module.current_scope.reset(token)
+        logging.getLogger().removeHandler(broken)
+        logs_module.unconfigure()
+    assert "this handler is broken" in capsys.readouterr().err

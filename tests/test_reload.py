@@ -1,0 +1,344 @@
+"""Live reload: edits to handler modules and routes.yaml serve the next event,
+while open connections stay open (emulator/reload.py, ``Emulator.replace``).
+
+In-process: a copy of tests/fixtures/teach_reload in tmp_path (module names
+made unique per test, since modules are imported by name), served by a
+Harness, watched by a Reloader task; each change is awaited on
+``reloader.results``. Then once through ``python -m emulator serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+
+from emulator.app import Emulator
+from emulator.config import load_config
+from emulator.reload import Reloader
+from emulator.testing import Client, Harness
+
+FIXTURE = Path(__file__).parent / "fixtures" / "teach_reload"
+PREFIX = "teach_reload_"
+TIMEOUT = 10.0
+# A syntax error on a line of its own, in place of `def handler(`.
+BROKEN = "def handler(:\n    pass\n\n\ndef unused("
+
+
+@dataclass
+class App:
+    """A private copy of the fixture: its folder and its unique module names."""
+
+    folder: Path
+    staging: Path  # outside the watched folder: edits are written here, then moved in
+    app: str  # the handler module
+    state: str  # the module holding the counter
+
+    @property
+    def config(self) -> Path:
+        return self.folder / "routes.yaml"
+
+    @property
+    def handler_file(self) -> Path:
+        return self.folder / f"{self.app}.py"
+
+    def edit(self, path: Path, *replacements: tuple[str, str]) -> None:
+        """Replace each ``(old, new)`` in ``path``, in one atomic save (as many editors do)."""
+        text = path.read_text(encoding="utf-8")
+        for old, new in replacements:
+            assert old in text, f"{old!r} not in {path}"
+            text = text.replace(old, new)
+        staged = self.staging / path.name
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[App]:
+    unique = PREFIX + re.sub(r"\W", "_", tmp_path.name) + "_"
+    folder, staging = tmp_path / "app", tmp_path / "staging"
+    folder.mkdir()
+    staging.mkdir()
+    for source in FIXTURE.iterdir():
+        if source.suffix in (".py", ".yaml"):
+            text = source.read_text(encoding="utf-8").replace(PREFIX, unique)
+            (folder / source.name.replace(PREFIX, unique)).write_text(text, encoding="utf-8")
+    yield App(folder, staging, f"{unique}app", f"{unique}state")
+    _forget(tmp_path)
+
+
+def _forget(root: Path) -> None:
+    """Drop the modules imported from under ``root``, and its folders on sys.path."""
+    root = root.resolve()
+
+    def under(location: str) -> bool:
+        return Path(location).resolve().is_relative_to(root)
+
+    for name, module in list(sys.modules.items()):
+        locations = [getattr(module, "__file__", None) or "", *getattr(module, "__path__", ())]
+        if any(location and under(location) for location in locations):
+            del sys.modules[name]
+    sys.path[:] = [entry for entry in sys.path if not (entry and under(entry))]
+
+
+@dataclass
+class Live:
+    api: Harness
+    reloader: Reloader
+    client: Client
+
+    async def ask(self, message: str = '{"action":"hello"}') -> str:
+        await self.client.send_text(message)
+        return await self.client.receive_text(timeout=TIMEOUT)
+
+    async def result(self) -> bool:
+        """The outcome of the next change that touched the API."""
+        return await asyncio.wait_for(self.reloader.results.get(), TIMEOUT)
+
+
+@pytest.fixture
+async def live(app: App) -> AsyncIterator[Live]:
+    """The copy served on 127.0.0.1:0, watched, with one client connected."""
+    emulator = Emulator(load_config(app.config), host="127.0.0.1", port=0)
+    async with Harness(emulator) as api:
+        reloader = Reloader(emulator, app.config)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(reloader.watch(stop, ready))
+        try:
+            await asyncio.wait_for(ready.wait(), TIMEOUT)
+            yield Live(api, reloader, await api.connect())
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, TIMEOUT)
+
+
+def _reload_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "emulator.reload" and r.levelno == logging.WARNING
+    ]
+
+
+async def test_edited_handler_serves_the_same_open_connection(app: App, live: Live) -> None:
+    assert await live.ask() == "v1 1"
+    app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
+    assert await live.result() is True
+    # The same client, not reconnected: the connection stayed open.
+    assert await live.ask() == "v2 2"
+    assert live.api.emulator.connection_ids() == [live.client.connection_id]
+    assert live.reloader.reloads == 1
+
+
+async def test_unchanged_module_keeps_its_state_across_reloads(app: App, live: Live) -> None:
+    state = sys.modules[app.state]
+    handler_module = sys.modules[app.app]
+    assert [await live.ask() for _ in range(2)] == ["v1 1", "v1 2"]
+    for version in ("v2", "v3"):
+        app.edit(app.handler_file, ("VERSION = ", f'VERSION = "{version}"  # was '))
+        assert await live.result() is True
+        assert await live.ask() == f"{version} {3 if version == 'v2' else 4}"
+    # The handler's module was imported again; the state module it imports was not.
+    assert sys.modules[app.app] is not handler_module
+    assert sys.modules[app.state] is state
+    assert state.count == 4
+
+
+async def test_broken_module_keeps_the_previous_version_until_fixed(
+    app: App, live: Live, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await live.ask() == "v1 1"
+    app.edit(app.handler_file, ("def handler(", BROKEN))
+    assert await live.result() is False
+    assert await live.ask() == "v1 2"
+    warnings = _reload_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    line = app.handler_file.read_text(encoding="utf-8").splitlines().index("def handler(:") + 1
+    assert f"syntax error in {app.handler_file.resolve()}, line {line}" in warnings[0]
+    assert warnings[0].endswith("; still serving the previous version")
+
+    app.edit(app.handler_file, (BROKEN, "def handler("), ('VERSION = "v1"', 'VERSION = "v2"'))
+    assert await live.result() is True
+    assert await live.ask() == "v2 3"
+
+
+async def test_edited_helper_module_is_used_by_the_handler(app: App, live: Live) -> None:
+    assert await live.ask() == "v1 1"
+    app.edit(app.folder / f"{app.state}.py", ("count = 0", "count = 100"))
+    assert await live.result() is True
+    # The handler's module was imported again too, so it binds the new helper.
+    assert await live.ask() == "v1 101"
+
+
+async def test_routes_yaml_edit_adds_a_route_on_the_open_connection(app: App, live: Live) -> None:
+    # Before: no route "extra", so $default answers.
+    assert await live.ask('{"action":"extra"}') == "v1 1"
+    addition = f"  extra:\n    handler: {app.app}.extra\n    routeResponse: true\n"
+    app.edit(app.config, ("routes:\n", "routes:\n" + addition))
+    assert await live.result() is True
+    assert await live.ask('{"action":"extra"}') == "extra v1"
+    assert await live.ask('{"action":"other"}') == "v1 2"
+    assert set(live.api.emulator.config.routes) == {"extra", "$default"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        pytest.param(
+            "timeout: 2", "timeout: 99", "routes.$default.timeout: must be", id="bad-value"
+        ),
+        pytest.param("stage: teach", "stage: teach\nbogus: 1", "bogus: unknown key", id="bad-key"),
+        pytest.param("routes:", "routes: [", "invalid YAML", id="not-yaml"),
+        pytest.param(
+            "$default:\n    handler: ",
+            "$default:\n    handler: nowhere_to_be_found.",
+            "cannot import module 'nowhere_to_be_found",
+            id="unimportable-handler",
+        ),
+    ],
+)
+async def test_invalid_routes_yaml_keeps_the_previous_config(
+    app: App, live: Live, caplog: pytest.LogCaptureFixture, old: str, new: str, problem: str
+) -> None:
+    config = live.api.emulator.config
+    assert await live.ask() == "v1 1"
+    app.edit(app.config, (old, new))
+    assert await live.result() is False
+    assert await live.ask() == "v1 2"
+    assert live.api.emulator.config is config
+    warnings = _reload_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith(f"{app.config.resolve()}: "), warnings
+    assert problem in warnings[0]
+
+
+async def test_apply_directly(app: App) -> None:
+    emulator = Emulator(load_config(app.config), host="127.0.0.1", port=0)
+    async with Harness(emulator) as api:
+        client = await api.connect()
+        reloader = Reloader(emulator, app.config)
+        config, module = emulator.config, sys.modules[app.app]
+        notes = app.folder / "notes.txt"
+        notes.write_text("not part of the API", encoding="utf-8")
+        # A file no module came from, and one outside the folder: nothing to do.
+        assert reloader.apply([notes]) is False
+        assert reloader.apply([app.staging / f"{app.app}.py"]) is False
+        assert reloader.reloads == 0
+        assert emulator.config is config
+        assert sys.modules[app.app] is module
+        await client.send_text("{}")
+        assert await client.receive_text(timeout=TIMEOUT) == "v1 1"
+        # The handler's own file: the new version serves.
+        app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
+        assert reloader.apply([str(app.handler_file)]) is True
+        assert reloader.reloads == 1
+        await client.send_text("{}")
+        assert await client.receive_text(timeout=TIMEOUT) == "v2 2"
+
+
+# Through `python -m emulator serve` (reload is on by default)
+
+
+async def _line_with(stream: asyncio.StreamReader, text: str) -> str:
+    """The first line of ``stream`` containing ``text``, within TIMEOUT."""
+
+    async def find() -> str:
+        seen = []
+        while line := (await stream.readline()).decode():
+            if text in line:
+                return line.rstrip("\n")
+            seen.append(line)
+        raise AssertionError(f"no line with {text!r}; stderr: {''.join(seen)}")
+
+    return await asyncio.wait_for(find(), TIMEOUT)
+
+
+async def test_serve_reloads_an_edited_handler(tmp_path: Path) -> None:
+    folder = tmp_path / "app"
+    shutil.copytree(FIXTURE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    process = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "emulator", "serve", "--config", str(folder / "routes.yaml")],
+        *["--port", "0"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        url = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode().strip()
+        assert re.fullmatch(r"ws://127\.0\.0\.1:\d+/teach", url), url
+        async with connect(url, open_timeout=TIMEOUT) as client:
+            # A round trip: the watcher, started before the URL was printed, is in place.
+            await client.send('{"action":"hello"}')
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == "v1 1"
+            handler = folder / "teach_reload_app.py"
+            handler.write_text(
+                handler.read_text(encoding="utf-8").replace('"v1"', '"v2"'), encoding="utf-8"
+            )
+            line = await _line_with(process.stderr, "reloaded")
+            assert re.fullmatch(
+                r"\d\d:\d\d:\d\d\.\d{3} info: reloaded teach_reload_app; "
+                r"open connections stay open",
+                line,
+            )
+            await client.send('{"action":"hello"}')
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == "v2 2"
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.communicate(), TIMEOUT)
+        assert process.returncode == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await asyncio.wait_for(process.communicate(), TIMEOUT)
+
+
+async def test_edited_helper_is_used_by_a_handler_under_code_uri(tmp_path: Path) -> None:
+    # SAM-style: two functions whose module is `app`, from two code folders; the
+    # loader imports each under a name unique to its folder. One imports a helper
+    # beside it by absolute name.
+    helper = "teach_reload_helper_" + re.sub(r"\W", "_", tmp_path.name)
+    folder = tmp_path / "app"
+    for name, imports, body in (
+        ("one", f"import {helper}\n", f'"one " + {helper}.VERSION'),
+        ("two", "", '"two"'),
+    ):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "app.py").write_text(
+            f"{imports}\n\ndef handler(event, context):\n"
+            f'    return {{"statusCode": 200, "body": {body}}}\n',
+            encoding="utf-8",
+        )
+    helper_file = folder / "one" / f"{helper}.py"
+    helper_file.write_text('VERSION = "v1"\n', encoding="utf-8")
+    config = folder / "routes.yaml"
+    config.write_text(
+        "routes:\n"
+        "  one: {handler: app.handler, codeUri: one/, routeResponse: true}\n"
+        "  $default: {handler: app.handler, codeUri: two/, routeResponse: true}\n",
+        encoding="utf-8",
+    )
+    try:
+        emulator = Emulator(load_config(config), host="127.0.0.1", port=0)
+        async with Harness(emulator) as api:
+            client = await api.connect()
+            await client.send_text('{"action":"one"}')
+            assert await client.receive_text(timeout=TIMEOUT) == "one v1"
+            helper_file.write_text('VERSION = "v2"\n', encoding="utf-8")
+            assert Reloader(emulator, config).apply([helper_file]) is True
+            await client.send_text('{"action":"one"}')
+            assert await client.receive_text(timeout=TIMEOUT) == "one v2"
+    finally:
+        _forget(tmp_path)
