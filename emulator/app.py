@@ -8,26 +8,15 @@ interception), and is the object the CLI and the pytest plugin drive.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import datetime
 import logging
-import os
 from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from emulator import boto
-from emulator.authorizer import (
-    AuthorizerOutcome,
-    authorizer_event,
-    context_variables,
-    decide,
-    method_arn,
-    missing_identity,
-    parse_identity_sources,
-    rejection_body,
-)
+from emulator.access import check_signature, run_authorizer
+from emulator.authorizer import method_arn
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.config import ApiConfig
 from emulator.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
@@ -47,7 +36,6 @@ from emulator.management import (
 from emulator.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
 from emulator.selection import RouteDecision, RouteSelector
-from emulator.sigv4 import SignatureError, verify_sigv4
 from emulator.transport import (
     DEFAULT_MAX_HEADER_BYTES,
     HttpRequest,
@@ -291,15 +279,24 @@ class Emulator:
         ]
         query = parse_qsl(split.query, keep_blank_values=True) if split.query else None
         # AWS: IAM or the authorizer decide before $connect runs (spec §3.1).
+        outcome: UpgradeAnswer | ConnectionInfo = info
         if self.config.authorization_type == "AWS_IAM":
-            refusal = self._check_signature(record, request)
-        elif self.config.authorization_type == "CUSTOM":
-            refusal = await self._run_authorizer(record, headers, query, request_id)
-        else:
-            refusal = None
-        if refusal is not None:
-            return refusal
-        info = record.info
+            outcome = check_signature(info, request, self.config.iam_credentials, self.region)
+        elif self.config.authorizer is not None:
+            outcome = await run_authorizer(
+                partial(self._invoke, log_errors=False),
+                self._handlers[AUTHORIZER],
+                self.config.authorizer,
+                method_arn=method_arn(self.region, ACCOUNT_ID, self.api_id, self.config.stage),
+                info=info,
+                headers=headers,
+                query=query,
+                request_id=request_id,
+                now_ms=self._clock.epoch_ms(),
+            )
+        if isinstance(outcome, UpgradeAnswer):
+            return outcome
+        record.info = info = outcome
         handler = self._handlers.get("$connect")
         if handler is None:
             # AWS: $connect is optional; without it the connection is accepted.
@@ -320,111 +317,6 @@ class Emulator:
                 info.connection_id, info.source_ip, answer.status, handler.route.handler, invocation
             )
         return answer
-
-    def _check_signature(
-        self, record: ConnectionRecord[Peer], request: UpgradeRequest
-    ) -> UpgradeAnswer | None:
-        """AWS_IAM: the upgrade must carry a valid SigV4 signature (spec §6.6)."""
-        host = next((v for n, v in request.headers if n.lower() == "host"), "")
-        credentials = dict(self.config.iam_credentials)
-        if not credentials:
-            access_key = os.environ.get("AWS_ACCESS_KEY_ID")
-            secret_key = os.environ.get("AWS_SECRET_ACCESS_KEY")
-            if access_key and secret_key:
-                credentials[access_key] = secret_key
-        try:
-            identity = verify_sigv4(
-                method="GET",
-                host=host,
-                target=request.target,
-                headers=request.headers,
-                credentials=credentials,
-                now=datetime.datetime.now(datetime.UTC),
-                region=self.region,
-            )
-        except SignatureError as exc:
-            if EVENTS.isEnabledFor(logging.INFO):
-                log_connect(record.connection_id, record.info.source_ip, 403, None, None, str(exc))
-            return UpgradeAnswer(403, body=rejection_body(403))
-        record.info = dataclasses.replace(
-            record.info,
-            # AWS: IAM-authorized events carry the caller (spec §2.1).
-            iam={
-                "accountId": identity.account_id,
-                "caller": identity.caller,
-                "user": identity.user,
-                "userArn": identity.user_arn,
-                "accessKey": identity.access_key,
-                "principalOrgId": None,
-            },
-        )
-        return None
-
-    async def _run_authorizer(
-        self,
-        record: ConnectionRecord[Peer],
-        headers: list[tuple[str, str]],
-        query: list[tuple[str, str]] | None,
-        request_id: str,
-    ) -> UpgradeAnswer | None:
-        """CUSTOM: the Lambda REQUEST authorizer decides, on every connect (spec §6)."""
-        authorizer = self.config.authorizer
-        assert authorizer is not None
-        info = record.info
-        request_context = connect_event(
-            info,
-            headers=headers,
-            query=query,
-            request_id=request_id,
-            request_time_ms=self._clock.epoch_ms(),
-        )["requestContext"]
-        sources = parse_identity_sources(authorizer.identity_source)
-        missing = missing_identity(
-            sources, headers, query or [], {}, context_variables(request_context)
-        )
-        if missing is not None:
-            # AWS: 401 without calling the authorizer.
-            if EVENTS.isEnabledFor(logging.INFO):
-                log_connect(info.connection_id, info.source_ip, 401, None, None, f"no {missing}")
-            return UpgradeAnswer(401, body=rejection_body(401))
-        arn = method_arn(self.region, ACCOUNT_ID, self.api_id, self.config.stage)
-        event = authorizer_event(
-            method_arn=arn,
-            headers=headers,
-            query=query,
-            stage_variables={},
-            request_context=request_context,
-        )
-        handler = self._handlers[AUTHORIZER]
-        # Raising "Unauthorized" is an authorizer's way to answer: the decision
-        # below is logged instead of a traceback.
-        invocation = await self._invoke(handler, event, request_id, log_errors=False)
-        raised = invocation.error
-        if invocation.outcome is InvocationOutcome.TIMEOUT:
-            raised = TimeoutError("the authorizer timed out")
-        decision = decide(
-            invocation.value,
-            raised=raised,
-            method_arn=arn,
-            integration_latency_ms=int(invocation.duration_ms),
-        )
-        if decision.outcome is AuthorizerOutcome.FUNCTION_ERROR and invocation.error is not None:
-            logger.error("%s (authorizer) raised", handler.route.handler, exc_info=invocation.error)
-        if not decision.allowed:
-            assert decision.status is not None
-            if EVENTS.isEnabledFor(logging.INFO):
-                log_connect(
-                    info.connection_id,
-                    info.source_ip,
-                    decision.status,
-                    handler.route.handler,
-                    invocation,
-                    decision.reason,
-                    step="authorizer",
-                )
-            return UpgradeAnswer(decision.status, body=rejection_body(decision.status))
-        record.info = dataclasses.replace(info, authorizer=decision.context)
-        return None
 
     def _connect_answer(self, handler: LoadedHandler, invocation: Invocation) -> UpgradeAnswer:
         if invocation.outcome is InvocationOutcome.TIMEOUT:

@@ -40,8 +40,10 @@ __all__ = [
     "AuthorizerConfig",
     "Limits",
     "RouteConfig",
+    "dump_yaml",
     "load_config",
     "parse_config",
+    "read_template_yaml",
     "with_limits",
 ]
 
@@ -165,16 +167,18 @@ def read_template_yaml(path: str | os.PathLike[str]) -> object:
     return _read_yaml(path, _TemplateLoader)
 
 
-def dump_yaml(document: object) -> str:
+def dump_yaml(document: object, *, short_forms: bool = False) -> str:
     """YAML text for plain dicts, lists and scalars, in insertion order.
 
     Block style, lists indented under their key, no anchors or aliases, long
     strings never folded; strings YAML would read as something else
-    (``'yes'``, ``'2010-09-09'``) are quoted.
+    (``'yes'``, ``'2010-09-09'``) are quoted. With ``short_forms``, intrinsic
+    functions are written as CloudFormation's tags: ``{"Ref": "X"}`` as
+    ``!Ref X``, ``{"Fn::GetAtt": ["A", "B"]}`` as ``!GetAtt A.B``.
     """
     return yaml.dump(
         document,
-        Dumper=_TemplateDumper,
+        Dumper=_ShortFormDumper if short_forms else _TemplateDumper,
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,
@@ -295,6 +299,43 @@ class _TemplateDumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+
+class _ShortFormDumper(_TemplateDumper):
+    """Writes ``{"Fn::Sub": ...}`` as ``!Sub ...``: the inverse of :class:`_TemplateLoader`."""
+
+    def choose_scalar_style(self) -> str:
+        # `!Ref Api`, not `!Ref 'Api'`: an explicit tag means no implicit typing,
+        # so any text that may be plain can stay plain.
+        event = self.event
+        if isinstance(event, yaml.ScalarEvent) and (event.tag or "").startswith("!"):
+            analysis = self.analysis = self.analysis or self.analyze_scalar(event.value)
+            if not event.style and analysis.allow_block_plain and not analysis.empty:
+                return ""
+        return str(super().choose_scalar_style())
+
+
+def _represent_mapping(dumper: _TemplateDumper, data: dict[Any, Any]) -> yaml.Node:
+    if len(data) == 1:
+        ((key, value),) = data.items()
+        name = key.removeprefix("Fn::") if isinstance(key, str) else None
+        if name in _SHORT_FORMS and _SHORT_FORMS[name] == key:
+            tag = f"!{name}"
+            if (
+                name == "GetAtt"
+                and isinstance(value, list)
+                and all(isinstance(v, str) for v in value)
+            ):
+                value = ".".join(value)
+            if isinstance(value, list):
+                return dumper.represent_sequence(tag, value)
+            if isinstance(value, dict):
+                return dumper.represent_mapping(tag, value)
+            return dumper.represent_scalar(tag, str(value))
+    return dumper.represent_dict(data)
+
+
+_ShortFormDumper.add_representer(dict, _represent_mapping)
 
 
 def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:

@@ -144,6 +144,8 @@ def test_public_names_are_pinned() -> None:
         "load_config",
         "parse_config",
         "with_limits",
+        "read_template_yaml",
+        "dump_yaml",
     }
 
 

@@ -1,0 +1,145 @@
+"""Who may connect: the IAM check and the Lambda REQUEST authorizer (spec §6).
+
+Each step either refuses the upgrade (an :class:`UpgradeAnswer`) or returns
+the connection's :class:`ConnectionInfo` with what it learned: the caller's
+IAM fields, or the authorizer's context, which ride on every later event.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from emulator.authorizer import (
+    AuthorizerOutcome,
+    authorizer_event,
+    context_variables,
+    decide,
+    missing_identity,
+    parse_identity_sources,
+    rejection_body,
+)
+from emulator.config import AuthorizerConfig
+from emulator.events import ConnectionInfo, connect_event
+from emulator.invoke import Invocation, InvocationOutcome
+from emulator.loader import LoadedHandler
+from emulator.logs import EVENTS, log_connect
+from emulator.sigv4 import SignatureError, verify_sigv4
+from emulator.transport import UpgradeAnswer, UpgradeRequest
+
+__all__ = ["check_signature", "run_authorizer"]
+
+logger = logging.getLogger("emulator")
+
+Invoke = Callable[[LoadedHandler, Any, str], Awaitable[Invocation]]
+
+
+def check_signature(
+    info: ConnectionInfo,
+    request: UpgradeRequest,
+    credentials: Mapping[str, str],
+    region: str,
+) -> UpgradeAnswer | ConnectionInfo:
+    """AWS_IAM: the upgrade must carry a valid SigV4 signature (spec §6.6).
+
+    Without ``credentials``, the emulator's own environment's keys are the
+    accepted ones.
+    """
+    host = next((v for n, v in request.headers if n.lower() == "host"), "")
+    accepted = dict(credentials)
+    if not accepted:
+        access_key = os.environ.get("AWS_ACCESS_KEY_ID")
+        secret_key = os.environ.get("AWS_SECRET_ACCESS_KEY")
+        if access_key and secret_key:
+            accepted[access_key] = secret_key
+    try:
+        identity = verify_sigv4(
+            method="GET",
+            host=host,
+            target=request.target,
+            headers=request.headers,
+            credentials=accepted,
+            now=datetime.datetime.now(datetime.UTC),
+            region=region,
+        )
+    except SignatureError as exc:
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_connect(info.connection_id, info.source_ip, 403, None, None, str(exc))
+        return UpgradeAnswer(403, body=rejection_body(403))
+    # AWS: IAM-authorized events carry the caller (spec §2.1).
+    return dataclasses.replace(
+        info,
+        iam={
+            "accountId": identity.account_id,
+            "caller": identity.caller,
+            "user": identity.user,
+            "userArn": identity.user_arn,
+            "accessKey": identity.access_key,
+            "principalOrgId": None,
+        },
+    )
+
+
+async def run_authorizer(
+    invoke: Invoke,
+    handler: LoadedHandler,
+    authorizer: AuthorizerConfig,
+    *,
+    method_arn: str,
+    info: ConnectionInfo,
+    headers: Sequence[tuple[str, str]],
+    query: Sequence[tuple[str, str]] | None,
+    request_id: str,
+    now_ms: int,
+) -> UpgradeAnswer | ConnectionInfo:
+    """CUSTOM: the Lambda REQUEST authorizer decides, on every connect (spec §6)."""
+    request_context = connect_event(
+        info, headers=headers, query=query, request_id=request_id, request_time_ms=now_ms
+    )["requestContext"]
+    sources = parse_identity_sources(authorizer.identity_source)
+    missing = missing_identity(
+        sources, headers, query or [], {}, context_variables(request_context)
+    )
+    if missing is not None:
+        # AWS: 401 without calling the authorizer.
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_connect(info.connection_id, info.source_ip, 401, None, None, f"no {missing}")
+        return UpgradeAnswer(401, body=rejection_body(401))
+    event = authorizer_event(
+        method_arn=method_arn,
+        headers=headers,
+        query=query,
+        stage_variables={},
+        request_context=request_context,
+    )
+    invocation = await invoke(handler, event, request_id)
+    raised = invocation.error
+    if invocation.outcome is InvocationOutcome.TIMEOUT:
+        raised = TimeoutError("the authorizer timed out")
+    decision = decide(
+        invocation.value,
+        raised=raised,
+        method_arn=method_arn,
+        integration_latency_ms=int(invocation.duration_ms),
+    )
+    # Raising "Unauthorized" is an authorizer's way to answer; anything else is a bug.
+    if decision.outcome is AuthorizerOutcome.FUNCTION_ERROR and invocation.error is not None:
+        logger.error("%s (authorizer) raised", handler.route.handler, exc_info=invocation.error)
+    if not decision.allowed:
+        assert decision.status is not None
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_connect(
+                info.connection_id,
+                info.source_ip,
+                decision.status,
+                handler.route.handler,
+                invocation,
+                decision.reason,
+                step="authorizer",
+            )
+        return UpgradeAnswer(decision.status, body=rejection_body(decision.status))
+    return dataclasses.replace(info, authorizer=decision.context)

@@ -1,0 +1,371 @@
+"""CloudFormation's intrinsic functions, evaluated as far as a local run allows.
+
+A pure module. :class:`Resolver` evaluates ``Ref``, ``Fn::Sub``, ``Fn::Join``,
+``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::FindInMap``, ``Fn::Base64`` and
+the condition functions against a template's ``Parameters`` (overrides, then
+``Default``), ``Mappings`` and ``Conditions``, with fixed pseudo parameters
+(``AWS::Region`` us-east-1, ``AWS::AccountId`` 000000000000, ...).
+
+What only exists once a stack is deployed (a resource's generated name or ARN,
+another stack's export, the account's availability zones) is never guessed.
+A reference to a resource becomes a *reference token* inside the resolved
+string, so that ``!Sub arn:...:functions/${OnConnectFunction.Arn}/invocations``
+still says which function it names (:func:`references`); the callers decide
+whether a token is fine there (linking a route to its function) or not (an
+environment variable's value). Everything else that cannot be evaluated raises
+:class:`Unresolvable`, whose message says why.
+
+Reference: CloudFormation User Guide, "Intrinsic function reference" and
+"Pseudo parameters reference".
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ACCOUNT_ID",
+    "NO_VALUE",
+    "PARTITION",
+    "REGION",
+    "STACK_NAME",
+    "Reference",
+    "Resolver",
+    "Unresolvable",
+    "has_references",
+    "is_intrinsic",
+    "printable",
+    "references",
+]
+
+REGION = "us-east-1"
+ACCOUNT_ID = "000000000000"
+PARTITION = "aws"
+STACK_NAME = "local"  # the emulator's stand-in for a deployed stack's name
+
+# Private-use characters: they never occur in a real template.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_TOKEN = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")
+_SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
+
+# Resource types whose Ref is a name given in one of their properties
+# (each type's "Return values" section in the CloudFormation User Guide).
+_NAME_PROPERTIES = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Serverless::SimpleTable": "TableName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::SSM::Parameter": "Name",
+    "AWS::ApiGatewayV2::Stage": "StageName",
+}
+
+
+class Unresolvable(Exception):
+    """A value that cannot be computed without AWS, or a malformed intrinsic."""
+
+
+class _NoValue:
+    def __repr__(self) -> str:
+        return "NO_VALUE"
+
+
+NO_VALUE: Any = _NoValue()
+"""What ``Ref: AWS::NoValue`` resolves to: the property is absent."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A resource named by ``Ref`` (``attribute`` None) or ``Fn::GetAtt``."""
+
+    logical_id: str
+    attribute: str | None = None
+
+    def token(self) -> str:
+        suffix = f".{self.attribute}" if self.attribute is not None else ""
+        return f"{_OPEN}{self.logical_id}{suffix}{_CLOSE}"
+
+    def __str__(self) -> str:
+        if self.attribute is None:
+            return f"Ref {self.logical_id}"
+        return f"Fn::GetAtt {self.logical_id}.{self.attribute}"
+
+
+def references(value: str) -> list[Reference]:
+    """The resources a resolved string refers to, in order."""
+    found = []
+    for inner in _TOKEN.findall(value):
+        logical_id, dot, attribute = inner.partition(".")
+        found.append(Reference(logical_id, attribute if dot else None))
+    return found
+
+
+def is_intrinsic(value: object) -> bool:
+    """Whether ``value`` is one intrinsic function call (``{"Ref": ...}``, ``{"Fn::X": ...}``)."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return False
+    (name,) = value
+    return name in ("Ref", "Condition") or (isinstance(name, str) and name.startswith("Fn::"))
+
+
+def printable(value: str) -> str:
+    """A resolved string for a message: reference tokens written as ``${Logical.Attr}``."""
+    return _TOKEN.sub(lambda match: "${" + match.group(1) + "}", value)
+
+
+def has_references(value: object) -> bool:
+    """Whether a resolved value holds a reference token anywhere."""
+    if isinstance(value, str):
+        return _OPEN in value
+    if isinstance(value, Mapping):
+        return any(has_references(v) for v in value.values())
+    if isinstance(value, list):
+        return any(has_references(v) for v in value)
+    return False
+
+
+class Resolver:
+    """Evaluates intrinsic functions in values of one template."""
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        parameters: Mapping[str, str] | None = None,
+        *,
+        stack_name: str = STACK_NAME,
+    ) -> None:
+        self._parameters = _section(template, "Parameters")
+        self._resources = _section(template, "Resources")
+        self._mappings = _section(template, "Mappings")
+        self._conditions = _section(template, "Conditions")
+        self._overrides = dict(parameters or {})
+        self._evaluated: dict[str, bool] = {}
+        self._evaluating: list[str] = []
+        self._pseudo: dict[str, Any] = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": PARTITION,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack_name,
+            "AWS::StackId": (
+                f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack_name}"
+                "/00000000-0000-0000-0000-000000000000"
+            ),
+            "AWS::NotificationARNs": [],
+            "AWS::NoValue": NO_VALUE,
+        }
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every intrinsic function evaluated.
+
+        ``AWS::NoValue`` drops a mapping's key or a list's item; at the top it
+        is returned as :data:`NO_VALUE`. Raises :class:`Unresolvable`.
+        """
+        if isinstance(value, Mapping):
+            if len(value) == 1:
+                ((name, argument),) = value.items()
+                if name == "Ref" or (isinstance(name, str) and name.startswith("Fn::")):
+                    return self._function(name, argument)
+                if name == "Condition" and isinstance(argument, str):
+                    return self.condition(argument)
+            resolved = {key: self.resolve(item) for key, item in value.items()}
+            return {key: item for key, item in resolved.items() if item is not NO_VALUE}
+        if isinstance(value, list):
+            return [item for item in map(self.resolve, value) if item is not NO_VALUE]
+        return value
+
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition ``name``."""
+        if name in self._evaluated:
+            return self._evaluated[name]
+        if name not in self._conditions:
+            raise Unresolvable(f"no condition named {name!r} in Conditions")
+        if name in self._evaluating:
+            cycle = " -> ".join([*self._evaluating, name])
+            raise Unresolvable(f"the conditions refer to each other: {cycle}")
+        self._evaluating.append(name)
+        try:
+            value = self.resolve(self._conditions[name])
+        finally:
+            self._evaluating.pop()
+        if not isinstance(value, bool):
+            raise Unresolvable(f"condition {name!r} is not true or false, got {value!r}")
+        self._evaluated[name] = value
+        return value
+
+    def resource_exists(self, logical_id: str) -> bool:
+        """False for a resource whose ``Condition`` is false."""
+        resource = self._resources.get(logical_id)
+        if not isinstance(resource, Mapping):
+            return False
+        condition = resource.get("Condition")
+        return condition is None or self.condition(str(condition))
+
+    # Each function, named as in the User Guide
+
+    def _function(self, name: str, argument: Any) -> Any:
+        handler = getattr(self, "_fn_" + name.removeprefix("Fn::").lower(), None)
+        if name == "Ref":
+            return self._ref(argument)
+        if handler is None:
+            raise Unresolvable(f"{name} is not evaluated locally")
+        return handler(argument)
+
+    def _ref(self, name: Any) -> Any:
+        if not isinstance(name, str):
+            raise Unresolvable(f"Ref takes a name, got {name!r}")
+        if name in self._pseudo:
+            return self._pseudo[name]
+        if name in self._parameters:
+            return self._parameter(name)
+        if name in self._resources:
+            resource = self._resources[name]
+            prop = _NAME_PROPERTIES.get(str(resource.get("Type")))
+            properties = resource.get("Properties")
+            if prop and isinstance(properties, Mapping) and prop in properties:
+                physical = self.resolve(properties[prop])
+                if isinstance(physical, str) and not has_references(physical):
+                    return physical
+            return Reference(name).token()
+        raise Unresolvable(f"Ref {name!r}: no parameter or resource of that name")
+
+    def _parameter(self, name: str) -> Any:
+        declaration = self._parameters[name]
+        if name in self._overrides:
+            value: Any = self._overrides[name]
+        elif isinstance(declaration, Mapping) and "Default" in declaration:
+            value = declaration["Default"]
+        else:
+            raise Unresolvable(f"parameter {name!r} has no Default and no value was given")
+        kind = str(declaration.get("Type", "String")) if isinstance(declaration, Mapping) else ""
+        if kind == "CommaDelimitedList" or kind.startswith("List<"):
+            return [part.strip() for part in _text(value).split(",")] if value != "" else []
+        return _text(value)
+
+    def _fn_getatt(self, argument: Any) -> str:
+        if isinstance(argument, str):
+            argument = argument.split(".", 1)
+        parts = self.resolve(argument)
+        if not (
+            isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)
+        ):
+            raise Unresolvable(f"Fn::GetAtt takes [LogicalId, Attribute], got {argument!r}")
+        if parts[0] not in self._resources:
+            raise Unresolvable(f"Fn::GetAtt {parts[0]!r}: no resource of that name")
+        return Reference(parts[0], parts[1]).token()
+
+    def _fn_sub(self, argument: Any) -> str:
+        variables: Mapping[str, Any] = {}
+        if isinstance(argument, list) and len(argument) == 2 and isinstance(argument[1], Mapping):
+            argument, variables = argument
+        if not isinstance(argument, str):
+            raise Unresolvable(f"Fn::Sub takes a string or [string, variables], got {argument!r}")
+
+        def replace(match: re.Match[str]) -> str:
+            inner = match.group(1)
+            if inner.startswith("!"):
+                return "${" + inner[1:] + "}"  # ${!Literal} is written out as ${Literal}
+            if inner in variables:
+                return _text(self.resolve(variables[inner]))
+            if "." in inner and inner not in self._pseudo and inner not in self._parameters:
+                logical_id, attribute = inner.split(".", 1)
+                return self._fn_getatt([logical_id, attribute])
+            return _text(self._ref(inner))
+
+        return _SUB_VARIABLE.sub(replace, argument)
+
+    def _fn_join(self, argument: Any) -> str:
+        parts = self.resolve(argument)
+        if not (isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str)):
+            raise Unresolvable(f"Fn::Join takes [delimiter, [values]], got {argument!r}")
+        if not isinstance(parts[1], list):
+            raise Unresolvable(f"Fn::Join needs a list of values, got {parts[1]!r}")
+        return parts[0].join(_text(item) for item in parts[1])
+
+    def _fn_select(self, argument: Any) -> Any:
+        parts = self.resolve(argument)
+        if not (isinstance(parts, list) and len(parts) == 2 and isinstance(parts[1], list)):
+            raise Unresolvable(f"Fn::Select takes [index, [values]], got {argument!r}")
+        try:
+            index = int(parts[0])
+            if index < 0:
+                raise IndexError(index)
+            return parts[1][index]
+        except (ValueError, TypeError, IndexError):
+            raise Unresolvable(f"Fn::Select: no item {parts[0]!r} in {parts[1]!r}") from None
+
+    def _fn_split(self, argument: Any) -> list[str]:
+        parts = self.resolve(argument)
+        if not (isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str)):
+            raise Unresolvable(f"Fn::Split takes [delimiter, string], got {argument!r}")
+        return _text(parts[1]).split(parts[0])
+
+    def _fn_findinmap(self, argument: Any) -> Any:
+        parts = self.resolve(argument)
+        if not (isinstance(parts, list) and len(parts) == 3):
+            raise Unresolvable(f"Fn::FindInMap takes [map, key, key], got {argument!r}")
+        value: Any = self._mappings
+        for part in parts:
+            if not isinstance(value, Mapping) or _text(part) not in value:
+                raise Unresolvable(f"Fn::FindInMap: no {parts!r} in Mappings")
+            value = value[_text(part)]
+        return self.resolve(value)
+
+    def _fn_base64(self, argument: Any) -> str:
+        return base64.b64encode(_text(self.resolve(argument)).encode("utf-8")).decode("ascii")
+
+    def _fn_if(self, argument: Any) -> Any:
+        if not (isinstance(argument, list) and len(argument) == 3 and isinstance(argument[0], str)):
+            raise Unresolvable(f"Fn::If takes [condition, then, else], got {argument!r}")
+        return self.resolve(argument[1] if self.condition(argument[0]) else argument[2])
+
+    def _fn_equals(self, argument: Any) -> bool:
+        parts = self.resolve(argument)
+        if not (isinstance(parts, list) and len(parts) == 2):
+            raise Unresolvable(f"Fn::Equals takes [value, value], got {argument!r}")
+        return _text(parts[0]) == _text(parts[1])
+
+    def _fn_not(self, argument: Any) -> bool:
+        parts = self._booleans("Fn::Not", argument)
+        if len(parts) != 1:
+            raise Unresolvable(f"Fn::Not takes [condition], got {argument!r}")
+        return not parts[0]
+
+    def _fn_and(self, argument: Any) -> bool:
+        return all(self._booleans("Fn::And", argument))
+
+    def _fn_or(self, argument: Any) -> bool:
+        return any(self._booleans("Fn::Or", argument))
+
+    def _booleans(self, name: str, argument: Any) -> list[bool]:
+        parts = self.resolve(argument)
+        if not isinstance(parts, list) or not all(isinstance(p, bool) for p in parts):
+            raise Unresolvable(f"{name} takes a list of conditions, got {argument!r}")
+        return parts
+
+    def _fn_importvalue(self, argument: Any) -> Any:
+        raise Unresolvable(f"Fn::ImportValue {argument!r} is another stack's export")
+
+    def _fn_getazs(self, argument: Any) -> Any:
+        raise Unresolvable("Fn::GetAZs depends on the account's availability zones")
+
+    def _fn_cidr(self, argument: Any) -> Any:
+        raise Unresolvable("Fn::Cidr is not evaluated locally")
+
+
+def _section(template: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    section = template.get(name)
+    return section if isinstance(section, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    """A scalar as CloudFormation writes it into a string."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise Unresolvable(f"expected a string, got {value!r}")
