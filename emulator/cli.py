@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from emulator import logs
 from emulator.app import Emulator
-from emulator.config import load_config, with_limits
+from emulator.config import ApiConfig, load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.explain import explain
+from emulator.export import export_sam
 from emulator.loader import load_handler
 from emulator.selection import compile_expression
+from emulator.templates import load_template
 from emulator.transport import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = ["main"]
@@ -40,6 +44,45 @@ _LIMIT_OPTIONS = (
 )
 
 
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _template_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "infrastructure templates",
+        "serve the API your SAM, CloudFormation or serverless.yml declares",
+    )
+    group.add_argument(
+        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+    )
+    group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
+    group.add_argument(
+        "--parameter",
+        type=_parameter,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a template parameter (serverless.yml: an option such as stage=dev); repeatable",
+    )
+
+
+def _load_api(args: argparse.Namespace) -> ApiConfig:
+    """The API to serve: a routes.yaml, or the one a template declares."""
+    if args.template is None:
+        return load_config(args.config)
+    imported = load_template(
+        args.template, api=args.api, parameters=dict(args.parameter or []), environ=os.environ
+    )
+    for skipped in imported.skipped:
+        print(f"apigw-ws: skipped: {skipped}", file=sys.stderr)
+    for warning in imported.warnings:
+        print(f"apigw-ws: warning: {warning}", file=sys.stderr)
+    return imported.config
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="apigw-ws",
@@ -50,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--config", default="routes.yaml", help="the API to serve (default: ./routes.yaml)"
     )
+    _template_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
@@ -90,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         "check", help="validate a routes.yaml and list its routes and handlers"
     )
     check.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
+    _template_options(check)
+
+    export = commands.add_parser(
+        "export", help="write a routes.yaml as a deployable template (SAM) on stdout"
+    )
+    export.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
+    export.add_argument("--format", choices=("sam",), default="sam", help="default: sam")
 
     route = commands.add_parser(
         "route",
@@ -115,17 +166,24 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-async def _serve(emulator: Emulator, config_path: str | None, limits: dict[str, object]) -> None:
+def _reload_api(args: argparse.Namespace, limits: dict[str, object]) -> ApiConfig:
+    return with_limits(_load_api(args), limits)
+
+
+async def _serve(
+    emulator: Emulator, watched: str, reload_from: Callable[[], ApiConfig] | None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await emulator.start()
     watching = None
-    if config_path is not None:
+    if reload_from is not None:
         from emulator.reload import Reloader  # watchfiles is needed only here
 
-        watching = loop.create_task(Reloader(emulator, config_path, limits).watch(stop))
+        reloader = Reloader(emulator, watched, load=reload_from)
+        watching = loop.create_task(reloader.watch(stop))
     print(emulator.url, flush=True)
     try:
         await stop.wait()
@@ -137,9 +195,9 @@ async def _serve(emulator: Emulator, config_path: str | None, limits: dict[str, 
         await emulator.stop()
 
 
-def _check(path: str) -> int:
+def _check(args: argparse.Namespace) -> int:
     try:
-        config = load_config(path)
+        config = _load_api(args)
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 1
@@ -185,7 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``apigw-ws``; returns the process exit status."""
     args = _parser().parse_args(argv)
     if args.command == "check":
-        return _check(args.config)
+        return _check(args)
+    if args.command == "export":
+        try:
+            template = export_sam(load_config(args.config))
+        except ConfigError as exc:
+            print(f"apigw-ws: error: {exc}", file=sys.stderr)
+            return 2
+        sys.stdout.write(template)
+        return 0
     if args.command == "route":
         return _route(args.expression, args.message, args.routes)
     try:
@@ -194,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _, name, _ in _LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
-        config = with_limits(load_config(args.config), overrides)
+        config = with_limits(_load_api(args), overrides)
         emulator = Emulator(
             config,
             host=args.host,
@@ -213,7 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     logs.configure(args.log_format)
     try:
-        asyncio.run(_serve(emulator, args.config if args.reload else None, overrides))
+        watched = args.template or args.config
+        reload_from = partial(_reload_api, args, overrides) if args.reload else None
+        asyncio.run(_serve(emulator, watched, reload_from))
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1

@@ -16,14 +16,14 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 
 from watchfiles import awatch
 
 from emulator.app import Emulator
-from emulator.config import load_config, with_limits
+from emulator.config import ApiConfig, load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.loader import load_handlers
 
@@ -45,8 +45,11 @@ class Reloader:
         emulator: Emulator,
         config_path: str | Path | None,
         limits: Mapping[str, object] | None = None,
+        load: Callable[[], ApiConfig] | None = None,
     ) -> None:
+        """Watch ``config_path`` (a routes.yaml, or a template read by ``load``)."""
         self.emulator = emulator
+        self.load = load
         self.limits = dict(limits or {})  # command-line limits, kept across reloads
         self.config_path = Path(config_path).resolve() if config_path is not None else None
         self.reloads = 0  # successful reloads
@@ -74,7 +77,10 @@ class Reloader:
         if config_changed:
             assert self.config_path is not None
             try:
-                config = with_limits(load_config(self.config_path), self.limits)
+                if self.load is not None:
+                    config = self.load()
+                else:
+                    config = with_limits(load_config(self.config_path), self.limits)
             except ConfigError as exc:
                 logger.warning("%s; still serving the previous version", exc)
                 return False

@@ -1,0 +1,108 @@
+"""serve/check --template and export, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emulator.cli import main
+from emulator.templates import load_template
+from tests.conftest import ROOT
+
+TEMPLATES = ROOT / "tests" / "fixtures" / "templates"
+
+
+def test_check_a_sam_template_lists_its_routes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--template", str(TEMPLATES / "sam_chat" / "template.yaml")]) == 0
+    captured = capsys.readouterr()
+    for route in ("$connect", "$disconnect", "sendmessage"):
+        assert route in captured.out
+    # What cannot be known locally is said, not dropped silently.
+    assert "is only known once deployed" in captured.err
+
+
+def test_check_a_template_with_other_runtimes_lists_what_it_skipped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--template", str(TEMPLATES / "mixed_runtimes" / "template.yaml")]) == 0
+    assert "apigw-ws: skipped:" in capsys.readouterr().err
+
+
+def test_a_bad_parameter_option_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "--template", "t.yaml", "--parameter", "novalue"])
+    assert exit_info.value.code == 2
+    assert "expected NAME=VALUE" in capsys.readouterr().err
+
+
+def test_export_writes_a_template_that_imports_to_the_same_routes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", str(ROOT / "routes.yaml")]) == 0
+    exported = tmp_path / "template.yaml"
+    exported.write_text(capsys.readouterr().out, encoding="utf-8")
+    # Saved beside routes.yaml, as its header says, its CodeUri folders resolve.
+    beside = ROOT / "exported-for-test.yaml"
+    try:
+        beside.write_text(exported.read_text(encoding="utf-8"), encoding="utf-8")
+        imported = load_template(beside)
+    finally:
+        beside.unlink()
+    assert set(imported.config.routes) == {"$connect", "$disconnect", "sendmessage", "$default"}
+    assert imported.config.routes["sendmessage"].handler == "handlers.chat.send_message"
+
+
+def test_export_of_a_bad_config_fails_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "routes.yaml"
+    bad.write_text("routes: {}\n", encoding="utf-8")
+    assert main(["export", str(bad)]) == 2
+    assert "routes: must define at least one route" in capsys.readouterr().err
+
+
+def test_serve_a_serverless_project(tmp_path: Path) -> None:
+    """A real `serve --template` process: a client reaches the template's function."""
+    project = TEMPLATES / "serverless_single"
+    with subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--template", str(project / "serverless.yml"),
+         "--port", "0", "--no-reload"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.startswith("ws://127.0.0.1:")
+            assert url.endswith("/dev")  # provider.stage defaults to dev
+            reply = subprocess.run(
+                [sys.executable, "-c", CLIENT, url],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+            assert json.loads(reply)["connected"] is True
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert process.returncode == 0
+
+
+CLIENT = """
+import asyncio, json, sys
+from websockets.asyncio.client import connect
+async def main():
+    async with connect(sys.argv[1]) as ws:
+        print(json.dumps({"connected": True}))
+asyncio.run(main())
+"""
