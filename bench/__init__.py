@@ -1,0 +1,1 @@
+"""Benchmarks of the emulator against a bare websockets server (see bench/README.md)."""

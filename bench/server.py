@@ -1,0 +1,152 @@
+"""One benchmark server, in its own process.
+
+    python -m bench.server --kind baseline --app echo [--uvloop] [--core N]
+    python -m bench.server --kind emulator --app echo_sync [--uvloop] [--core N]
+
+Prints its port on one line once it listens (after pinning all its threads to
+``--core``), and stops on SIGTERM or SIGINT. The baseline is a bare
+``websockets.asyncio.server.serve`` of a few lines, without compression or
+keep-alive pings (the emulator sends neither); the emulator serves bench
+handlers from ``bench/handlers/`` through :class:`emulator.app.Emulator`.
+Imports are lazy so that a baseline process never imports the emulator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a file: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.client import pin_all_threads, raise_nofile
+
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+HOST = "127.0.0.1"
+
+_ECHO = {"handler": "bench_handlers.echo", "routeResponse": True}
+_CONNECT = {"handler": "bench_handlers.on_connect"}
+_DISCONNECT = {"handler": "bench_handlers.on_disconnect"}
+
+# Routes per emulator app. Every message scenario goes through route selection
+# ($request.body.action, the default) to $default.
+EMULATOR_APPS: dict[str, dict[str, Any]] = {
+    "echo_sync": {"$default": _ECHO},
+    "echo_async": {"$default": {"handler": "bench_handlers.echo_async", "routeResponse": True}},
+    "post_callback": {"$default": {"handler": "bench_handlers.post_callback"}},
+    "post_boto3": {"$default": {"handler": "bench_handlers.post_boto3"}},
+    "connect": {"$connect": _CONNECT, "$disconnect": _DISCONNECT, "$default": _ECHO},
+    "broadcast": {
+        "$connect": _CONNECT,
+        "$disconnect": _DISCONNECT,
+        "$default": {"handler": "bench_handlers.broadcast"},
+    },
+    "broadcast_async": {
+        "$connect": _CONNECT,
+        "$disconnect": _DISCONNECT,
+        "$default": {"handler": "bench_handlers.broadcast_async"},
+    },
+    "idle": {"$default": _ECHO},
+}
+BASELINE_APPS = ("echo", "connect", "broadcast", "idle")
+
+
+async def _serve_baseline(app: str, port: int, ready: Callable[[int], None]) -> None:
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    server: Any = None
+
+    async def echo(ws: ServerConnection) -> None:
+        async for message in ws:
+            await ws.send(message)
+
+    async def hold(ws: ServerConnection) -> None:
+        await ws.wait_closed()  # the client closes; websockets answers the close
+
+    async def fan_out(ws: ServerConnection) -> None:
+        async for message in ws:
+            broadcast(server.connections, message)
+
+    handlers: dict[str, Callable[[ServerConnection], Awaitable[None]]] = {
+        "echo": echo,
+        "idle": echo,
+        "connect": hold,
+        "broadcast": fan_out,
+    }
+    server = await serve(
+        handlers[app],
+        HOST,
+        port,
+        compression=None,
+        ping_interval=None,
+        backlog=4096,  # as the emulator's listener
+    )
+    ready(server.sockets[0].getsockname()[1])
+    try:
+        await _stopped()
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _serve_emulator(app: str, port: int, ready: Callable[[int], None]) -> None:
+    from emulator.app import Emulator
+    from emulator.config import parse_config
+
+    config = parse_config({"routes": EMULATOR_APPS[app]}, base_dir=HANDLERS, source="bench")
+    emulator = Emulator(config, host=HOST, port=port)
+    await emulator.start()
+    ready(emulator.port)
+    try:
+        await _stopped()
+    finally:
+        await emulator.stop()
+
+
+async def _stopped() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
+    parser.add_argument("--kind", choices=("baseline", "emulator"), required=True)
+    parser.add_argument("--app", required=True, help="which routes/handler to serve")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--core", type=int, default=None, help="pin every thread to this core")
+    args = parser.parse_args(argv)
+    apps = BASELINE_APPS if args.kind == "baseline" else tuple(EMULATOR_APPS)
+    if args.app not in apps:
+        parser.error(f"--app for {args.kind} is one of {', '.join(apps)}")
+    raise_nofile()
+
+    def ready(port: int) -> None:
+        # Pinned only now, so that several servers can start in parallel; threads
+        # made later (the emulator's handler pool) inherit the main thread's core.
+        pin_all_threads(args.core)
+        print(port, flush=True)
+
+    serve = _serve_baseline if args.kind == "baseline" else _serve_emulator
+    coroutine = serve(args.app, args.port, ready)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(coroutine)
+    else:
+        asyncio.run(coroutine)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main())
