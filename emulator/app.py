@@ -45,6 +45,7 @@ from emulator.transport import (
     UpgradeRequest,
     WebSocketPeer,
 )
+from emulator.workers import LoopInbox
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -150,7 +151,11 @@ class Emulator:
     async def start(self) -> None:
         """Listen, and route this API's @connections calls made through botocore."""
         self._loop = asyncio.get_running_loop()
-        self.connections.bind(self._loop)
+        # One way in from handler threads, shared by results and posts: their
+        # order is kept, and a burst of posts wakes the loop once.
+        inbox = LoopInbox(self._loop)
+        self.connections.bind(inbox)
+        self._invoker.bind(inbox)
         await self._server.start(self.host, self.port)
         self.host, self.port = self._server.address[0], self._server.address[1]
         boto.register(self, self.intercepted_hosts())

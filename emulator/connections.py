@@ -8,7 +8,6 @@ on the event loop, in the order the calls were made.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import threading
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from emulator.management import (
 )
 from emulator.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.transport import WebSocketPeer
+from emulator.workers import LoopInbox
 
 __all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi"]
 
@@ -60,20 +60,20 @@ class ConnectionsApi:
         self._send = send
         self._stage = stage
         self._new_id = new_id
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: LoopInbox | None = None
         self._loop_thread = 0
 
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Deliver on ``loop``, which runs in the calling thread."""
-        self._loop = loop
+    def bind(self, inbox: LoopInbox) -> None:
+        """Deliver through ``inbox``, whose loop runs in the calling thread."""
+        self._inbox = inbox
         self._loop_thread = threading.get_ident()
 
     def _call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
         if threading.get_ident() == self._loop_thread:
             function(*args)
         else:
-            assert self._loop is not None, "the emulator is not started"
-            self._loop.call_soon_threadsafe(function, *args)
+            assert self._inbox is not None, "the emulator is not started"
+            self._inbox.put(function, *args)
 
     def post_to_connection(self, connection_id: str, data: bytes | str) -> None:
         """PostToConnection: deliver ``data`` as one message (spec §4.4).

@@ -12,7 +12,6 @@ invocation: it never reaches the event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import enum
 import os
@@ -26,7 +25,7 @@ from typing import Any, Protocol
 from emulator.environ import Overlay, install, use_overlay
 from emulator.loader import LoadedHandler
 from emulator.logs import InvocationScope, current_scope
-from emulator.workers import WorkerPool
+from emulator.workers import LoopInbox, WorkerPool
 
 __all__ = [
     "Invocation",
@@ -210,6 +209,7 @@ class Invoker:
         self._callbacks = callbacks
         self._base_dir = base_dir
         self._pool = WorkerPool(max_threads)
+        self._inbox: LoopInbox | None = None
         self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
         self._log_streams: dict[str, str] = {}
         self._in_flight: set[_Pending] = set()
@@ -265,9 +265,12 @@ class Invoker:
         after ``wait_s`` seconds (its integration timeout).
 
         The per-message path: no task, no executor future, one timer. A sync
-        handler's result comes back with a single ``call_soon_threadsafe``.
+        handler's result comes back through the loop's inbox (one wake-up per batch).
         """
         loop = asyncio.get_running_loop()
+        inbox = self._inbox
+        if inbox is None or inbox.loop is not loop:
+            inbox = self._inbox = LoopInbox(loop)
         name = function_name_for(handler.route.handler)
         started = time.monotonic()
         context = LambdaContext(
@@ -292,10 +295,13 @@ class Invoker:
 
             def job() -> None:
                 value = run_context.run(_call_sync, function, event, context)
-                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits
-                    loop.call_soon_threadsafe(pending.finish, value)
+                inbox.put(pending.finish, value)
 
             self._pool.submit(job)
+
+    def bind(self, inbox: LoopInbox) -> None:
+        """Send results to the loop through ``inbox`` (shared with other callers)."""
+        self._inbox = inbox
 
     async def invoke(
         self, handler: LoadedHandler, event: Any, *, request_id: str, wait_s: float

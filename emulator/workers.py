@@ -13,11 +13,15 @@ path; results travel back however the job itself decides (the invoker uses
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["WorkerPool"]
+__all__ = ["LoopInbox", "WorkerPool"]
 
 Job = Callable[[], None]
 
@@ -70,3 +74,39 @@ class WorkerPool:
             self._closed = True
             for _ in range(self._threads):
                 self._jobs.put(None)
+
+
+class LoopInbox:
+    """Calls from other threads into the event loop, one wake-up per batch.
+
+    ``loop.call_soon_threadsafe`` writes a byte to the loop's self-pipe per
+    call; a handler posting to a thousand connections fills that pipe, and a
+    signal arriving then is lost (asyncio wakes for signals through the same
+    pipe). Here a call is queued, and the loop is woken only when no wake-up
+    is already on its way. Calls run in the order they were put.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = self._loop = loop
+        self._calls: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = (
+            collections.deque()
+        )
+        self._woken = False
+
+    def put(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` on the loop soon; callable from any thread."""
+        self._calls.append((function, args))
+        if not self._woken:
+            self._woken = True
+            # A closed loop: nobody is left to run the call.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._run)
+
+    def _run(self) -> None:
+        # Cleared before draining: a call put from now on wakes the loop again,
+        # at worst once for nothing, never zero times for something.
+        self._woken = False
+        calls = self._calls
+        while calls:
+            function, args = calls.popleft()
+            function(*args)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ from emulator.templates import load_template
 from tests.conftest import ROOT
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "templates"
+
+
+@pytest.fixture(autouse=True)
+def forget_imported_handlers() -> Iterator[None]:
+    """In-process commands import the fixtures' handler modules (`app`...):
+    forget them, so that other tests import their own."""
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
 
 
 def test_check_a_sam_template_lists_its_routes(capsys: pytest.CaptureFixture[str]) -> None:
