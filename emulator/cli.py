@@ -17,6 +17,7 @@ from emulator.config import ApiConfig, load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.explain import explain
 from emulator.export import export_sam
+from emulator.inspector import INSPECTOR_PATH, Inspector
 from emulator.loader import load_handler
 from emulator.selection import compile_expression
 from emulator.templates import load_template
@@ -124,6 +125,13 @@ def _parser() -> argparse.ArgumentParser:
         help="apply edits to handler modules and the config without dropping connections",
     )
     serve.add_argument(
+        "--inspector",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve a chat page at / and a live inspector at /_inspector on the same "
+        "host and port (--no-inspector: GET / answers 426, as on AWS)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -185,6 +193,9 @@ async def _serve(
         reloader = Reloader(emulator, watched, load=reload_from)
         watching = loop.create_task(reloader.watch(stop))
     print(emulator.url, flush=True)
+    if INSPECTOR_PATH in emulator.http_routes:
+        pages = emulator.management_url.rsplit("/", 1)[0]
+        print(f"chat {pages}/  inspector {pages}{INSPECTOR_PATH}", file=sys.stderr, flush=True)
     try:
         await stop.wait()
     finally:
@@ -277,6 +288,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "management endpoint are reachable from the network, without authentication",
             file=sys.stderr,
         )
+        if args.inspector:
+            print(
+                f"apigw-ws: warning: the inspector shows every message to whoever reaches "
+                f"{args.host}; --no-inspector turns it off",
+                file=sys.stderr,
+            )
+    if args.inspector:
+        Inspector(emulator).install()
     logs.configure(args.log_format)
     try:
         watched = args.template or args.config

@@ -12,6 +12,7 @@ invocation: it never reaches the event loop.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import enum
 import os
@@ -141,7 +142,7 @@ def _enter(overlay: Overlay, scope: InvocationScope) -> None:
 class _Pending:
     """One invocation in flight: reports to ``on_done`` exactly once."""
 
-    __slots__ = ("invoker", "on_done", "reported", "scope", "started", "timer")
+    __slots__ = ("deadline", "deadlines", "invoker", "on_done", "reported", "scope", "started")
 
     def __init__(
         self,
@@ -155,7 +156,8 @@ class _Pending:
         self.invoker = invoker
         self.scope = scope
         self.reported = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0  # loop time
+        self.deadlines: _Deadlines | None = None
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
@@ -166,8 +168,8 @@ class _Pending:
         if self.reported:
             return  # it timed out before; it finished in the background
         self.reported = True
-        if self.timer is not None:
-            self.timer.cancel()
+        if self.deadlines is not None:
+            self.deadlines.trim()
         scope, elapsed = self.scope, self._elapsed_ms()
         if isinstance(value, _Raised):
             self.on_done(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
@@ -186,6 +188,49 @@ class _Pending:
                     InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms(), scope=self.scope
                 )
             )
+
+
+class _Deadlines:
+    """The timeouts of invocations that share one integration timeout.
+
+    A timer per invocation, armed and cancelled every message, churns the
+    loop's timer heap; here invocations with the same timeout queue in start
+    order (so deadlines only grow), and one timer watches the oldest that has
+    not finished.
+    """
+
+    __slots__ = ("loop", "queue", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: collections.deque[_Pending] = collections.deque()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def add(self, pending: _Pending, deadline: float) -> None:
+        pending.deadline = deadline
+        pending.deadlines = self
+        self.queue.append(pending)
+        if self.timer is None:
+            self.timer = self.loop.call_at(deadline, self.fire)
+
+    def trim(self) -> None:
+        """Forget invocations that finished, from the oldest on."""
+        queue = self.queue
+        while queue and queue[0].reported:
+            queue.popleft()
+
+    def fire(self) -> None:
+        self.timer = None
+        now = self.loop.time()
+        queue = self.queue
+        while queue:
+            oldest = queue[0]
+            if not oldest.reported and oldest.deadline > now:
+                # Not yet: look again when the oldest one still running is due.
+                self.timer = self.loop.call_at(oldest.deadline, self.fire)
+                return
+            queue.popleft()
+            oldest.expire()
 
 
 def function_name_for(handler: str) -> str:
@@ -210,6 +255,7 @@ class Invoker:
         self._base_dir = base_dir
         self._pool = WorkerPool(max_threads)
         self._inbox: LoopInbox | None = None
+        self._deadlines: dict[float, _Deadlines] = {}
         self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
         self._log_streams: dict[str, str] = {}
         self._in_flight: set[_Pending] = set()
@@ -285,7 +331,10 @@ class Invoker:
         run_context = contextvars.copy_context()
         run_context.run(_enter, self._overlay(name, handler), scope)
         pending = _Pending(on_done, started, self, scope)
-        pending.timer = loop.call_later(wait_s, pending.expire)
+        deadlines = self._deadlines.get(wait_s)
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines[wait_s] = _Deadlines(loop)
+        deadlines.add(pending, loop.time() + wait_s)
         self._in_flight.add(pending)
         function = handler.function
         if handler.is_async:

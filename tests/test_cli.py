@@ -329,3 +329,25 @@ def test_serve_with_an_out_of_range_port_fails_clearly(tmp_path: Path, port: str
     assert done.stdout == ""
     assert "Traceback" not in done.stderr
     assert port in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "status"),
+    [([], 200), (["--no-inspector"], 426)],
+    ids=["inspector-by-default", "no-inspector"],
+)
+async def test_serve_has_the_inspector_unless_told_not_to(
+    tmp_path: Path, flags: list[str], status: int
+) -> None:
+    args = ["--config", str(FIXTURE / "routes.yaml"), "--port", "0", *flags]
+    async with _serve(args, cwd=tmp_path, log=tmp_path / "stderr.log") as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /_inspector HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), TIMEOUT)
+        writer.close()
+        await writer.wait_closed()
+        assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+        server.process.send_signal(signal.SIGTERM)
+        await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+    assert ("inspector http://" in _read(tmp_path / "stderr.log")) is (status == 200)
