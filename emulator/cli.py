@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ipaddress
+import logging
 import os
 import signal
 import sys
@@ -195,7 +196,8 @@ async def _serve(
     print(emulator.url, flush=True)
     if INSPECTOR_PATH in emulator.http_routes:
         pages = emulator.management_url.rsplit("/", 1)[0]
-        print(f"chat {pages}/  inspector {pages}{INSPECTOR_PATH}", file=sys.stderr, flush=True)
+        # Through logging, so that --log-format json stays JSON lines.
+        logging.getLogger("emulator").info("chat %s/  inspector %s%s", pages, pages, INSPECTOR_PATH)
     try:
         await stop.wait()
     finally:

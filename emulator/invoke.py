@@ -253,8 +253,10 @@ class Invoker:
         self._region = region
         self._callbacks = callbacks
         self._base_dir = base_dir
+        self._max_threads = max_threads
         self._pool = WorkerPool(max_threads)
         self._inbox: LoopInbox | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: dict[float, _Deadlines] = {}
         self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
         self._log_streams: dict[str, str] = {}
@@ -317,6 +319,11 @@ class Invoker:
         inbox = self._inbox
         if inbox is None or inbox.loop is not loop:
             inbox = self._inbox = LoopInbox(loop)
+        if self._pool_loop is not loop:
+            # The pool grows on the loop's clock: a few threads, more when jobs wait.
+            self._pool.shutdown()
+            self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
+            self._pool_loop = loop
         name = function_name_for(handler.route.handler)
         started = time.monotonic()
         context = LambdaContext(

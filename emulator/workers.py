@@ -27,13 +27,35 @@ Job = Callable[[], None]
 
 
 class WorkerPool:
-    def __init__(self, max_threads: int = 512, name: str = "lambda") -> None:
+    """Worker threads for sync handlers: a few at once, more when jobs wait.
+
+    Each running thread costs every other one GIL hand-offs, so a burst of
+    fast handlers is best served by few threads; a handler that blocks must
+    still not hold up the rest. So up to ``core_threads`` start at once, and
+    beyond them a thread starts only for jobs still waiting ``grow_after_s``
+    later (checked through ``schedule``, the event loop's ``call_later``).
+    Without a ``schedule``, a thread starts whenever none is idle.
+    """
+
+    def __init__(
+        self,
+        max_threads: int = 512,
+        name: str = "lambda",
+        *,
+        core_threads: int = 2,
+        grow_after_s: float = 0.005,
+        schedule: Callable[[float, Callable[[], None]], object] | None = None,
+    ) -> None:
         self._max_threads = max_threads
+        self._core_threads = core_threads
+        self._grow_after_s = grow_after_s
+        self._schedule = schedule
         self._name = name
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
         self._idle = 0  # workers done with a job and not yet given another
+        self._check_pending = False
         self._closed = False
 
     @property
@@ -42,20 +64,45 @@ class WorkerPool:
 
     def submit(self, job: Job) -> None:
         """Run ``job`` on a worker thread. It must not raise."""
+        start = check = False
         with self._lock:
             if self._closed:
                 raise RuntimeError("the worker pool is shut down")
-            start = False
             if self._idle:
                 self._idle -= 1
-            elif self._threads < self._max_threads:
+            elif self._threads < self._core_threads or (
+                self._schedule is None and self._threads < self._max_threads
+            ):
                 self._threads += 1
                 start = True
+            # Whoever takes this job may be blocked by then: look again soon
+            # (one look at a time; a look that finds the queue empty is free).
+            if not start and self._schedule is not None and not self._check_pending:
+                self._check_pending = check = True
         self._jobs.put(job)
         if start:
-            threading.Thread(
-                target=self._work, name=f"{self._name}-{self._threads}", daemon=True
-            ).start()
+            self._start_thread()
+        if check:
+            assert self._schedule is not None
+            self._schedule(self._grow_after_s, self._grow)
+
+    def _start_thread(self) -> None:
+        threading.Thread(
+            target=self._work, name=f"{self._name}-{self._threads}", daemon=True
+        ).start()
+
+    def _grow(self) -> None:
+        """Jobs that waited all this while: their workers are busy or blocked."""
+        with self._lock:
+            self._check_pending = False
+            if self._closed:
+                return
+            # Still queued after grow_after_s: no worker came for them.
+            waiting = self._jobs.qsize()
+            starting = max(0, min(waiting, self._max_threads - self._threads))
+            self._threads += starting
+        for _ in range(starting):
+            self._start_thread()
 
     def _work(self) -> None:
         jobs, lock = self._jobs, self._lock
