@@ -66,6 +66,47 @@ def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     return AWSResponse(request.url, answer.status, headers, _Body(answer.body))
 
 
+def _before_call(params: Any, **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """Answer a successful PostToConnection or DeleteConnection before botocore
+    signs and sends it: that work is most of a boto3 call's cost, and nothing
+    of it can be observed for an in-process answer.
+
+    An error is not answered here: the call then takes botocore's whole path
+    (signing, before-send, parsing, retries), so that boto3 retries a 429 and
+    raises the modelled exception exactly as it would against AWS.
+    """
+    split = urlsplit(params["url"])
+    target = _targets.get(split.netloc.lower())
+    if target is None:
+        return None
+    path = split.path + (f"?{split.query}" if split.query else "")
+    body = params.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        return None  # a stream: leave it to the whole path
+    answer = target.handle_management(params["method"], path, body)
+    if answer.status >= 300:
+        return None
+    headers = botocore.awsrequest.HTTPHeaders()
+    for name, value in answer.headers:
+        headers[name] = value
+    metadata = {
+        "RequestId": headers.get("x-amzn-RequestId", ""),
+        "HTTPStatusCode": answer.status,
+        "HTTPHeaders": {name.lower(): value for name, value in answer.headers},
+        "RetryAttempts": 0,
+    }
+    return AWSResponse(params["url"], answer.status, headers, _Body(answer.body)), {
+        "ResponseMetadata": metadata
+    }
+
+
+# Operations answered at before-call; GetConnection's datetimes are left to
+# botocore's own parser, so that they are exactly what boto3 returns.
+_FAST = ("PostToConnection", "DeleteConnection")
+
+
 def install() -> None:
     """Hook every botocore session, including ones that already exist."""
     global _installed
@@ -75,13 +116,23 @@ def install() -> None:
         _installed = True
         # Sessions created from now on (boto3's default session included).
         botocore.handlers.BUILTIN_HANDLERS.append((_EVENT, _before_send))
+        for operation in _FAST:
+            botocore.handlers.BUILTIN_HANDLERS.append(
+                (f"before-call.apigatewaymanagementapi.{operation}", _before_call)
+            )
         # boto3's default session, if it was created before us.
         try:
             import boto3
         except ImportError:  # pragma: no cover - boto3 is a dependency
             return
         if boto3.DEFAULT_SESSION is not None:
-            boto3.DEFAULT_SESSION._session.register(_EVENT, _before_send)  # type: ignore[arg-type]
+            session = boto3.DEFAULT_SESSION._session
+            session.register(_EVENT, _before_send)  # type: ignore[arg-type]
+            for operation in _FAST:
+                session.register(
+                    f"before-call.apigatewaymanagementapi.{operation}",
+                    _before_call,  # type: ignore[arg-type]
+                )
 
 
 def register(target: ManagementTarget, hosts: Iterable[str]) -> None:

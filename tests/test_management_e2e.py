@@ -90,6 +90,10 @@ def management_client(endpoint_url: str, via: str) -> Any:
         client.meta.events.unregister(
             "before-send.apigatewaymanagementapi", emulator_boto._before_send
         )
+        for operation in ("PostToConnection", "DeleteConnection"):
+            client.meta.events.unregister(
+                f"before-call.apigatewaymanagementapi.{operation}", emulator_boto._before_call
+            )
     return client
 
 
