@@ -16,9 +16,16 @@ from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from emulator import boto
 from emulator.access import check_signature, run_authorizer
+from emulator.apikeys import (
+    FORBIDDEN_BODY,
+    check_api_key,
+    presented_key,
+    uses_authorizer,
+    with_api_key,
+)
 from emulator.authorizer import method_arn
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
-from emulator.config import ApiConfig
+from emulator.config import ApiConfig, RouteRequest
 from emulator.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
 from emulator.events import (
     ConnectionInfo,
@@ -26,6 +33,8 @@ from emulator.events import (
     disconnect_event,
     message_event,
 )
+from emulator.integrations.runner import IntegrationRunner, RunResult
+from emulator.integrations.settings import IntegrationRoute
 from emulator.invoke import ACCOUNT_ID, Invocation, InvocationOutcome, Invoker
 from emulator.loader import AUTHORIZER, LoadedHandler, load_handlers
 from emulator.logs import EVENTS, log_close, log_connect, log_frame
@@ -44,6 +53,12 @@ from emulator.transport import (
     UpgradeAnswer,
     UpgradeRequest,
     WebSocketPeer,
+)
+from emulator.validation import (
+    ModelValidators,
+    bad_request_body,
+    missing_parameters,
+    missing_parameters_body,
 )
 from emulator.workers import LoopInbox
 
@@ -65,6 +80,8 @@ def error_frame(message: str, connection_id: str, request_id: str) -> str:
 
 
 Peer = WebSocketPeer
+# A message route's hook: record, text, decision, now; True to go on to its Lambda.
+_Special = Callable[[ConnectionRecord[Peer], str, RouteDecision, int], bool]
 
 
 class SocketEndpoint(Protocol):
@@ -107,7 +124,9 @@ class Emulator:
         self._clock = clock or SystemClock()
         self._new_id = id_factory
         self._handlers: dict[str, LoadedHandler] = load_handlers(config)
-        self._selector = RouteSelector(config.route_selection_expression, config.routes)
+        self._validators = ModelValidators(config.models)
+        self._selector = RouteSelector(config.route_selection_expression, config.route_keys)
+        self._runner = self._new_runner(config)
         self._registry: Registry[Peer] = Registry()
         self.connections = ConnectionsApi(
             self._registry, self._send, lambda: self.config.stage, id_factory
@@ -129,6 +148,9 @@ class Emulator:
         # Pages and WebSocket endpoints beside the API (the inspector), by path.
         self.http_routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
         self.socket_routes: dict[str, SocketEndpoint] = {}
+        # Message routes that are not a plain Lambda call (an integration, or a
+        # model to validate against), decided once here, not per frame.
+        self._special = self._special_routes(config)
 
     def replace(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
         """Serve ``config`` with ``handlers`` from the next event on (live reload).
@@ -138,8 +160,36 @@ class Emulator:
         """
         self.config = config
         self._handlers = dict(handlers)
-        self._selector = RouteSelector(config.route_selection_expression, config.routes)
+        self._validators = ModelValidators(config.models)
+        self._selector = RouteSelector(config.route_selection_expression, config.route_keys)
         self._server.limits = config.limits
+        stale, self._runner = self._runner, self._new_runner(config)
+        if stale is not None and self._loop is not None:
+            self._track(self._loop.create_task(stale.aclose()))
+        self._special = self._special_routes(config)
+
+    def _new_runner(self, config: ApiConfig) -> IntegrationRunner | None:
+        if not config.integrations:
+            return None
+        return IntegrationRunner(
+            config, api_id=self.api_id, region=self.region, port=lambda: self.port
+        )
+
+    def _special_routes(self, config: ApiConfig) -> dict[str, _Special]:
+        special: dict[str, _Special] = {}
+        for route_key in config.route_keys:
+            integration = config.integrations.get(route_key)
+            if integration is not None:
+                special[route_key] = partial(self._message_integration, integration)
+                continue
+            request = config.routes[route_key].request
+            if request.validates:
+                special[route_key] = partial(self._validated, request)
+        return special
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @property
     def handlers(self) -> Mapping[str, LoadedHandler]:
@@ -173,6 +223,8 @@ class Emulator:
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=grace_s)
         await self._invoker.drain(grace_s)
+        if self._runner is not None:
+            await self._runner.aclose()
         boto.unregister(self)
         self._invoker.shutdown()
 
@@ -283,8 +335,16 @@ class Emulator:
             ("X-Forwarded-Proto", "http"),
         ]
         query = parse_qsl(split.query, keep_blank_values=True) if split.query else None
-        # AWS: IAM or the authorizer decide before $connect runs (spec §3.1).
+        connect_request = self.config.route_request("$connect")
+        key_required = connect_request is not None and connect_request.api_key_required
+        key_after_authorizer = uses_authorizer(self.config.api_key_selection_expression)
+        # AWS: the API key, then IAM or the authorizer decide before $connect runs (spec §3.1).
         outcome: UpgradeAnswer | ConnectionInfo = info
+        if key_required and not key_after_authorizer:
+            outcome = self._api_key(info, headers)
+            if isinstance(outcome, UpgradeAnswer):
+                return outcome
+            info = outcome
         if self.config.authorization_type == "AWS_IAM":
             outcome = check_signature(info, request, self.config.iam_credentials, self.region)
         elif self.config.authorizer is not None:
@@ -301,7 +361,31 @@ class Emulator:
             )
         if isinstance(outcome, UpgradeAnswer):
             return outcome
+        if key_required and key_after_authorizer:
+            # The key is the authorizer's usageIdentifierKey: checked after it (spec §A.8).
+            outcome = self._api_key(outcome, headers)
+            if isinstance(outcome, UpgradeAnswer):
+                return outcome
+        if connect_request is not None and connect_request.request_parameters:
+            missing = missing_parameters(connect_request, request.headers, query)
+            if missing:
+                # UNKNOWN on AWS; the spec recommends REST's 400 (§A.7.2).
+                if EVENTS.isEnabledFor(logging.INFO):
+                    why = f"missing {', '.join(missing)}"
+                    log_connect(outcome.connection_id, outcome.source_ip, 400, None, None, why)
+                return UpgradeAnswer(400, body=missing_parameters_body(missing))
         record.info = info = outcome
+        integration = self.config.integrations.get("$connect")
+        if integration is not None:
+            event = connect_event(
+                info,
+                headers=headers,
+                query=query,
+                request_id=request_id,
+                request_time_ms=self._clock.epoch_ms(),
+                stage_variables=self.config.stage_variables,
+            )
+            return await self._connect_integration(integration, event, split.query or None, now)
         handler = self._handlers.get("$connect")
         if handler is None:
             # AWS: $connect is optional; without it the connection is accepted.
@@ -320,6 +404,41 @@ class Emulator:
         if EVENTS.isEnabledFor(logging.INFO):
             log_connect(
                 info.connection_id, info.source_ip, answer.status, handler.route.handler, invocation
+            )
+        return answer
+
+    def _api_key(
+        self, info: ConnectionInfo, headers: list[tuple[str, str]]
+    ) -> UpgradeAnswer | ConnectionInfo:
+        expression = self.config.api_key_selection_expression
+        presented = presented_key(expression, headers, info.authorizer)
+        decision = check_api_key(self.config.api_keys, self.config.stage, presented)
+        if decision.key is None:
+            if EVENTS.isEnabledFor(logging.INFO):
+                log_connect(info.connection_id, info.source_ip, 403, None, None, decision.reason)
+            return UpgradeAnswer(decision.status or 403, body=FORBIDDEN_BODY)
+        return with_api_key(info, decision.key)
+
+    async def _connect_integration(
+        self, route: IntegrationRoute, event: dict[str, Any], raw_query: str | None, now: int
+    ) -> UpgradeAnswer:
+        assert self._runner is not None
+        result = await self._runner.run(route, event, raw_query=raw_query, now_ms=now)
+        self._report_integration(route, result)
+        outcome = result.outcome
+        if outcome.failure is not None:
+            body = f'{{"message": "{outcome.failure.value}"}}'.encode()
+            answer = UpgradeAnswer(outcome.status, body=body)
+        else:
+            answer = UpgradeAnswer(outcome.status, outcome.subprotocol)
+        if EVENTS.isEnabledFor(logging.INFO):
+            context = event["requestContext"]
+            log_connect(
+                context["connectionId"],
+                context["identity"]["sourceIp"],
+                answer.status,
+                route.integration.describe(),
+                result.invocation,
             )
         return answer
 
@@ -373,6 +492,9 @@ class Emulator:
             if EVENTS.isEnabledFor(logging.INFO):
                 log_frame(record.connection_id, None, decision.reason.value, decision.evaluated)
             return
+        special = self._special.get(route_key)
+        if special is not None and not special(record, text, decision, now):
+            return
         handler = self._handlers[route_key]
         request_id = self._new_id()
         event = message_event(
@@ -390,6 +512,95 @@ class Emulator:
             wait_s=handler.route.timeout,
             on_done=partial(self._message_done, record, handler, event, request_id, decision),
         )
+
+    def _validated(
+        self,
+        request: RouteRequest,
+        record: ConnectionRecord[Peer],
+        text: str,
+        decision: RouteDecision,
+        now: int,
+    ) -> bool:
+        """Whether the message passes the route's model; else the Bad request body frame."""
+        problem = self._validators.check(request, text)
+        if problem is None:
+            return True
+        logger.warning(
+            "%s: message to %s failed validation: %s",
+            record.connection_id,
+            decision.route_key,
+            problem,
+        )
+        self._send(record, bad_request_body(record.connection_id, self._new_id()), "error")
+        return False
+
+    def _message_integration(
+        self,
+        route: IntegrationRoute,
+        record: ConnectionRecord[Peer],
+        text: str,
+        decision: RouteDecision,
+        now: int,
+    ) -> bool:
+        """Start ``route``'s integration for a message (never the Lambda path)."""
+        if route.request.validates and not self._validated(
+            route.request, record, text, decision, now
+        ):
+            return False
+        request_id = self._new_id()
+        event = message_event(
+            record.info,
+            route_key=route.route_key,
+            body=text,
+            message_id=self._new_id(),
+            request_id=request_id,
+            request_time_ms=now,
+        )
+        task = asyncio.get_running_loop().create_task(
+            self._run_message_integration(record, route, event, decision, now)
+        )
+        self._track(task)
+        return False
+
+    async def _run_message_integration(
+        self,
+        record: ConnectionRecord[Peer],
+        route: IntegrationRoute,
+        event: dict[str, Any],
+        decision: RouteDecision,
+        now: int,
+    ) -> None:
+        assert self._runner is not None
+        result = await self._runner.run(route, event, now_ms=now)
+        self._report_integration(route, result)
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_frame(
+                record.connection_id,
+                decision.route_key,
+                decision.reason.value,
+                decision.evaluated,
+                route.integration.describe(),
+                result.invocation,
+            )
+        outcome = result.outcome
+        if outcome.failure is not None:
+            # AWS: sent on one- and two-way routes alike (spec §3.2.5, §A.1).
+            request_id = event["requestContext"]["requestId"]
+            frame = error_frame(outcome.failure.value, record.connection_id, request_id)
+            self._send(record, frame, "error")
+        elif outcome.frame is not None:
+            self._send(record, outcome.frame, "route-response")
+
+    def _report_integration(self, route: IntegrationRoute, result: RunResult) -> None:
+        if self.observers:
+            self._notify(
+                "invoke",
+                {
+                    "routeKey": route.route_key,
+                    "event": result.event,
+                    "invocation": result.invocation,
+                },
+            )
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         record: ConnectionRecord[Peer] | None = getattr(peer, "record", None)
@@ -527,6 +738,22 @@ class Emulator:
 
     async def _run_disconnect(self, record: ConnectionRecord[Peer], code: int, reason: str) -> None:
         try:
+            integration = self.config.integrations.get("$disconnect")
+            if integration is not None and self._runner is not None:
+                event = disconnect_event(
+                    record.info,
+                    status_code=code,
+                    reason=reason,
+                    request_id=self._new_id(),
+                    request_time_ms=self._clock.epoch_ms(),
+                )
+                # AWS: best effort, the outcome is ignored (spec §3.3).
+                result = await self._runner.run(integration, event, now_ms=self._clock.epoch_ms())
+                self._report_integration(integration, result)
+                if EVENTS.isEnabledFor(logging.INFO):
+                    description = integration.integration.describe()
+                    log_close(record.connection_id, code, reason, description, result.invocation)
+                return
             handler = self._handlers.get("$disconnect")
             if handler is None:
                 if EVENTS.isEnabledFor(logging.INFO):

@@ -15,6 +15,9 @@ It also reads and writes the YAML of infrastructure templates for
 from __future__ import annotations
 
 import difflib
+import enum
+import hashlib
+import json
 import keyword
 import math
 import os
@@ -23,12 +26,27 @@ from collections.abc import Collection, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from emulator.authorizer import parse_identity_sources
 from emulator.errors import ConfigError
+from emulator.integrations.expressions import TemplateSelection, compile_template_selection
+from emulator.integrations.mapping import mapping_problem
+from emulator.integrations.settings import (
+    API_KEY_HEADER_SELECTION,
+    API_KEY_SELECTION_EXPRESSIONS,
+    ApiKeyConfig,
+    ContentHandling,
+    IntegrationConfig,
+    IntegrationResponseConfig,
+    IntegrationRoute,
+    IntegrationType,
+    ModelConfig,
+    PassthroughBehavior,
+    RouteRequest,
+)
 from emulator.selection import SelectionExpression, compile_expression
 
 __all__ = [
@@ -37,9 +55,15 @@ __all__ = [
     "MAX_ROUTES",
     "PREDEFINED_ROUTES",
     "ApiConfig",
+    "ApiKeyConfig",
     "AuthorizerConfig",
+    "IntegrationConfig",
+    "IntegrationResponseConfig",
+    "IntegrationRoute",
     "Limits",
+    "ModelConfig",
     "RouteConfig",
+    "RouteRequest",
     "dump_yaml",
     "load_config",
     "parse_config",
@@ -64,11 +88,44 @@ _TOP_KEYS = (
     "authorizer",
     "authorizationType",
     "iamCredentials",
+    "stageVariables",
+    "models",
+    "apiKeys",
+    "apiKeySelectionExpression",
+    "awsEndpoints",
 )
 _AUTHORIZER_KEYS = ("handler", "identitySource", "timeout", "environment", "codeUri")
 # AWS: the authorization of $connect (botocore apigatewayv2 AuthorizationType).
 AUTHORIZATION_TYPES = ("NONE", "AWS_IAM", "CUSTOM")
-_ROUTE_KEYS = ("handler", "routeResponse", "timeout", "environment", "codeUri")
+# Route settings whatever the integration (spec §A.7, §A.8).
+_REQUEST_KEYS = ("modelSelectionExpression", "requestModels", "requestParameters", "apiKeyRequired")
+_ROUTE_KEYS = ("handler", "routeResponse", "timeout", "environment", "codeUri", *_REQUEST_KEYS)
+_INTEGRATION_ROUTE_KEYS = ("integration", "routeResponse", *_REQUEST_KEYS)
+_INTEGRATION_KEYS = (
+    "type",
+    "uri",
+    "method",
+    "requestParameters",
+    "requestTemplates",
+    "templateSelectionExpression",
+    "passthroughBehavior",
+    "contentHandlingStrategy",
+    "timeout",
+    "responses",
+)
+_RESPONSE_KEYS = (
+    "key",
+    "templateSelectionExpression",
+    "responseTemplates",
+    "contentHandlingStrategy",
+)
+_MODEL_KEYS = ("schema", "contentType")
+_API_KEY_KEYS = ("value", "id", "name", "enabled", "stages")
+# AWS: model names are alphanumeric (botocore apigatewayv2 CreateModel).
+_MODEL_NAME = re.compile(r"[A-Za-z0-9]+")
+_STAGE_VARIABLE = re.compile(r"[A-Za-z0-9_]+")
+_HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
+_ROUTE_PARAMETER = re.compile(r"route\.request\.(header|querystring)\.[a-zA-Z0-9._$-]+")
 _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
     "idleTimeout": "idle_timeout",
     "maxConnectionDuration": "max_connection_duration",
@@ -111,6 +168,8 @@ class RouteConfig:
     # The route's own `timeout`, if it has one (else limits.integrationTimeout
     # applies): where `timeout` came from, not a different route.
     own_timeout: float | None = field(default=None, compare=False)
+    # Request validation, required parameters and the API key (spec §A.7, §A.8).
+    request: RouteRequest = field(default_factory=RouteRequest)
 
     @property
     def module(self) -> str:
@@ -139,6 +198,29 @@ class ApiConfig:
     authorizer: AuthorizerConfig | None = None
     # AWS_IAM: access key id -> secret key; empty means the process environment's.
     iam_credentials: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # Routes whose integration is not a Lambda handler (HTTP_PROXY, HTTP, AWS, MOCK).
+    integrations: Mapping[str, IntegrationRoute] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    stage_variables: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    models: Mapping[str, ModelConfig] = field(default_factory=lambda: MappingProxyType({}))
+    api_keys: tuple[ApiKeyConfig, ...] = ()
+    api_key_selection_expression: str = API_KEY_HEADER_SELECTION
+    # AWS integrations: service name (sqs, kinesis...) -> the endpoint URL called locally.
+    aws_endpoints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def route_keys(self) -> tuple[str, ...]:
+        """Every route key: Lambda routes, then integration routes."""
+        return (*self.routes, *self.integrations)
+
+    def route_request(self, route_key: str) -> RouteRequest | None:
+        """The request settings of a route of either kind; None for an unknown key."""
+        route = self.routes.get(route_key)
+        if route is not None:
+            return route.request
+        integration = self.integrations.get(route_key)
+        return integration.request if integration is not None else None
 
 
 @dataclass(frozen=True)
@@ -365,8 +447,18 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     if document.get("authorizer") is not None:
         authorizer = _authorizer(document["authorizer"], environment, limits)
     authorization_type = _authorization_type(document.get("authorizationType"), authorizer)
+    models = _models(document.get("models"))
+    routes, integrations = _routes(document["routes"], environment, limits, models)
+    api_keys = _api_keys(document.get("apiKeys"))
+    key_expression = document.get("apiKeySelectionExpression", API_KEY_HEADER_SELECTION)
+    if key_expression not in API_KEY_SELECTION_EXPRESSIONS:
+        problem = f"must be one of {', '.join(API_KEY_SELECTION_EXPRESSIONS)}"
+        raise ConfigError(
+            f"{problem}, got {_show(key_expression)}", key="apiKeySelectionExpression"
+        )
     return ApiConfig(
-        routes=MappingProxyType(_routes(document["routes"], environment, limits)),
+        routes=MappingProxyType(routes),
+        integrations=MappingProxyType(integrations),
         route_selection_expression=compiled,
         stage=stage,
         environment=environment,
@@ -378,6 +470,11 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
         iam_credentials=MappingProxyType(
             _credentials(document.get("iamCredentials"), "iamCredentials")
         ),
+        stage_variables=MappingProxyType(_stage_variables(document.get("stageVariables"))),
+        models=MappingProxyType(models),
+        api_keys=api_keys,
+        api_key_selection_expression=str(key_expression),
+        aws_endpoints=MappingProxyType(_aws_endpoints(document.get("awsEndpoints"))),
     )
 
 
@@ -427,7 +524,12 @@ def _credentials(data: object, key: str) -> dict[str, str]:
     return credentials
 
 
-def _routes(data: object, environment: Mapping[str, str], limits: Limits) -> dict[str, RouteConfig]:
+def _routes(
+    data: object,
+    environment: Mapping[str, str],
+    limits: Limits,
+    models: Mapping[str, ModelConfig],
+) -> tuple[dict[str, RouteConfig], dict[str, IntegrationRoute]]:
     mapping = _mapping(data, "routes", "a mapping of route keys to handlers")
     if not mapping:
         raise ConfigError("must define at least one route", key="routes")
@@ -435,12 +537,16 @@ def _routes(data: object, environment: Mapping[str, str], limits: Limits) -> dic
         problem = f"has {len(mapping)} routes, AWS allows at most {MAX_ROUTES} per API"
         raise ConfigError(problem, key="routes")
     routes: dict[str, RouteConfig] = {}
+    integrations: dict[str, IntegrationRoute] = {}
     for route_key, value in mapping.items():
         if not isinstance(route_key, str) or not route_key:
             problem = f"route keys must be non-empty strings, got {_show(route_key)}"
             raise ConfigError(problem, key="routes")
-        routes[route_key] = _route(route_key, value, environment, limits)
-    return routes
+        if isinstance(value, Mapping) and "integration" in value and "handler" not in value:
+            integrations[route_key] = _integration_route(route_key, value, limits, models)
+        else:
+            routes[route_key] = _route(route_key, value, environment, limits, models=models)
+    return routes, integrations
 
 
 def _route(
@@ -449,6 +555,7 @@ def _route(
     environment: Mapping[str, str],
     limits: Limits,
     where: str | None = None,
+    models: Mapping[str, ModelConfig] | None = None,
 ) -> RouteConfig:
     if where is None:
         where = f"routes.{route_key}"
@@ -464,18 +571,18 @@ def _route(
     if not isinstance(value, Mapping):
         problem = "must be a handler string 'module.function' or a mapping with a 'handler' key"
         raise ConfigError(f"{problem}, got {_show(value)}", key=where)
+    if "integration" in value and "handler" in value:
+        problem = (
+            f"a 'handler' or an 'integration', not both (allowed keys: {', '.join(_ROUTE_KEYS)})"
+        )
+        raise ConfigError(problem, key=f"{where}.integration")
+    if models is None:  # the authorizer: none of the route settings apply
+        _check_keys(value, _ROUTE_KEYS[: -len(_REQUEST_KEYS)], where)
     _check_keys(value, _ROUTE_KEYS, where)
     if "handler" not in value:
         raise ConfigError("missing the required key 'handler'", key=where)
     handler = _handler(value["handler"], where if short_form else f"{where}.handler")
-    two_way = value.get("routeResponse", False)
-    if not isinstance(two_way, bool):
-        problem = f"must be true or false, got {_show(two_way)}"
-        raise ConfigError(problem, key=f"{where}.routeResponse")
-    if two_way and route_key in ("$connect", "$disconnect"):
-        # AWS never sends a $connect body to the client, and $disconnect has no client (spec §3.1).
-        problem = f"{route_key} cannot be a two-way route: its response is never sent"
-        raise ConfigError(problem, key=f"{where}.routeResponse")
+    two_way = _two_way(route_key, value, where)
     timeout = limits.integration_timeout
     own_timeout = None
     if "timeout" in value:
@@ -484,7 +591,353 @@ def _route(
     own = _environment(value.get("environment"), f"{where}.environment")
     merged = MappingProxyType({**environment, **own}) if own else environment
     code_uri = _code_uri(value.get("codeUri"), f"{where}.codeUri")
-    return RouteConfig(route_key, handler, two_way, timeout, merged, code_uri, own_timeout)
+    request = _route_request(route_key, value, where, models or {})
+    return RouteConfig(
+        route_key, handler, two_way, timeout, merged, code_uri, own_timeout, request=request
+    )
+
+
+def _two_way(route_key: str, value: Mapping[object, object], where: str) -> bool:
+    two_way = value.get("routeResponse", False)
+    if not isinstance(two_way, bool):
+        problem = f"must be true or false, got {_show(two_way)}"
+        raise ConfigError(problem, key=f"{where}.routeResponse")
+    if two_way and route_key in ("$connect", "$disconnect"):
+        # AWS never sends a $connect body to the client, and $disconnect has no client (spec §3.1).
+        problem = f"{route_key} cannot be a two-way route: its response is never sent"
+        raise ConfigError(problem, key=f"{where}.routeResponse")
+    return two_way
+
+
+def _integration_route(
+    route_key: str,
+    value: Mapping[object, object],
+    limits: Limits,
+    models: Mapping[str, ModelConfig],
+) -> IntegrationRoute:
+    where = f"routes.{route_key}"
+    _route(route_key, "a.b", {}, limits)  # the route key's own checks
+    _check_keys(value, _INTEGRATION_ROUTE_KEYS, where)
+    integration = _integration(value["integration"], f"{where}.integration", limits)
+    return IntegrationRoute(
+        route_key,
+        integration,
+        _two_way(route_key, value, where),
+        _route_request(route_key, value, where, models),
+    )
+
+
+def _integration(data: object, where: str, limits: Limits) -> IntegrationConfig:
+    mapping = _mapping(data, where, "a mapping with a 'type' key")
+    _check_keys(mapping, _INTEGRATION_KEYS, where)
+    kind = _choice(mapping.get("type"), IntegrationType, f"{where}.type", required=True)
+    assert kind is not None
+    uri = mapping.get("uri")
+    if kind is IntegrationType.MOCK:
+        if uri is not None:
+            raise ConfigError(
+                "a MOCK integration calls no backend: remove 'uri'", key=f"{where}.uri"
+            )
+    elif not isinstance(uri, str) or not uri:
+        raise ConfigError(f"is required for {kind.value}, got {_show(uri)}", key=f"{where}.uri")
+    elif kind is IntegrationType.AWS and not uri.startswith("arn:"):
+        problem = "must be an AWS service URI such as 'arn:aws:apigateway:us-east-1:sqs:path/"
+        raise ConfigError(f"{problem}000000000000/queue', got {uri!r}", key=f"{where}.uri")
+    elif kind is not IntegrationType.AWS and not uri.startswith(("http://", "https://")):
+        problem = f"must be an http:// or https:// URL, got {uri!r}"
+        raise ConfigError(problem, key=f"{where}.uri")
+    method = mapping.get("method", "POST")
+    if not isinstance(method, str) or method.upper() not in _HTTP_METHODS:
+        problem = f"must be one of {', '.join(_HTTP_METHODS)}, got {_show(method)}"
+        raise ConfigError(problem, key=f"{where}.method")
+    parameters = _strings(mapping.get("requestParameters"), f"{where}.requestParameters")
+    for destination, source in parameters.items():
+        invalid = mapping_problem(destination, source)
+        if invalid is not None:
+            raise ConfigError(invalid, key=f"{where}.requestParameters.{destination}")
+    timeout, own_timeout = limits.integration_timeout, None
+    if "timeout" in mapping:
+        timeout = _seconds(mapping["timeout"], f"{where}.timeout", _MIN_TIMEOUT, _MAX_TIMEOUT)
+        own_timeout = timeout
+    responses = mapping.get("responses")
+    if responses is None:
+        responses = []
+    if not isinstance(responses, list):
+        problem = "must be a list of integration responses, each with a 'key'"
+        raise ConfigError(f"{problem}, got {_show(responses)}", key=f"{where}.responses")
+    passthrough = _choice(
+        mapping.get("passthroughBehavior"), PassthroughBehavior, f"{where}.passthroughBehavior"
+    )
+    return IntegrationConfig(
+        type=kind,
+        uri=uri if isinstance(uri, str) else None,
+        method=method.upper(),
+        timeout=timeout,
+        request_parameters=MappingProxyType(parameters),
+        request_templates=MappingProxyType(
+            _templates(mapping.get("requestTemplates"), f"{where}.requestTemplates")
+        ),
+        template_selection_expression=_template_selection(
+            mapping.get("templateSelectionExpression"), f"{where}.templateSelectionExpression"
+        ),
+        passthrough_behavior=passthrough or PassthroughBehavior.WHEN_NO_MATCH,
+        content_handling=_choice(
+            mapping.get("contentHandlingStrategy"),
+            ContentHandling,
+            f"{where}.contentHandlingStrategy",
+        ),
+        responses=tuple(
+            _response(item, f"{where}.responses[{index}]") for index, item in enumerate(responses)
+        ),
+        own_timeout=own_timeout,
+    )
+
+
+def _response(data: object, where: str) -> IntegrationResponseConfig:
+    mapping = _mapping(data, where, "a mapping with a 'key' such as '$default' or '/2\\d\\d/'")
+    _check_keys(mapping, _RESPONSE_KEYS, where)
+    key = mapping.get("key")
+    if not isinstance(key, str) or not key:
+        problem = "is required: '$default' or a /regular expression/ of status codes"
+        raise ConfigError(f"{problem}, got {_show(key)}", key=f"{where}.key")
+    if key != "$default":
+        if not (len(key) >= 2 and key.startswith("/") and key.endswith("/")):
+            problem = (
+                f"must be '$default' or written between slashes, like '/2\\d\\d/', got {key!r}"
+            )
+            raise ConfigError(problem, key=f"{where}.key")
+        try:
+            re.compile(key[1:-1])
+        except re.error as exc:
+            raise ConfigError(
+                f"invalid regular expression {key!r}: {exc}", key=f"{where}.key"
+            ) from exc
+    return IntegrationResponseConfig(
+        key,
+        _template_selection(
+            mapping.get("templateSelectionExpression"), f"{where}.templateSelectionExpression"
+        ),
+        MappingProxyType(
+            _templates(mapping.get("responseTemplates"), f"{where}.responseTemplates")
+        ),
+        _choice(
+            mapping.get("contentHandlingStrategy"),
+            ContentHandling,
+            f"{where}.contentHandlingStrategy",
+        ),
+    )
+
+
+def _route_request(
+    route_key: str, value: Mapping[object, object], where: str, models: Mapping[str, ModelConfig]
+) -> RouteRequest:
+    if not any(key in value for key in _REQUEST_KEYS):
+        return RouteRequest()
+    expression = value.get("modelSelectionExpression")
+    compiled = None
+    if expression is not None:
+        if not isinstance(expression, str):
+            problem = "must be a selection expression such as '$request.body.action'"
+            problem += f", got {_show(expression)}"
+            raise ConfigError(problem, key=f"{where}.modelSelectionExpression")
+        try:
+            compiled = compile_expression(expression)
+        except ConfigError as exc:
+            raise exc.at(f"{where}.modelSelectionExpression") from exc
+    request_models = _strings(value.get("requestModels"), f"{where}.requestModels")
+    for selection_key, name in request_models.items():
+        if name not in models:
+            known = ", ".join(models) or "none"
+            problem = f"names no model of 'models': {name!r} (models: {known})"
+            raise ConfigError(problem, key=f"{where}.requestModels.{selection_key}")
+    if request_models and compiled is None:
+        # AWS: RequestModels are selected by the route's ModelSelectionExpression.
+        problem = "needs a 'modelSelectionExpression' to choose among them"
+        raise ConfigError(problem, key=f"{where}.requestModels")
+    required = _route_parameters(value.get("requestParameters"), f"{where}.requestParameters")
+    api_key_required = value.get("apiKeyRequired", False)
+    if not isinstance(api_key_required, bool):
+        problem = f"must be true or false, got {_show(api_key_required)}"
+        raise ConfigError(problem, key=f"{where}.apiKeyRequired")
+    if api_key_required and route_key != "$connect":
+        # AWS: "You can optionally require an API key for an API's $connect route".
+        problem = "only $connect can require an API key: it is checked when a client connects"
+        raise ConfigError(problem, key=f"{where}.apiKeyRequired")
+    return RouteRequest(
+        compiled, MappingProxyType(request_models), MappingProxyType(required), api_key_required
+    )
+
+
+def _route_parameters(data: object, key: str) -> dict[str, bool]:
+    """``route.request.querystring.token: {required: true}`` (or ``true``/``false``)."""
+    if data is None:
+        return {}
+    mapping = _mapping(data, key, "a mapping of route.request.header.NAME or querystring.NAME")
+    parameters: dict[str, bool] = {}
+    for name, spec in mapping.items():
+        if not isinstance(name, str) or not _ROUTE_PARAMETER.fullmatch(name):
+            problem = "names must be route.request.header.NAME or route.request.querystring.NAME"
+            raise ConfigError(f"{problem}, got {_show(name)}", key=key)
+        if isinstance(spec, Mapping):
+            _check_keys(spec, ("required",), f"{key}.{name}")
+            spec = spec.get("required", False)
+        if not isinstance(spec, bool):
+            problem = f"must be true, false or {{required: true}}, got {_show(spec)}"
+            raise ConfigError(problem, key=f"{key}.{name}")
+        parameters[name] = spec
+    return parameters
+
+
+def _models(data: object) -> dict[str, ModelConfig]:
+    if data is None:
+        return {}
+    mapping = _mapping(data, "models", "a mapping of model names to models with a 'schema'")
+    models: dict[str, ModelConfig] = {}
+    for name, value in mapping.items():
+        if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+            problem = f"model names must be alphanumeric (AWS), got {_show(name)}"
+            raise ConfigError(problem, key="models")
+        where = f"models.{name}"
+        model = _mapping(value, where, "a mapping with a 'schema' (a JSON schema)")
+        _check_keys(model, _MODEL_KEYS, where)
+        schema = model.get("schema")
+        if isinstance(schema, str):  # CloudFormation allows the schema as JSON text
+            try:
+                schema = json.loads(schema)
+            except ValueError as exc:
+                raise ConfigError(f"is not valid JSON: {exc}", key=f"{where}.schema") from exc
+        if not isinstance(schema, Mapping):
+            problem = f"must be a JSON schema (a mapping), got {_show(schema)}"
+            raise ConfigError(problem, key=f"{where}.schema")
+        content_type = model.get("contentType", "application/json")
+        if not isinstance(content_type, str):
+            problem = f"must be a media type such as 'application/json', got {_show(content_type)}"
+            raise ConfigError(problem, key=f"{where}.contentType")
+        models[name] = ModelConfig(name, dict(schema), content_type)
+    return models
+
+
+def _api_keys(data: object) -> tuple[ApiKeyConfig, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        problem = f"must be a list of keys (strings, or mappings with a 'value'), got {_show(data)}"
+        raise ConfigError(problem, key="apiKeys")
+    keys: list[ApiKeyConfig] = []
+    for index, item in enumerate(data):
+        where = f"apiKeys[{index}]"
+        if isinstance(item, str):
+            item = {"value": item}
+        entry = _mapping(item, where, "a key (a string) or a mapping with a 'value'")
+        _check_keys(entry, _API_KEY_KEYS, where)
+        value = entry.get("value")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(
+                f"must be a non-empty string, got {_show(value)}", key=f"{where}.value"
+            )
+        key_id = entry.get("id", _api_key_id(value))
+        name = entry.get("name")
+        for field_name, field_value in (("id", key_id), ("name", name)):
+            if field_value is not None and (not isinstance(field_value, str) or not field_value):
+                problem = f"must be a non-empty string, got {_show(field_value)}"
+                raise ConfigError(problem, key=f"{where}.{field_name}")
+        enabled = entry.get("enabled", True)
+        if not isinstance(enabled, bool):
+            problem = f"must be true or false, got {_show(enabled)}"
+            raise ConfigError(problem, key=f"{where}.enabled")
+        stages = entry.get("stages")
+        if stages is not None and (
+            not isinstance(stages, list) or not all(isinstance(s, str) for s in stages)
+        ):
+            problem = f"must be a list of stage names, got {_show(stages)}"
+            raise ConfigError(problem, key=f"{where}.stages")
+        keys.append(
+            ApiKeyConfig(
+                str(key_id),
+                value,
+                name if isinstance(name, str) else None,
+                enabled,
+                tuple(stages) if stages is not None else None,
+            )
+        )
+    return tuple(keys)
+
+
+def _api_key_id(value: str) -> str:
+    """A stable 10-character id, like the ids AWS gives keys."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()
+    return digest[:10]
+
+
+def _stage_variables(data: object) -> dict[str, str]:
+    variables = _environment(data, "stageVariables")
+    for name in variables:
+        if not _STAGE_VARIABLE.fullmatch(name):
+            problem = f"stage variable names use A-Z a-z 0-9 _ only (AWS), got {name!r}"
+            raise ConfigError(problem, key="stageVariables")
+    return variables
+
+
+def _aws_endpoints(data: object) -> dict[str, str]:
+    endpoints = _strings(data, "awsEndpoints")
+    for service, url in endpoints.items():
+        if not url.startswith(("http://", "https://")):
+            problem = f"must be an http:// or https:// URL, got {url!r}"
+            raise ConfigError(problem, key=f"awsEndpoints.{service}")
+    return endpoints
+
+
+def _strings(data: object, key: str) -> dict[str, str]:
+    """A mapping of strings to strings (numbers and booleans are not)."""
+    if data is None:
+        return {}
+    mapping = _mapping(data, key, "a mapping of strings to strings")
+    strings: dict[str, str] = {}
+    for name, value in mapping.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"keys must be non-empty strings, got {_show(name)}", key=key)
+        if not isinstance(value, str):
+            raise ConfigError(f"must be a string, got {_show(value)}", key=f"{key}.{name}")
+        strings[name] = value
+    return strings
+
+
+def _templates(data: object, key: str) -> dict[str, str]:
+    templates = _strings(data, key)
+    for name, text in templates.items():
+        # AWS: mapping templates are at most 300 KB (spec §5).
+        if len(text.encode("utf-8")) > 300 * 1024:
+            raise ConfigError("is over 300 KB, AWS's limit for a template", key=f"{key}.{name}")
+    return templates
+
+
+def _template_selection(data: object, key: str) -> TemplateSelection | None:
+    if data is None:
+        return None
+    if not isinstance(data, str):
+        raise ConfigError(f"must be a string such as '\\$default', got {_show(data)}", key=key)
+    try:
+        return compile_template_selection(data)
+    except ConfigError as exc:
+        raise exc.at(key) from exc
+
+
+_Choice = TypeVar("_Choice", bound=enum.Enum)
+
+
+def _choice(
+    data: object, kind: type[_Choice], key: str, *, required: bool = False
+) -> _Choice | None:
+    if data is None and not required:
+        return None
+    names = [member.value for member in kind]
+    if data not in names:
+        hint = _suggest(data, names)
+        problem = f"must be one of {', '.join(names)}{hint}, got {_show(data)}"
+        if kind is IntegrationType and data == "AWS_PROXY":
+            problem += " (a Lambda proxy integration is a route's 'handler')"
+        raise ConfigError(problem, key=key)
+    return kind(data)
 
 
 def _code_uri(value: object, key: str) -> Path | None:
@@ -530,11 +983,22 @@ def with_limits(config: ApiConfig, overrides: Mapping[str, object]) -> ApiConfig
         timeout = route.own_timeout if route.own_timeout is not None else limits.integration_timeout
         return replace(route, timeout=timeout)
 
+    def follow_integration(route: IntegrationRoute) -> IntegrationRoute:
+        integration = route.integration
+        if integration.own_timeout is not None:
+            return route
+        return replace(route, integration=replace(integration, timeout=limits.integration_timeout))
+
     routes = MappingProxyType({key: follow(route) for key, route in config.routes.items()})
+    integrations = MappingProxyType(
+        {key: follow_integration(route) for key, route in config.integrations.items()}
+    )
     authorizer = config.authorizer
     if authorizer is not None:
         authorizer = replace(authorizer, function=follow(authorizer.function))
-    return replace(config, limits=limits, routes=routes, authorizer=authorizer)
+    return replace(
+        config, limits=limits, routes=routes, integrations=integrations, authorizer=authorizer
+    )
 
 
 def _limits(data: object) -> Limits:

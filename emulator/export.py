@@ -15,7 +15,14 @@ deploys:
   ``AWS::Lambda::Permission`` letting API Gateway invoke it;
 * a ``Deployment`` and a ``Stage`` named as the config's ``stage``;
 * the ``$connect`` authorization: ``AWS_IAM``, or the ``authorizer`` (an
-  ``AWS::ApiGatewayV2::Authorizer`` of type ``REQUEST``, its function and permission).
+  ``AWS::ApiGatewayV2::Authorizer`` of type ``REQUEST``, its function and permission);
+* routes with an ``integration:`` (``HTTP_PROXY``, ``HTTP``, ``AWS``, ``MOCK``)
+  as an ``Integration`` of that type with its ``IntegrationResponse`` resources;
+  each route's ``ModelSelectionExpression``, ``RequestModels``,
+  ``RequestParameters`` and ``ApiKeyRequired``; the ``models`` as
+  ``AWS::ApiGatewayV2::Model`` resources; the ``apiKeys`` as
+  ``AWS::ApiGateway::ApiKey`` resources in a usage plan for the stage; the
+  ``stageVariables`` on the ``Stage`` (spec §A.10).
 
 ``CodeUri`` folders are written relative to the config's folder: save the
 template there. The template loads back through
@@ -29,7 +36,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-from emulator.config import ApiConfig, Limits, RouteConfig, dump_yaml
+from emulator.config import (
+    ApiConfig,
+    IntegrationConfig,
+    IntegrationRoute,
+    Limits,
+    RouteConfig,
+    RouteRequest,
+    dump_yaml,
+)
 
 __all__ = ["DEFAULT_RUNTIME", "export_sam"]
 
@@ -52,6 +67,10 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
             },
         }
     }
+    if config.api_key_selection_expression != ApiConfig.api_key_selection_expression:
+        resources[_API]["Properties"]["ApiKeySelectionExpression"] = (
+            config.api_key_selection_expression
+        )
     functions = _functions(config, names)
     connect_authorization = _authorizer_resources(config, resources, names)
     route_ids = []
@@ -66,20 +85,30 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
         }
         if route_key == "$connect":
             properties.update(connect_authorization)
+        properties.update(_route_request(route.request))
         if route.route_response:
             properties["RouteResponseSelectionExpression"] = "$default"
         properties["Target"] = _sub(f"integrations/${{{integration_id}}}")
         resources[route_id] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
         resources[integration_id] = _integration(functions[_function_key(route)], route.timeout)
         if route.route_response:
-            resources[f"{name}RouteResponse"] = {
-                "Type": "AWS::ApiGatewayV2::RouteResponse",
-                "Properties": {
-                    "ApiId": _ref(_API),
-                    "RouteId": _ref(route_id),
-                    "RouteResponseKey": "$default",
-                },
-            }
+            resources[f"{name}RouteResponse"] = _route_response(route_id)
+    for route_key, integration_route in config.integrations.items():
+        route_ids.append(
+            _integration_route(
+                route_key, integration_route, resources, names, connect_authorization
+            )
+        )
+    for model in config.models.values():
+        resources[names.unique(f"{model.name[:1].upper()}{model.name[1:]}Model")] = {
+            "Type": "AWS::ApiGatewayV2::Model",
+            "Properties": {
+                "ApiId": _ref(_API),
+                "Name": model.name,
+                "ContentType": model.content_type,
+                "Schema": dict(model.schema),
+            },
+        }
     resources["Deployment"] = {
         "Type": "AWS::ApiGatewayV2::Deployment",
         # AWS: a deployment made before the routes exist deploys none of them.
@@ -94,6 +123,9 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
             "DeploymentId": _ref("Deployment"),
         },
     }
+    if config.stage_variables:
+        resources["Stage"]["Properties"]["StageVariables"] = dict(config.stage_variables)
+    _api_keys(config, resources, names)
     for key, logical_id in functions.items():
         routes = [route for route in config.routes.values() if _function_key(route) == key]
         resources.update(_function(logical_id, routes[0], max(r.timeout for r in routes), config))
@@ -121,6 +153,127 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     if config.environment:
         template["Globals"]["Function"]["Environment"] = {"Variables": dict(config.environment)}
     return _header(config) + dump_yaml(template, short_forms=True)
+
+
+def _route_response(route_id: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::ApiGatewayV2::RouteResponse",
+        "Properties": {
+            "ApiId": _ref(_API),
+            "RouteId": _ref(route_id),
+            "RouteResponseKey": "$default",
+        },
+    }
+
+
+def _route_request(request: RouteRequest) -> dict[str, Any]:
+    """A route's request settings as Route properties (spec §A.7, §A.8)."""
+    properties: dict[str, Any] = {}
+    if request.model_selection_expression is not None:
+        properties["ModelSelectionExpression"] = request.model_selection_expression.source
+    if request.request_models:
+        properties["RequestModels"] = dict(request.request_models)
+    if request.request_parameters:
+        properties["RequestParameters"] = {
+            name: {"Required": required} for name, required in request.request_parameters.items()
+        }
+    if request.api_key_required:
+        properties["ApiKeyRequired"] = True
+    return properties
+
+
+def _integration_route(
+    route_key: str,
+    route: IntegrationRoute,
+    resources: dict[str, Any],
+    names: _Names,
+    connect_authorization: dict[str, Any],
+) -> str:
+    """The Route, Integration, IntegrationResponse(s) and RouteResponse of a route with an
+    ``integration:``; returns the route's logical id."""
+    name = names.route(route_key)
+    route_id, integration_id = f"{name}Route", f"{name}Integration"
+    properties: dict[str, Any] = {
+        "ApiId": _ref(_API),
+        "RouteKey": route_key,
+        "AuthorizationType": "NONE",
+    }
+    if route_key == "$connect":
+        properties.update(connect_authorization)
+    properties.update(_route_request(route.request))
+    if route.route_response:
+        properties["RouteResponseSelectionExpression"] = "$default"
+    properties["Target"] = _sub(f"integrations/${{{integration_id}}}")
+    resources[route_id] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
+    resources[integration_id] = _other_integration(route.integration)
+    for index, response in enumerate(route.integration.responses, start=1):
+        response_properties: dict[str, Any] = {
+            "ApiId": _ref(_API),
+            "IntegrationId": _ref(integration_id),
+            "IntegrationResponseKey": response.key,
+        }
+        if response.template_selection_expression is not None:
+            expression = response.template_selection_expression.source
+            response_properties["TemplateSelectionExpression"] = expression
+        if response.response_templates:
+            response_properties["ResponseTemplates"] = dict(response.response_templates)
+        if response.content_handling is not None:
+            response_properties["ContentHandlingStrategy"] = response.content_handling.value
+        resources[names.unique(f"{name}IntegrationResponse{index}")] = {
+            "Type": "AWS::ApiGatewayV2::IntegrationResponse",
+            "Properties": response_properties,
+        }
+    if route.route_response:
+        resources[f"{name}RouteResponse"] = _route_response(route_id)
+    return route_id
+
+
+def _other_integration(integration: IntegrationConfig) -> dict[str, Any]:
+    properties: dict[str, Any] = {"ApiId": _ref(_API), "IntegrationType": integration.type.value}
+    if integration.uri is not None:
+        properties["IntegrationUri"] = integration.uri
+        properties["IntegrationMethod"] = integration.method
+    properties["TimeoutInMillis"] = min(29000, max(50, round(integration.timeout * 1000)))
+    if integration.request_parameters:
+        properties["RequestParameters"] = dict(integration.request_parameters)
+    if integration.request_templates:
+        properties["RequestTemplates"] = dict(integration.request_templates)
+    if integration.template_selection_expression is not None:
+        expression = integration.template_selection_expression.source
+        properties["TemplateSelectionExpression"] = expression
+    if integration.passthrough_behavior.value != "WHEN_NO_MATCH":  # AWS's default
+        properties["PassthroughBehavior"] = integration.passthrough_behavior.value
+    if integration.content_handling is not None:
+        properties["ContentHandlingStrategy"] = integration.content_handling.value
+    return {"Type": "AWS::ApiGatewayV2::Integration", "Properties": properties}
+
+
+def _api_keys(config: ApiConfig, resources: dict[str, Any], names: _Names) -> None:
+    """The keys valid on this stage, in one usage plan for it (spec §A.8)."""
+    keys = [k for k in config.api_keys if k.stages is None or config.stage in k.stages]
+    if not keys:
+        return
+    plan = names.unique("UsagePlan")
+    resources[plan] = {
+        "Type": "AWS::ApiGateway::UsagePlan",
+        # The `Ref Stage` orders it after the stage: a plan can only name one that exists.
+        "Properties": {"ApiStages": [{"ApiId": _ref(_API), "Stage": _ref("Stage")}]},
+    }
+    for key in keys:
+        words = re.findall(r"[A-Za-z0-9]+", key.id)
+        logical_id = names.unique("ApiKey" + "".join(w[:1].upper() + w[1:] for w in words))
+        properties: dict[str, Any] = {"Enabled": key.enabled, "Value": key.value}
+        if key.name is not None:
+            properties["Name"] = key.name
+        resources[logical_id] = {"Type": "AWS::ApiGateway::ApiKey", "Properties": properties}
+        resources[names.unique(f"{logical_id}UsagePlanKey")] = {
+            "Type": "AWS::ApiGateway::UsagePlanKey",
+            "Properties": {
+                "KeyId": _ref(logical_id),
+                "KeyType": "API_KEY",
+                "UsagePlanId": _ref(plan),
+            },
+        }
 
 
 def _authorizer_resources(
@@ -247,6 +400,10 @@ def _header(config: ApiConfig) -> str:
     ]
     if config.limits != Limits():
         lines.append("# Not exported: `limits` (AWS's own quotas apply once deployed).")
+    if config.aws_endpoints:
+        lines.append("# Not exported: `awsEndpoints` (AWS integrations call AWS once deployed).")
+    if config.api_keys:
+        lines.append("# The API keys' values are written as given: keep this file private.")
     return "\n".join(lines) + "\n"
 
 

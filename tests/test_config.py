@@ -138,9 +138,15 @@ def test_public_names_are_pinned() -> None:
         "PREDEFINED_ROUTES",
         "AUTHORIZATION_TYPES",
         "ApiConfig",
+        "ApiKeyConfig",
         "AuthorizerConfig",
+        "IntegrationConfig",
+        "IntegrationResponseConfig",
+        "IntegrationRoute",
         "Limits",
+        "ModelConfig",
         "RouteConfig",
+        "RouteRequest",
         "load_config",
         "parse_config",
         "with_limits",
@@ -172,12 +178,15 @@ def test_module_is_pure() -> None:
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
 
     assert {name.partition(".")[0] for name in imported} <= {
-        "__future__", "collections", "dataclasses", "difflib", "keyword", "math", "os",
-        "pathlib", "re", "types", "typing", "yaml", "emulator",
+        "__future__", "collections", "dataclasses", "difflib", "enum", "hashlib", "json",
+        "keyword", "math", "os", "pathlib", "re", "types", "typing", "yaml", "emulator",
     }  # fmt: skip
     assert {name for name in imported if name.startswith("emulator")} <= {
         "emulator.authorizer",
         "emulator.errors",
+        "emulator.integrations.expressions",
+        "emulator.integrations.mapping",
+        "emulator.integrations.settings",
         "emulator.selection",
     }
 

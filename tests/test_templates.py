@@ -335,8 +335,6 @@ FIXTURE_REPORTS = [
             "image: function ImageFunction is a container image (PackageType: Image)",
             "fromS3: function S3Function's CodeUri 's3://my-bucket/ws/code.zip'"
             " is not a local folder",
-            "http: integration HttpIntegration is 'HTTP_PROXY':"
-            " only Lambda proxy (AWS_PROXY) integrations run in the emulator",
             "mock: route MockRoute has no Target (no integration)",
         ],
         [],

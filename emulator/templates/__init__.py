@@ -37,6 +37,7 @@ def load_template(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    api_id: str | None = None,
 ) -> ImportedApi:
     """Import the WebSocket API of a template; its code folders resolve from its folder.
 
@@ -45,11 +46,15 @@ def load_template(
     parameter's ``Default``), or for a serverless.yml the CLI options
     ``${opt:...}`` reads (``stage``, ``region``). ``environ`` is what
     ``${env:...}`` reads: pass ``os.environ`` to behave like the framework's
-    CLI; None reads nothing. Raises :class:`ConfigError`.
+    CLI; None reads nothing. ``api_id`` is the id the emulator will serve the
+    API under (``Emulator(api_id=...)``): references to the API itself
+    (``!Ref Api``, ``${Api}`` in a ``CALLBACK_URL``, ``!GetAtt Api.ApiId``)
+    resolve to it; without it they are only known once deployed. Raises
+    :class:`ConfigError`.
     """
     source = os.fspath(path)
     try:
-        return _load(Path(path), source, api, parameters, environ)
+        return _load(Path(path), source, api, parameters, environ, api_id)
     except ConfigError as exc:
         if exc.source:
             raise
@@ -62,6 +67,7 @@ def _load(
     api: str | None,
     parameters: Mapping[str, str] | None,
     environ: Mapping[str, str] | None,
+    api_id: str | None = None,
 ) -> ImportedApi:
     base_dir = path.absolute().parent
     document = _read(path, source)
@@ -69,7 +75,12 @@ def _load(
         raise ConfigError(f"must be a mapping, got {type(document).__name__}", source=source)
     if "Resources" in document:
         return import_cloudformation(
-            document, base_dir=base_dir, source=source, api=api, parameters=parameters
+            document,
+            base_dir=base_dir,
+            source=source,
+            api=api,
+            parameters=parameters,
+            api_id=api_id,
         )
     if "service" in document or "functions" in document:
         return import_serverless(
@@ -79,6 +90,7 @@ def _load(
             api=api,
             options=parameters,
             environ=environ,
+            api_id=api_id,
         )
     problem = (
         "is neither a CloudFormation or SAM template (no 'Resources')"

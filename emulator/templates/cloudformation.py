@@ -23,7 +23,8 @@ from typing import Any
 from emulator.config import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.errors import ConfigError
 from emulator.templates.functions import Template
-from emulator.templates.intrinsics import printable
+from emulator.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
+from emulator.templates.intrinsics import REGION, printable
 from emulator.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -48,12 +49,18 @@ def import_cloudformation(
     source: str,
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
+    api_id: str | None = None,
 ) -> ImportedApi:
-    """The WebSocket API ``api`` (a logical id) of a template; the only one if None."""
+    """The WebSocket API ``api`` (a logical id) of a template; the only one if None.
+
+    ``api_id``, the id the emulator serves the API under, resolves references
+    to the API itself (``!Ref Api``, ``${Api}``, ``!GetAtt Api.ApiId``,
+    ``Api.ApiEndpoint``); without it they are only known once deployed.
+    """
     template = _Importer(
         Template(document, base_dir=base_dir, source=source, parameters=parameters)
     )
-    return template.run(api)
+    return template.run(api, api_id)
 
 
 class _Importer:
@@ -65,8 +72,12 @@ class _Importer:
         self.authorization_type = "NONE"
         self.top_locations: dict[str, str] = {}
 
-    def run(self, wanted: str | None) -> ImportedApi:
+    def run(self, wanted: str | None, api_id: str | None = None) -> ImportedApi:
         api = self._choose(wanted)
+        if api_id is not None:
+            endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
+            self.t.resolver.bind(api, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+        self.integrations = IntegrationImporter(self.t, api)
         if self.t.type_of(api) == _SAM_API:
             name, expression, stage = self._sam_api(api)
         else:
@@ -84,12 +95,15 @@ class _Importer:
             authorizer=self.authorizer,
             authorization_type=self.authorization_type,
             skipped=self.skipped,
+            top=self.integrations.top(stage),
         )
         return ImportedApi(
             config=config,
             api=api,
             name=name,
-            functions=MappingProxyType({r.route_key: r.function.name for r in self.routes}),
+            functions=MappingProxyType(
+                {r.route_key: r.function.name for r in self.routes if r.function is not None}
+            ),
             skipped=tuple(self.skipped),
             warnings=tuple(dict.fromkeys(self.t.warnings)),  # Globals warn once per function
             authorizer=self.authorizer,
@@ -173,33 +187,52 @@ class _Importer:
             )
             return
         kind = t.prop(integration, "IntegrationType")
-        if kind != "AWS_PROXY":
+        expression = t.prop(route, "RouteResponseSelectionExpression")
+        request = self.integrations.route_request(
+            t.raw_properties(route),
+            route_key,
+            f"Resources.{route}",
+            f"Resources.{route}.Properties",
+        )
+        if kind in NON_PROXY_TYPES:
+            document = self.integrations.integration(integration, kind)
+            if isinstance(document, str):
+                self.skipped.append(f"{route_key}: {document}")
+                return
+            spec = RouteSpec(
+                route_key,
+                None,
+                location=f"Resources.{route}",
+                two_way=bool(expression) or has_route_response,
+                integration=document,
+                request=request,
+            )
+        elif kind != "AWS_PROXY":
             self.skipped.append(
                 f"{route_key}: integration {integration} is {kind!r}:"
-                " only Lambda proxy (AWS_PROXY) integrations run in the emulator"
+                " not an integration type of WebSocket APIs"
             )
             return
-        uri = t.prop(integration, "IntegrationUri", references_ok=True)
-        if uri is None:
-            raise t.error("is required", integration, "IntegrationUri")
-        function = self._function(route_key, uri, f"integration {integration}")
-        if function is None:
-            return
-        timeout = self._millis(
-            t.raw(integration, "TimeoutInMillis"),
-            f"Resources.{integration}.Properties.TimeoutInMillis",
-        )
-        expression = t.prop(route, "RouteResponseSelectionExpression")
-        self._api_key_warning(t.raw(route, "ApiKeyRequired"), f"Resources.{route}")
-        self.routes.append(
-            RouteSpec(
+        else:
+            uri = t.prop(integration, "IntegrationUri", references_ok=True)
+            if uri is None:
+                raise t.error("is required", integration, "IntegrationUri")
+            function = self._function(route_key, uri, f"integration {integration}")
+            if function is None:
+                return
+            timeout = self._millis(
+                t.raw(integration, "TimeoutInMillis"),
+                f"Resources.{integration}.Properties.TimeoutInMillis",
+            )
+            spec = RouteSpec(
                 route_key,
                 function,
                 location=f"Resources.{route}",
                 two_way=bool(expression) or has_route_response,
                 integration_timeout=timeout,
+                request=request,
             )
-        )
+        self.routes.append(spec)
         authorization = (t.prop(route, "AuthorizationType") or "NONE").upper()
         if authorization not in ("NONE", "AWS_IAM", "CUSTOM"):
             raise t.error(
@@ -286,7 +319,6 @@ class _Importer:
                 f"{key}.RouteResponseSelectionExpression",
             )
             timeout = self._millis(route.get("IntegrationTimeout"), f"{key}.IntegrationTimeout")
-            self._api_key_warning(route.get("ApiKeyRequired"), key)
             self.routes.append(
                 RouteSpec(
                     str(route_key),
@@ -294,6 +326,7 @@ class _Importer:
                     location=key,
                     two_way=bool(expression_rr),
                     integration_timeout=timeout,
+                    request=self.integrations.route_request(route, str(route_key), key, key),
                 )
             )
         self._sam_auth(api)
@@ -351,13 +384,6 @@ class _Importer:
             environment=function.environment,
             timeout=function.timeout,
         )
-
-    def _api_key_warning(self, raw: Any, where: str) -> None:
-        if self.t.resolve(raw, f"{where}.ApiKeyRequired") in (True, "true"):
-            # Spec §7.1: API keys are not emulated.
-            self.t.warnings.append(
-                f"{where}: ApiKeyRequired is not emulated; requests without a key are served"
-            )
 
     def _millis(self, raw: Any, key: str) -> float | None:
         value = self.t.resolve(raw, key)

@@ -138,8 +138,14 @@ class Template:
         return self.text(self.raw(logical_id, name), key, references_ok=references_ok)
 
     def refers_to(self, value: str | None, logical_id: str) -> bool:
-        """Whether a resolved ``ApiId``/``RouteId`` is ``!Ref logical_id``."""
-        return value is not None and any(
+        """Whether a resolved ``ApiId``/``RouteId`` is ``!Ref logical_id`` (or what
+        ``Ref logical_id`` was bound to, see :meth:`Resolver.bind`)."""
+        if value is None:
+            return False
+        bound = self.resolver.bound(logical_id)
+        if bound is not None and value == bound:
+            return True
+        return any(
             ref.logical_id == logical_id and ref.attribute is None for ref in references(value)
         )
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "is_intrinsic",
     "printable",
     "references",
+    "substitute_references",
 ]
 
 REGION = "us-east-1"
@@ -104,6 +105,16 @@ def references(value: str) -> list[Reference]:
     return found
 
 
+def substitute_references(value: str, replacement: Callable[[Reference], str]) -> str:
+    """A resolved string with each reference token replaced by ``replacement(reference)``."""
+
+    def replace(match: re.Match[str]) -> str:
+        logical_id, dot, attribute = match.group(1).partition(".")
+        return replacement(Reference(logical_id, attribute if dot else None))
+
+    return _TOKEN.sub(replace, value)
+
+
 def is_intrinsic(value: object) -> bool:
     """Whether ``value`` is one intrinsic function call (``{"Ref": ...}``, ``{"Fn::X": ...}``)."""
     if not isinstance(value, Mapping) or len(value) != 1:
@@ -145,6 +156,8 @@ class Resolver:
         self._overrides = dict(parameters or {})
         self._evaluated: dict[str, bool] = {}
         self._evaluating: list[str] = []
+        self._bound: dict[str, str] = {}
+        self._bound_attributes: dict[tuple[str, str], str] = {}
         self._pseudo: dict[str, Any] = {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,
@@ -158,6 +171,22 @@ class Resolver:
             "AWS::NotificationARNs": [],
             "AWS::NoValue": NO_VALUE,
         }
+
+    def bind(
+        self, logical_id: str, value: str, attributes: Mapping[str, str] | None = None
+    ) -> None:
+        """Resolve ``Ref logical_id`` to ``value`` (and ``Fn::GetAtt`` of ``attributes``).
+
+        For what is known locally although only a deployment would know it on
+        AWS: the emulator's own API id for the API it serves.
+        """
+        self._bound[logical_id] = value
+        for attribute, attribute_value in (attributes or {}).items():
+            self._bound_attributes[(logical_id, attribute)] = attribute_value
+
+    def bound(self, logical_id: str) -> str | None:
+        """What :meth:`bind` made ``Ref logical_id`` resolve to, if anything."""
+        return self._bound.get(logical_id)
 
     def resolve(self, value: Any) -> Any:
         """``value`` with every intrinsic function evaluated.
@@ -220,6 +249,8 @@ class Resolver:
             raise Unresolvable(f"Ref takes a name, got {name!r}")
         if name in self._pseudo:
             return self._pseudo[name]
+        if name in self._bound:
+            return self._bound[name]
         if name in self._parameters:
             return self._parameter(name)
         if name in self._resources:
@@ -254,6 +285,8 @@ class Resolver:
             isinstance(parts, list) and len(parts) == 2 and all(isinstance(p, str) for p in parts)
         ):
             raise Unresolvable(f"Fn::GetAtt takes [LogicalId, Attribute], got {argument!r}")
+        if (parts[0], parts[1]) in self._bound_attributes:
+            return self._bound_attributes[(parts[0], parts[1])]
         if parts[0] not in self._resources:
             raise Unresolvable(f"Fn::GetAtt {parts[0]!r}: no resource of that name")
         return Reference(parts[0], parts[1]).token()

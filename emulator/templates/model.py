@@ -95,13 +95,22 @@ class FunctionSpec:
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """One route of the API, its function, and where it is written."""
+    """One route of the API, its function, and where it is written.
+
+    A route whose integration is not a Lambda proxy has no ``function`` but an
+    ``integration``: the routes.yaml ``integration:`` mapping it becomes.
+    ``request`` holds the route's routes.yaml request settings
+    (``modelSelectionExpression``, ``requestModels``, ``requestParameters``,
+    ``apiKeyRequired``).
+    """
 
     route_key: str
-    function: FunctionSpec
+    function: FunctionSpec | None
     location: str
     two_way: bool = False
     integration_timeout: float | None = None
+    integration: Mapping[str, object] | None = None
+    request: Mapping[str, object] = field(default_factory=lambda: _EMPTY)
 
 
 def build(
@@ -118,6 +127,7 @@ def build(
     authorizer: AuthorizerSpec | None = None,
     authorization_type: str = "NONE",
     skipped: Sequence[str] = (),
+    top: Mapping[str, object] | None = None,
 ) -> ApiConfig:
     """The routes.yaml document for ``routes``, parsed into an :class:`ApiConfig`.
 
@@ -127,8 +137,9 @@ def build(
     variables every function shares become the top-level ``environment``.
     ``authorizer`` becomes the ``authorizer`` section (``CUSTOM``);
     ``authorization_type`` is $connect's otherwise (``NONE`` or ``AWS_IAM``).
+    ``top`` holds further top-level routes.yaml keys (``models``, ``apiKeys``...).
     """
-    functions = [route.function.environment for route in routes]
+    functions = [route.function.environment for route in routes if route.function is not None]
     if authorizer is not None:
         functions.append(authorizer.environment)
     common = dict(common_environment)
@@ -152,6 +163,7 @@ def build(
         }
     elif authorization_type != "NONE":
         document["authorizationType"] = authorization_type
+    document.update(top or {})
     entries: dict[str, object] = {}
     for route in routes:
         two_way = route.two_way
@@ -159,6 +171,14 @@ def build(
             # AWS never sends these routes' responses (spec §3.1): not an error on AWS.
             warnings.append(f"{route.location}: {route.route_key} ignores its route response")
             two_way = False
+        if route.function is None:
+            assert route.integration is not None
+            entries[route.route_key] = {
+                "integration": dict(route.integration),
+                "routeResponse": two_way,
+                **route.request,
+            }
+            continue
         entry: dict[str, object] = {
             "handler": route.function.handler,
             "routeResponse": two_way,
@@ -171,6 +191,7 @@ def build(
             entry["timeout"] = max(_MIN_WAIT, wait)
         if route.function.code_uri is not None:
             entry["codeUri"] = route.function.code_uri.as_posix()
+        entry.update(route.request)
         entries[route.route_key] = entry
     document["routes"] = entries
     if not entries:
@@ -199,6 +220,8 @@ def _relocate(
         if key == prefix or key.startswith(prefix + "."):
             field_name = key[len(prefix) + 1 :].split(".", 1)[0]
             function = route.function
+            if function is None:
+                return ConfigError(error.problem, key=route.location, source=error.source)
             where = {
                 "handler": function.handler_key,
                 "environment": function.environment_key,

@@ -24,6 +24,7 @@ from emulator.config import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.errors import ConfigError
 from emulator.templates.intrinsics import (
     NO_VALUE,
+    REGION,
     Resolver,
     Unresolvable,
     has_references,
@@ -55,15 +56,21 @@ def import_serverless(
     api: str | None = None,
     options: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    api_id: str | None = None,
 ) -> ImportedApi:
     """The service's WebSocket API. ``options`` are the CLI's (``stage``, ``region``,
-    ``param:NAME``), ``environ`` what ``${env:...}`` reads."""
+    ``param:NAME``), ``environ`` what ``${env:...}`` reads; ``api_id`` is what
+    ``{Ref: WebsocketsApi}`` resolves to (else it is only known once deployed)."""
     if api is not None and api != API_LOGICAL_ID:
         problem = f"no WebSocket API {api!r}: a serverless.yml has one, {API_LOGICAL_ID!r}"
         raise ConfigError(problem, source=source)
-    return _Importer(
+    importer = _Importer(
         document, base_dir, source, Variables(document, options=options, environ=environ)
-    ).run()
+    )
+    if api_id is not None:
+        endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
+        importer.resolver.bind(API_LOGICAL_ID, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+    return importer.run()
 
 
 class _Importer:
@@ -160,7 +167,9 @@ class _Importer:
             config=config,
             api=API_LOGICAL_ID,
             name=api_name or f"{self.v.stage}-{service}-websockets",
-            functions=MappingProxyType({key: r.function.name for key, r in routes.items()}),
+            functions=MappingProxyType(
+                {key: r.function.name for key, r in routes.items() if r.function is not None}
+            ),
             skipped=tuple(skipped.values()),
             warnings=tuple(dict.fromkeys(self.warnings)),
             authorizer=authorizer,
