@@ -14,6 +14,7 @@ from functools import partial
 
 from emulator import logs
 from emulator.app import Emulator
+from emulator.clock import new_api_id
 from emulator.config import ApiConfig, load_config, with_limits
 from emulator.errors import ConfigError
 from emulator.explain import explain
@@ -71,12 +72,20 @@ def _template_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_api(args: argparse.Namespace) -> ApiConfig:
-    """The API to serve: a routes.yaml, or the one a template declares."""
+def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
+    """The API to serve: a routes.yaml, or the one a template declares.
+
+    With ``api_id``, a template's references to its own API (a callback URL
+    built from ``${MyApi}``) resolve to the id the emulator serves under.
+    """
     if args.template is None:
         return load_config(args.config)
     imported = load_template(
-        args.template, api=args.api, parameters=dict(args.parameter or []), environ=os.environ
+        args.template,
+        api=args.api,
+        parameters=dict(args.parameter or []),
+        environ=os.environ,
+        api_id=api_id,
     )
     for skipped in imported.skipped:
         print(f"apigw-ws: skipped: {skipped}", file=sys.stderr)
@@ -175,8 +184,8 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _reload_api(args: argparse.Namespace, limits: dict[str, object]) -> ApiConfig:
-    return with_limits(_load_api(args), limits)
+def _reload_api(args: argparse.Namespace, limits: dict[str, object], api_id: str) -> ApiConfig:
+    return with_limits(_load_api(args, api_id), limits)
 
 
 async def _serve(
@@ -235,6 +244,12 @@ def _check(args: argparse.Namespace) -> int:
         else:
             kind = "two-way" if route.route_response else "one-way"
         rows.append((route.route_key, route.handler, kind, f"{route.timeout:g} s"))
+    for key, integration in config.integrations.items():
+        kind = "two-way" if integration.route_response else "one-way"
+        if key in ("$connect", "$disconnect"):
+            kind = "-"
+        target = f"{integration.integration.type.value} {integration.integration.uri or ''}"
+        rows.append((key, target.strip(), kind, f"{integration.integration.timeout:g} s"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
@@ -273,11 +288,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _, name, _ in _LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
-        config = with_limits(_load_api(args), overrides)
+        api_id = new_api_id()
+        config = with_limits(_load_api(args, api_id), overrides)
         emulator = Emulator(
             config,
             host=args.host,
             port=args.port,
+            api_id=api_id,
             max_connections=args.max_connections,
             max_header_bytes=args.max_header_size,
         )
@@ -301,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(args.log_format)
     try:
         watched = args.template or args.config
-        reload_from = partial(_reload_api, args, overrides) if args.reload else None
+        reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
         asyncio.run(_serve(emulator, watched, reload_from))
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,5 +116,50 @@ from websockets.asyncio.client import connect
 async def main():
     async with connect(sys.argv[1]) as ws:
         print(json.dumps({"connected": True}))
+asyncio.run(main())
+"""
+
+
+def test_serve_resolves_references_to_the_api_itself(tmp_path: Path) -> None:
+    """The tutorial's CALLBACK_URL (https://${SimpleChatWebSocket}.execute-api...)
+    names the API's own id: served, it is the emulator's, not dropped."""
+    template = TEMPLATES / "sam_chat" / "template.yaml"
+    with subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--template", str(template),
+         "--port", "0", "--no-reload"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            reply = subprocess.run(
+                [sys.executable, "-c", SEND, url],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    seen = json.loads(reply)
+    callback = seen["environment"]["CALLBACK_URL"]
+    # Without the emulator's id it would be left out (None), as `check` says.
+    assert re.fullmatch(
+        r"https://[a-z0-9]{10}\.execute-api\.us-east-1\.amazonaws\.com/Prod", callback
+    )
+
+
+SEND = """
+import asyncio, json, sys
+from websockets.asyncio.client import connect
+async def main():
+    async with connect(sys.argv[1]) as ws:
+        await ws.send(json.dumps({"action": "sendmessage", "data": "hi"}))
+        print(await asyncio.wait_for(ws.recv(), 20))
 asyncio.run(main())
 """
