@@ -1,8 +1,10 @@
-"""Who may connect: the IAM check and the Lambda REQUEST authorizer (spec §6).
+"""Who may connect: API keys, IAM, the Lambda REQUEST authorizer (spec §6, §A.8).
 
-Each step either refuses the upgrade (an :class:`UpgradeAnswer`) or returns
-the connection's :class:`ConnectionInfo` with what it learned: the caller's
-IAM fields, or the authorizer's context, which ride on every later event.
+:func:`admit` runs the checks API Gateway makes before ``$connect``, in its
+order, ending with ``$connect``'s required parameters (§A.7.2). Each step
+either refuses the upgrade (an :class:`UpgradeAnswer`) or returns the
+connection's :class:`ConnectionInfo` with what it learned: the API key, the
+caller's IAM fields, or the authorizer's context, which ride on every later event.
 """
 
 from __future__ import annotations
@@ -14,28 +16,111 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from emulator.apikeys import (
+    FORBIDDEN_BODY,
+    check_api_key,
+    presented_key,
+    uses_authorizer,
+    with_api_key,
+)
 from emulator.authorizer import (
     AuthorizerOutcome,
     authorizer_event,
     context_variables,
     decide,
+    method_arn,
     missing_identity,
     parse_identity_sources,
     rejection_body,
 )
-from emulator.config import AuthorizerConfig
+from emulator.clock import Clock
+from emulator.config import ApiConfig, AuthorizerConfig
 from emulator.events import ConnectionInfo, connect_event
-from emulator.invoke import Invocation, InvocationOutcome
-from emulator.loader import LoadedHandler
+from emulator.invoke import ACCOUNT_ID, Invocation, InvocationOutcome
+from emulator.loader import AUTHORIZER, LoadedHandler
 from emulator.logs import EVENTS, log_connect
 from emulator.sigv4 import SignatureError, verify_sigv4
 from emulator.transport import UpgradeAnswer, UpgradeRequest
+from emulator.validation import missing_parameters, missing_parameters_body
 
-__all__ = ["check_signature", "run_authorizer"]
+__all__ = ["admit", "check_signature", "run_authorizer"]
 
 logger = logging.getLogger("emulator")
 
 Invoke = Callable[[LoadedHandler, Any, str], Awaitable[Invocation]]
+
+
+async def admit(
+    config: ApiConfig,
+    info: ConnectionInfo,
+    request: UpgradeRequest,
+    *,
+    headers: Sequence[tuple[str, str]],
+    query: Sequence[tuple[str, str]] | None,
+    request_id: str,
+    region: str,
+    invoke: Invoke,
+    handlers: Mapping[str, LoadedHandler],
+    clock: Clock,
+) -> UpgradeAnswer | ConnectionInfo:
+    """Whether the connection may go on to ``$connect``: a refusal, or what it learned.
+
+    ``headers`` are the upgrade's with API Gateway's additions, as ``$connect``
+    gets them; ``handlers`` holds the authorizer's, if there is one.
+    """
+    connect_request = config.route_request("$connect")
+    key_required = connect_request is not None and connect_request.api_key_required
+    key_after_authorizer = uses_authorizer(config.api_key_selection_expression)
+    # AWS: the API key, then IAM or the authorizer decide before $connect runs (spec §3.1).
+    outcome: UpgradeAnswer | ConnectionInfo = info
+    if key_required and not key_after_authorizer:
+        outcome = _check_api_key(config, info, headers)
+        if isinstance(outcome, UpgradeAnswer):
+            return outcome
+        info = outcome
+    if config.authorization_type == "AWS_IAM":
+        outcome = check_signature(info, request, config.iam_credentials, region)
+    elif config.authorizer is not None:
+        outcome = await run_authorizer(
+            invoke,
+            handlers[AUTHORIZER],
+            config.authorizer,
+            method_arn=method_arn(region, ACCOUNT_ID, info.api_id, config.stage),
+            info=info,
+            headers=headers,
+            query=query,
+            request_id=request_id,
+            now_ms=clock.epoch_ms(),
+        )
+    if isinstance(outcome, UpgradeAnswer):
+        return outcome
+    if key_required and key_after_authorizer:
+        # The key is the authorizer's usageIdentifierKey: checked after it (spec §A.8).
+        outcome = _check_api_key(config, outcome, headers)
+        if isinstance(outcome, UpgradeAnswer):
+            return outcome
+    if connect_request is not None and connect_request.request_parameters:
+        missing = missing_parameters(connect_request, request.headers, query)
+        if missing:
+            # UNKNOWN on AWS; the spec recommends REST's 400 (§A.7.2).
+            if EVENTS.isEnabledFor(logging.INFO):
+                why = f"missing {', '.join(missing)}"
+                log_connect(outcome.connection_id, outcome.source_ip, 400, None, None, why)
+            return UpgradeAnswer(400, body=missing_parameters_body(missing))
+    return outcome
+
+
+def _check_api_key(
+    config: ApiConfig, info: ConnectionInfo, headers: Sequence[tuple[str, str]]
+) -> UpgradeAnswer | ConnectionInfo:
+    expression = config.api_key_selection_expression
+    presented = presented_key(expression, headers, info.authorizer)
+    decision = check_api_key(config.api_keys, config.stage, presented)
+    if decision.key is None:
+        if EVENTS.isEnabledFor(logging.INFO):
+            log_connect(info.connection_id, info.source_ip, 403, None, None, decision.reason)
+        return UpgradeAnswer(decision.status or 403, body=FORBIDDEN_BODY)
+    return with_api_key(info, decision.key)
 
 
 def check_signature(

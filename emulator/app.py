@@ -2,7 +2,11 @@
 
 It wires the pure core (config, route selection, events, results, registry,
 management mapping) to the adapters (transport, handler invocation, botocore
-interception), and is the object the CLI and the pytest plugin drive.
+interception), and is the object the CLI and the pytest plugin drive. Each
+connection's life is here: the upgrade and ``$connect``, each message's route
+and reply, ``$disconnect``. Who may connect is :mod:`emulator.access`'s call,
+the @connections operations are :mod:`emulator.connections`', and idle or
+too-old connections are closed by :mod:`emulator.timers`.
 """
 
 from __future__ import annotations
@@ -11,19 +15,11 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from emulator import boto
-from emulator.access import check_signature, run_authorizer
-from emulator.apikeys import (
-    FORBIDDEN_BODY,
-    check_api_key,
-    presented_key,
-    uses_authorizer,
-    with_api_key,
-)
-from emulator.authorizer import method_arn
+from emulator.access import admit
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.config import ApiConfig, RouteRequest
 from emulator.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
@@ -33,10 +29,9 @@ from emulator.events import (
     disconnect_event,
     message_event,
 )
-from emulator.integrations.runner import IntegrationRunner, RunResult
 from emulator.integrations.settings import IntegrationRoute
-from emulator.invoke import ACCOUNT_ID, Invocation, InvocationOutcome, Invoker
-from emulator.loader import AUTHORIZER, LoadedHandler, load_handlers
+from emulator.invoke import Invocation, InvocationOutcome, Invoker
+from emulator.loader import LoadedHandler, load_handlers
 from emulator.logs import EVENTS, log_close, log_connect, log_frame
 from emulator.management import (
     ManagementResponse,
@@ -45,6 +40,7 @@ from emulator.management import (
 from emulator.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
 from emulator.selection import RouteDecision, RouteSelector
+from emulator.timers import ConnectionTimers
 from emulator.transport import (
     DEFAULT_MAX_HEADER_BYTES,
     HttpRequest,
@@ -54,13 +50,11 @@ from emulator.transport import (
     UpgradeRequest,
     WebSocketPeer,
 )
-from emulator.validation import (
-    ModelValidators,
-    bad_request_body,
-    missing_parameters,
-    missing_parameters_body,
-)
+from emulator.validation import ModelValidators, bad_request_body
 from emulator.workers import LoopInbox
+
+if TYPE_CHECKING:
+    from emulator.integrations.runner import IntegrationRunner, RunResult
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -139,8 +133,10 @@ class Emulator:
             max_header_bytes=max_header_bytes,
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._time_offset = 0.0  # seconds added to the clock by advance_time()
+        self._timers = ConnectionTimers(
+            self._now, self._registry, lambda: self.config.limits, _going_away
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
         # Observers see what happens: kinds open, refuse, frame, invoke, send, close.
@@ -171,6 +167,10 @@ class Emulator:
     def _new_runner(self, config: ApiConfig) -> IntegrationRunner | None:
         if not config.integrations:
             return None
+        # Imported here: its HTTP client and VTL engine are start-up time that an
+        # API of Lambda routes only (the default) need not pay.
+        from emulator.integrations.runner import IntegrationRunner
+
         return IntegrationRunner(
             config, api_id=self.api_id, region=self.region, port=lambda: self.port
         )
@@ -201,6 +201,7 @@ class Emulator:
     async def start(self) -> None:
         """Listen, and route this API's @connections calls made through botocore."""
         self._loop = asyncio.get_running_loop()
+        self._timers.bind(self._loop)
         # One way in from handler threads, shared by results and posts: their
         # order is kept, and a burst of posts wakes the loop once.
         inbox = LoopInbox(self._loop)
@@ -216,9 +217,7 @@ class Emulator:
         if not self._started:
             return
         self._started = False
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
+        self._timers.cancel_all()
         await self._server.stop(*GOING_AWAY)
         if self._tasks:
             await asyncio.wait(tuple(self._tasks), timeout=grace_s)
@@ -287,11 +286,11 @@ class Emulator:
         endpoint = self.socket_routes.get(split.path)
         if endpoint is not None:
             # Not an API connection: from now on the endpoint gets its events.
-            peer.app = _EndpointApp(self, endpoint)  # type: ignore[attr-defined]
+            peer.app = _EndpointApp(self, endpoint)
             return UpgradeAnswer(200)
         answer = await self._upgrade(peer, request, split)
         if self.observers and not answer.accepted:
-            record = getattr(peer, "record", None)
+            record = peer.record
             self._notify(
                 "refuse",
                 {
@@ -324,7 +323,7 @@ class Emulator:
             stage=self.config.stage,
         )
         record = self._registry.add(info, peer)
-        peer.record = record  # type: ignore[attr-defined]
+        peer.record = record
         request_id = self._new_id()
         headers = [
             *request.headers,
@@ -335,45 +334,20 @@ class Emulator:
             ("X-Forwarded-Proto", "http"),
         ]
         query = parse_qsl(split.query, keep_blank_values=True) if split.query else None
-        connect_request = self.config.route_request("$connect")
-        key_required = connect_request is not None and connect_request.api_key_required
-        key_after_authorizer = uses_authorizer(self.config.api_key_selection_expression)
-        # AWS: the API key, then IAM or the authorizer decide before $connect runs (spec §3.1).
-        outcome: UpgradeAnswer | ConnectionInfo = info
-        if key_required and not key_after_authorizer:
-            outcome = self._api_key(info, headers)
-            if isinstance(outcome, UpgradeAnswer):
-                return outcome
-            info = outcome
-        if self.config.authorization_type == "AWS_IAM":
-            outcome = check_signature(info, request, self.config.iam_credentials, self.region)
-        elif self.config.authorizer is not None:
-            outcome = await run_authorizer(
-                partial(self._invoke, log_errors=False),
-                self._handlers[AUTHORIZER],
-                self.config.authorizer,
-                method_arn=method_arn(self.region, ACCOUNT_ID, self.api_id, self.config.stage),
-                info=info,
-                headers=headers,
-                query=query,
-                request_id=request_id,
-                now_ms=self._clock.epoch_ms(),
-            )
+        outcome = await admit(
+            self.config,
+            info,
+            request,
+            headers=headers,
+            query=query,
+            request_id=request_id,
+            region=self.region,
+            invoke=partial(self._invoke, log_errors=False),
+            handlers=self._handlers,
+            clock=self._clock,
+        )
         if isinstance(outcome, UpgradeAnswer):
             return outcome
-        if key_required and key_after_authorizer:
-            # The key is the authorizer's usageIdentifierKey: checked after it (spec §A.8).
-            outcome = self._api_key(outcome, headers)
-            if isinstance(outcome, UpgradeAnswer):
-                return outcome
-        if connect_request is not None and connect_request.request_parameters:
-            missing = missing_parameters(connect_request, request.headers, query)
-            if missing:
-                # UNKNOWN on AWS; the spec recommends REST's 400 (§A.7.2).
-                if EVENTS.isEnabledFor(logging.INFO):
-                    why = f"missing {', '.join(missing)}"
-                    log_connect(outcome.connection_id, outcome.source_ip, 400, None, None, why)
-                return UpgradeAnswer(400, body=missing_parameters_body(missing))
         record.info = info = outcome
         integration = self.config.integrations.get("$connect")
         if integration is not None:
@@ -406,18 +380,6 @@ class Emulator:
                 info.connection_id, info.source_ip, answer.status, handler.route.handler, invocation
             )
         return answer
-
-    def _api_key(
-        self, info: ConnectionInfo, headers: list[tuple[str, str]]
-    ) -> UpgradeAnswer | ConnectionInfo:
-        expression = self.config.api_key_selection_expression
-        presented = presented_key(expression, headers, info.authorizer)
-        decision = check_api_key(self.config.api_keys, self.config.stage, presented)
-        if decision.key is None:
-            if EVENTS.isEnabledFor(logging.INFO):
-                log_connect(info.connection_id, info.source_ip, 403, None, None, decision.reason)
-            return UpgradeAnswer(decision.status or 403, body=FORBIDDEN_BODY)
-        return with_api_key(info, decision.key)
 
     async def _connect_integration(
         self, route: IntegrationRoute, event: dict[str, Any], raw_query: str | None, now: int
@@ -456,10 +418,10 @@ class Emulator:
         return UpgradeAnswer(outcome.status, outcome.subprotocol)
 
     def handle_open(self, peer: Peer) -> None:
-        record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
+        record: ConnectionRecord[Peer] = peer.record
         record.state = ConnectionState.OPEN
         record.opened_at = record.active_at = self._now()
-        self._check_timers(record)
+        self._timers.check(record)
         if self.observers:
             info = record.info
             self._notify(
@@ -474,7 +436,7 @@ class Emulator:
             )
 
     def handle_message(self, peer: Peer, text: str) -> None:
-        record: ConnectionRecord[Peer] = peer.record  # type: ignore[attr-defined]
+        record: ConnectionRecord[Peer] = peer.record
         now = self._clock.epoch_ms()
         record.last_active_ms = now
         record.active_at = self._now()
@@ -603,7 +565,7 @@ class Emulator:
             )
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
-        record: ConnectionRecord[Peer] | None = getattr(peer, "record", None)
+        record: ConnectionRecord[Peer] | None = peer.record
         if record is None:
             return
         if record.state is ConnectionState.PENDING:
@@ -611,39 +573,10 @@ class Emulator:
             self._registry.discard(record.connection_id)
             return
         record.state = ConnectionState.CLOSING
-        timer = self._timers.pop(record.connection_id, None)
-        if timer is not None:
-            timer.cancel()
+        self._timers.forget(record.connection_id)
         self._notify("close", {"connectionId": record.connection_id, "code": code})
-        task = asyncio.get_running_loop().create_task(self._run_disconnect(record, code, reason))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    # Idle and maximum-duration timers
-
-    def _now(self) -> float:
-        return self._clock.monotonic() + self._time_offset
-
-    def _check_timers(self, record: ConnectionRecord[Peer]) -> None:
-        """Close ``record`` if a timer expired, else look again when one might.
-
-        One timer per connection, not rescheduled on every message: activity
-        only moves ``active_at``, and an early wake-up just sleeps again.
-        """
-        self._timers.pop(record.connection_id, None)
-        if record.state is not ConnectionState.OPEN:
-            return
-        limits = self.config.limits
-        now = self._now()
-        expired, deadline = record.timeout_due(
-            now, limits.idle_timeout, limits.max_connection_duration
-        )
-        if expired:
-            record.peer.close(*GOING_AWAY)
-            return
-        assert self._loop is not None
-        self._timers[record.connection_id] = self._loop.call_later(
-            deadline - now, self._check_timers, record
+        self._track(
+            asyncio.get_running_loop().create_task(self._run_disconnect(record, code, reason))
         )
 
     def advance_time(self, seconds: float) -> None:
@@ -652,12 +585,11 @@ class Emulator:
         Lets a test check a 10-minute idle timeout without waiting 10 minutes.
         """
         self._time_offset += seconds
-        for connection_id in list(self._timers):
-            record = self._registry.get(connection_id)
-            timer = self._timers.pop(connection_id)
-            timer.cancel()
-            if record is not None:
-                self._check_timers(record)
+        self._timers.recheck()
+
+    def _now(self) -> float:
+        """Monotonic seconds, plus what advance_time() added: activity and timers' clock."""
+        return self._clock.monotonic() + self._time_offset
 
     # Invocations
 
@@ -739,23 +671,8 @@ class Emulator:
     async def _run_disconnect(self, record: ConnectionRecord[Peer], code: int, reason: str) -> None:
         try:
             integration = self.config.integrations.get("$disconnect")
-            if integration is not None and self._runner is not None:
-                event = disconnect_event(
-                    record.info,
-                    status_code=code,
-                    reason=reason,
-                    request_id=self._new_id(),
-                    request_time_ms=self._clock.epoch_ms(),
-                )
-                # AWS: best effort, the outcome is ignored (spec §3.3).
-                result = await self._runner.run(integration, event, now_ms=self._clock.epoch_ms())
-                self._report_integration(integration, result)
-                if EVENTS.isEnabledFor(logging.INFO):
-                    description = integration.integration.describe()
-                    log_close(record.connection_id, code, reason, description, result.invocation)
-                return
             handler = self._handlers.get("$disconnect")
-            if handler is None:
+            if integration is None and handler is None:
                 if EVENTS.isEnabledFor(logging.INFO):
                     log_close(record.connection_id, code, reason, None, None)
                 return
@@ -767,10 +684,18 @@ class Emulator:
                 request_id=request_id,
                 request_time_ms=self._clock.epoch_ms(),
             )
-            # AWS: best effort, the return value is ignored (spec §3.3).
-            invocation = await self._invoke(handler, event, request_id)
+            # AWS: best effort, the outcome is ignored (spec §3.3).
+            if integration is not None:
+                assert self._runner is not None
+                result = await self._runner.run(integration, event, now_ms=self._clock.epoch_ms())
+                self._report_integration(integration, result)
+                target, invocation = integration.integration.describe(), result.invocation
+            else:
+                assert handler is not None
+                invocation = await self._invoke(handler, event, request_id)
+                target = handler.route.handler
             if EVENTS.isEnabledFor(logging.INFO):
-                log_close(record.connection_id, code, reason, handler.route.handler, invocation)
+                log_close(record.connection_id, code, reason, target, invocation)
         finally:
             self._registry.discard(record.connection_id)
 
@@ -818,6 +743,10 @@ class Emulator:
     def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse:
         """Answer one @connections request (HTTP endpoint and botocore alike)."""
         return self.connections.handle_management(method, target, body)
+
+
+def _going_away(record: ConnectionRecord[Peer]) -> None:
+    record.peer.close(*GOING_AWAY)
 
 
 def _netloc(host: str, port: int) -> str:

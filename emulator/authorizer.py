@@ -10,7 +10,7 @@ authorizer" (DG:api-gateway-lambda-authorizer-output):
 * the function gets the REQUEST event of §6.2 (:func:`authorizer_event`);
 * what it returned or raised becomes 401, 403, 500 or "allowed", with the
   ``requestContext.authorizer`` value every later event of the connection carries
-  (:func:`decide`, §6.3 and §6.4).
+  (:func:`decide`, §6.3 and §6.4); its policy is judged by :mod:`emulator.policy`.
 
 Pure: plain values in and out; the caller measures the latency and runs the function.
 """
@@ -20,15 +20,14 @@ from __future__ import annotations
 import copy
 import decimal
 import enum
-import functools
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from emulator.errors import ConfigError
 from emulator.events import multi_value
+from emulator.policy import PolicyDecision, PolicyError, Statement, evaluate, parse_statements
 
 __all__ = [
     "AuthorizerDecision",
@@ -311,13 +310,12 @@ def decide(
     output = json.loads(text)
     try:
         principal_id, statements, context = _parse_output(output)
-    except _Malformed as exc:
+    except (_Malformed, PolicyError) as exc:
         return AuthorizerDecision(AuthorizerOutcome.MALFORMED, reason=str(exc))
-    matching = {s.effect for s in statements if _applies(s, method_arn)}
-    # IAM: an explicit Deny overrides any Allow.
-    if "Deny" in matching:
+    policy = evaluate(statements, _INVOKE, method_arn)
+    if policy is PolicyDecision.EXPLICIT_DENY:
         return AuthorizerDecision(AuthorizerOutcome.DENIED, reason=f"Deny matches {method_arn}")
-    if "Allow" not in matching:
+    if policy is PolicyDecision.IMPLICIT_DENY:
         return AuthorizerDecision(
             AuthorizerOutcome.NOT_ALLOWED, reason=f"no Allow matches {method_arn}"
         )
@@ -348,16 +346,7 @@ def _stringify(value: object) -> str:
     return json.dumps(value)
 
 
-@dataclass(frozen=True)
-class _Statement:
-    effect: str
-    actions: tuple[str, ...]
-    negate_actions: bool  # NotAction
-    resources: tuple[str, ...]
-    negate_resources: bool  # NotResource
-
-
-def _parse_output(output: object) -> tuple[str, list[_Statement], Mapping[str, Any]]:
+def _parse_output(output: object) -> tuple[str, list[Statement], Mapping[str, Any]]:
     if not isinstance(output, dict):
         raise _Malformed(f"the result must be an object, got {type(output).__name__}")
     principal_id = output.get("principalId")
@@ -367,11 +356,7 @@ def _parse_output(output: object) -> tuple[str, list[_Statement], Mapping[str, A
     policy = output.get("policyDocument")
     if not isinstance(policy, dict):
         raise _Malformed(f"policyDocument must be an object, got {policy!r}")
-    raw = policy.get("Statement")
-    raw_statements = [raw] if isinstance(raw, dict) else raw  # IAM: an object or a list
-    if not isinstance(raw_statements, list):
-        raise _Malformed(f"policyDocument.Statement must be a list or object, got {raw!r}")
-    statements = [_parse_statement(statement) for statement in raw_statements]
+    statements = parse_statements(policy)
     context = output.get("context")
     if context is None:
         context = {}
@@ -382,56 +367,6 @@ def _parse_output(output: object) -> tuple[str, list[_Statement], Mapping[str, A
         if isinstance(value, dict | list):
             raise _Malformed(f"context.{key} must be a string, number, boolean or null")
     return principal_id, statements, context
-
-
-def _parse_statement(statement: object) -> _Statement:
-    if not isinstance(statement, dict):
-        raise _Malformed(f"a Statement must be an object, got {statement!r}")
-    effects = set(_strings(statement, "Effect"))
-    # IAM: "The Effect value is case sensitive" (IAM JSON policy reference).
-    if len(effects) != 1 or not effects <= {"Allow", "Deny"}:
-        raise _Malformed(f"Effect must be Allow or Deny, got {statement.get('Effect')!r}")
-    actions, negate_actions = _element(statement, "Action")
-    resources, negate_resources = _element(statement, "Resource")
-    # Condition is not evaluated: API Gateway has no request keys to test it against.
-    return _Statement(effects.pop(), actions, negate_actions, resources, negate_resources)
-
-
-def _element(statement: Mapping[str, Any], name: str) -> tuple[tuple[str, ...], bool]:
-    present = [key for key in (name, f"Not{name}") if key in statement]
-    if len(present) != 1:
-        raise _Malformed(f"a Statement needs exactly one of {name} and Not{name}")
-    return _strings(statement, present[0]), present[0] != name
-
-
-def _strings(statement: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = statement.get(key)
-    values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
-        raise _Malformed(f"{key} must be a string or a list of strings, got {value!r}")
-    return tuple(values)
-
-
-def _applies(statement: _Statement, arn: str) -> bool:
-    return _any_match(
-        statement.actions, _INVOKE, ignore_case=True
-    ) != statement.negate_actions and (
-        _any_match(statement.resources, arn, ignore_case=False) != statement.negate_resources
-    )
-
-
-def _any_match(patterns: Sequence[str], value: str, *, ignore_case: bool) -> bool:
-    return any(_pattern(pattern, ignore_case).fullmatch(value) for pattern in patterns)
-
-
-@functools.lru_cache(maxsize=256)
-def _pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    # IAM: `*` matches any run of characters (including `/` and `:`), `?` one
-    # character; actions are case-insensitive, resources (ARNs) case-sensitive.
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
 # Spec §6.3: [UNKNOWN] for WebSocket; REST's bodies are recommended.

@@ -5,9 +5,11 @@ Handler code written for AWS builds
 from its event. A ``before-send`` hook (botocore's documented extension point)
 answers those requests in-process when their host belongs to a running
 emulator, so no network and no TLS are involved and the code runs unchanged
-(spec §4.3). Requests for any other host go out as usual.
+(spec §4.3); successful posts and deletes are answered earlier still, at
+``before-call``. Requests for any other host go out as usual.
 
-This is the only module that imports ``botocore``.
+Besides this hook, only botocore's SigV4 signer is used, by :mod:`emulator.sigv4`
+and :mod:`emulator.integrations.aws`.
 """
 
 from __future__ import annotations
@@ -127,6 +129,7 @@ def install() -> None:
             return
         if boto3.DEFAULT_SESSION is not None:
             session = boto3.DEFAULT_SESSION._session
+            # The stubs type handlers as returning None; botocore uses what they return.
             session.register(_EVENT, _before_send)  # type: ignore[arg-type]
             for operation in _FAST:
                 session.register(

@@ -22,7 +22,6 @@ from emulator.export import export_sam
 from emulator.inspector import INSPECTOR_PATH, Inspector
 from emulator.loader import load_handler
 from emulator.selection import compile_expression
-from emulator.templates import load_template
 from emulator.transport import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = ["main"]
@@ -80,6 +79,8 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     """
     if args.template is None:
         return load_config(args.config)
+    from emulator.templates import load_template  # ~20 ms of start-up, for --template only
+
     imported = load_template(
         args.template,
         api=args.api,
@@ -239,15 +240,10 @@ def _check(args: argparse.Namespace) -> int:
     )
     rows = [("ROUTE", "HANDLER", "RESPONSE", "TIMEOUT")]
     for route in config.routes.values():
-        if route.route_key in ("$connect", "$disconnect"):
-            kind = "-"
-        else:
-            kind = "two-way" if route.route_response else "one-way"
+        kind = _response_kind(route.route_key, route.route_response)
         rows.append((route.route_key, route.handler, kind, f"{route.timeout:g} s"))
     for key, integration in config.integrations.items():
-        kind = "two-way" if integration.route_response else "one-way"
-        if key in ("$connect", "$disconnect"):
-            kind = "-"
+        kind = _response_kind(key, integration.route_response)
         target = f"{integration.integration.type.value} {integration.integration.uri or ''}"
         rows.append((key, target.strip(), kind, f"{integration.integration.timeout:g} s"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -255,6 +251,12 @@ def _check(args: argparse.Namespace) -> int:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print(("  " + "  ".join(cells)).rstrip())
     return 0
+
+
+def _response_kind(route_key: str, route_response: bool) -> str:
+    if route_key in ("$connect", "$disconnect"):
+        return "-"  # no client message to answer
+    return "two-way" if route_response else "one-way"
 
 
 def _route(expression: str, message: str, routes: list[str] | None) -> int:

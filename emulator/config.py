@@ -542,11 +542,23 @@ def _routes(
         if not isinstance(route_key, str) or not route_key:
             problem = f"route keys must be non-empty strings, got {_show(route_key)}"
             raise ConfigError(problem, key="routes")
+        where = _route_location(route_key)
         if isinstance(value, Mapping) and "integration" in value and "handler" not in value:
-            integrations[route_key] = _integration_route(route_key, value, limits, models)
+            integrations[route_key] = _integration_route(route_key, value, where, limits, models)
         else:
-            routes[route_key] = _route(route_key, value, environment, limits, models=models)
+            routes[route_key] = _route(route_key, value, environment, limits, where, models)
     return routes, integrations
+
+
+def _route_location(route_key: str) -> str:
+    """``routes.KEY``, for a route key allowed in routes.yaml."""
+    if route_key.startswith("$") and route_key not in PREDEFINED_ROUTES:
+        # AWS: "do not use the $ prefix" for custom route keys (Developer Guide, "Routes").
+        allowed = ", ".join(sorted(PREDEFINED_ROUTES))
+        hint = _suggest(route_key, PREDEFINED_ROUTES)
+        problem = f"custom route keys must not start with '$' (only {allowed} do){hint}"
+        raise ConfigError(problem, key=f"routes.{route_key}")
+    return f"routes.{route_key}"
 
 
 def _route(
@@ -554,17 +566,10 @@ def _route(
     value: object,
     environment: Mapping[str, str],
     limits: Limits,
-    where: str | None = None,
+    where: str,
     models: Mapping[str, ModelConfig] | None = None,
 ) -> RouteConfig:
-    if where is None:
-        where = f"routes.{route_key}"
-        if route_key.startswith("$") and route_key not in PREDEFINED_ROUTES:
-            # AWS: "do not use the $ prefix" for custom route keys (Developer Guide, "Routes").
-            allowed = ", ".join(sorted(PREDEFINED_ROUTES))
-            hint = _suggest(route_key, PREDEFINED_ROUTES)
-            problem = f"custom route keys must not start with '$' (only {allowed} do){hint}"
-            raise ConfigError(problem, key=where)
+    """A Lambda route at ``where``; ``models`` None for the authorizer's function."""
     short_form = isinstance(value, str)
     if short_form:
         value = {"handler": value}
@@ -583,11 +588,7 @@ def _route(
         raise ConfigError("missing the required key 'handler'", key=where)
     handler = _handler(value["handler"], where if short_form else f"{where}.handler")
     two_way = _two_way(route_key, value, where)
-    timeout = limits.integration_timeout
-    own_timeout = None
-    if "timeout" in value:
-        timeout = _seconds(value["timeout"], f"{where}.timeout", _MIN_TIMEOUT, _MAX_TIMEOUT)
-        own_timeout = timeout
+    timeout, own_timeout = _timeout(value, where, limits)
     own = _environment(value.get("environment"), f"{where}.environment")
     merged = MappingProxyType({**environment, **own}) if own else environment
     code_uri = _code_uri(value.get("codeUri"), f"{where}.codeUri")
@@ -595,6 +596,16 @@ def _route(
     return RouteConfig(
         route_key, handler, two_way, timeout, merged, code_uri, own_timeout, request=request
     )
+
+
+def _timeout(
+    value: Mapping[object, object], where: str, limits: Limits
+) -> tuple[float, float | None]:
+    """The integration timeout, and the route's own one: None follows ``limits``."""
+    if "timeout" not in value:
+        return limits.integration_timeout, None
+    timeout = _seconds(value["timeout"], f"{where}.timeout", _MIN_TIMEOUT, _MAX_TIMEOUT)
+    return timeout, timeout
 
 
 def _two_way(route_key: str, value: Mapping[object, object], where: str) -> bool:
@@ -612,11 +623,10 @@ def _two_way(route_key: str, value: Mapping[object, object], where: str) -> bool
 def _integration_route(
     route_key: str,
     value: Mapping[object, object],
+    where: str,
     limits: Limits,
     models: Mapping[str, ModelConfig],
 ) -> IntegrationRoute:
-    where = f"routes.{route_key}"
-    _route(route_key, "a.b", {}, limits)  # the route key's own checks
     _check_keys(value, _INTEGRATION_ROUTE_KEYS, where)
     integration = _integration(value["integration"], f"{where}.integration", limits)
     return IntegrationRoute(
@@ -655,10 +665,7 @@ def _integration(data: object, where: str, limits: Limits) -> IntegrationConfig:
         invalid = mapping_problem(destination, source)
         if invalid is not None:
             raise ConfigError(invalid, key=f"{where}.requestParameters.{destination}")
-    timeout, own_timeout = limits.integration_timeout, None
-    if "timeout" in mapping:
-        timeout = _seconds(mapping["timeout"], f"{where}.timeout", _MIN_TIMEOUT, _MAX_TIMEOUT)
-        own_timeout = timeout
+    timeout, own_timeout = _timeout(mapping, where, limits)
     responses = mapping.get("responses")
     if responses is None:
         responses = []

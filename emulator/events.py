@@ -155,7 +155,8 @@ def message_event(
     request_time_ms: int,
 ) -> dict[str, Any]:
     """A MESSAGE event (spec §2.3): no headers, no query string."""
-    # Built as one literal: this runs for every frame.
+    # Built as one literal, not by _request_context plus messageId: this runs for
+    # every frame. Keep the two in step.
     context: dict[str, Any] = {
         "routeKey": route_key,
         "messageId": message_id,  # AWS: only on MESSAGE events

@@ -78,18 +78,7 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
         name = names.route(route_key)
         route_id, integration_id = f"{name}Route", f"{name}Integration"
         route_ids.append(route_id)
-        properties: dict[str, Any] = {
-            "ApiId": _ref(_API),
-            "RouteKey": route_key,
-            "AuthorizationType": "NONE",
-        }
-        if route_key == "$connect":
-            properties.update(connect_authorization)
-        properties.update(_route_request(route.request))
-        if route.route_response:
-            properties["RouteResponseSelectionExpression"] = "$default"
-        properties["Target"] = _sub(f"integrations/${{{integration_id}}}")
-        resources[route_id] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
+        resources[route_id] = _route(route, integration_id, connect_authorization)
         resources[integration_id] = _integration(functions[_function_key(route)], route.timeout)
         if route.route_response:
             resources[f"{name}RouteResponse"] = _route_response(route_id)
@@ -155,6 +144,24 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     return _header(config) + dump_yaml(template, short_forms=True)
 
 
+def _route(
+    route: RouteConfig | IntegrationRoute, integration_id: str, authorization: dict[str, Any]
+) -> dict[str, Any]:
+    """The Route resource of either kind of route; ``authorization`` applies to ``$connect``."""
+    properties: dict[str, Any] = {
+        "ApiId": _ref(_API),
+        "RouteKey": route.route_key,
+        "AuthorizationType": "NONE",
+    }
+    if route.route_key == "$connect":
+        properties.update(authorization)
+    properties.update(_route_request(route.request))
+    if route.route_response:
+        properties["RouteResponseSelectionExpression"] = "$default"
+    properties["Target"] = _sub(f"integrations/${{{integration_id}}}")
+    return {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
+
+
 def _route_response(route_id: str) -> dict[str, Any]:
     return {
         "Type": "AWS::ApiGatewayV2::RouteResponse",
@@ -193,18 +200,7 @@ def _integration_route(
     ``integration:``; returns the route's logical id."""
     name = names.route(route_key)
     route_id, integration_id = f"{name}Route", f"{name}Integration"
-    properties: dict[str, Any] = {
-        "ApiId": _ref(_API),
-        "RouteKey": route_key,
-        "AuthorizationType": "NONE",
-    }
-    if route_key == "$connect":
-        properties.update(connect_authorization)
-    properties.update(_route_request(route.request))
-    if route.route_response:
-        properties["RouteResponseSelectionExpression"] = "$default"
-    properties["Target"] = _sub(f"integrations/${{{integration_id}}}")
-    resources[route_id] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": properties}
+    resources[route_id] = _route(route, integration_id, connect_authorization)
     resources[integration_id] = _other_integration(route.integration)
     for index, response in enumerate(route.integration.responses, start=1):
         response_properties: dict[str, Any] = {
@@ -233,7 +229,7 @@ def _other_integration(integration: IntegrationConfig) -> dict[str, Any]:
     if integration.uri is not None:
         properties["IntegrationUri"] = integration.uri
         properties["IntegrationMethod"] = integration.method
-    properties["TimeoutInMillis"] = min(29000, max(50, round(integration.timeout * 1000)))
+    properties["TimeoutInMillis"] = _timeout_ms(integration.timeout)
     if integration.request_parameters:
         properties["RequestParameters"] = dict(integration.request_parameters)
     if integration.request_templates:
@@ -366,10 +362,14 @@ def _integration(function: str, timeout: float) -> dict[str, Any]:
             "ApiId": _ref(_API),
             "IntegrationType": "AWS_PROXY",
             "IntegrationUri": _invocation_uri(function),
-            # AWS: 50-29000 ms for WebSocket APIs; the config keeps to 0.05-29 s.
-            "TimeoutInMillis": min(29000, max(50, round(timeout * 1000))),
+            "TimeoutInMillis": _timeout_ms(timeout),
         },
     }
+
+
+def _timeout_ms(seconds: float) -> int:
+    # AWS: 50-29000 ms for WebSocket APIs; the config keeps to 0.05-29 s.
+    return min(29000, max(50, round(seconds * 1000)))
 
 
 def _invocation_uri(function: str) -> dict[str, Any]:

@@ -24,10 +24,10 @@ answers only a ``Host`` that is an IP address, ``localhost`` or ``--host``
 (against DNS rebinding).
 
 Cost: the observer returns at once while no inspector is subscribed, so frames
-pay nothing unwatched; entries, and the routing explanation of each frame, are
-computed only while someone watches. The table of open connections is kept
-always (one entry per connection, not per frame). Feed protocol, JSON text
-messages:
+pay nothing unwatched; entries (built by :mod:`emulator.feed`), and the routing
+explanation of each frame, are computed only while someone watches. The table
+of open connections is kept always (one entry per connection, not per frame).
+Feed protocol, JSON text messages:
 
 * page → feed: ``{"type": "hello", "token": ...}``, then any number of
   ``{"type": "route", "id": 1, "expression": ..., "message": ..., "routes": [...] | null}``
@@ -45,7 +45,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -53,9 +53,8 @@ from urllib.parse import urlsplit
 
 from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
-from emulator.explain import explain
-from emulator.invoke import Invocation
-from emulator.selection import RouteDecision, SelectionExpression, compile_expression
+from emulator.feed import entry_for, frame_entry, open_entry, route_report, to_json
+from emulator.selection import compile_expression
 from emulator.transport import HttpRequest, HttpResponse, WebSocketPeer
 
 __all__ = ["FEED_PATH", "INSPECTOR_PATH", "Inspector", "route_report"]
@@ -65,9 +64,6 @@ logger = logging.getLogger("emulator.inspector")
 INSPECTOR_PATH = "/_inspector"
 FEED_PATH = "/_inspector/feed"
 HISTORY = 1000  # entries kept for, and sent to, a newly opened inspector
-CLIP = 2048  # characters shown of a body, a post, a result
-EVENT_CLIP = 4096  # characters shown of the event a handler got
-STEP_CLIP = 400  # characters shown of one line of a routing explanation
 BATCH = 200  # history entries per feed message
 BAD_TOKEN = (1008, "invalid inspector token")  # 1008: policy violation (RFC 6455 §7.4.1)
 
@@ -88,66 +84,6 @@ _HEADERS = (
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     ),
 )
-
-
-def _clip(text: str, limit: int = CLIP) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}… [{len(text) - limit} more characters not shown]"
-
-
-def _json(value: object) -> str:
-    try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    except (TypeError, ValueError, RecursionError):  # circular, or nested too deeply
-        return repr(value)
-
-
-def _decision(decision: RouteDecision | None) -> dict[str, Any]:
-    if decision is None:  # explain() without route keys
-        return {"routeKey": None, "reason": None, "evaluated": None}
-    evaluated = None if decision.evaluated is None else _clip(decision.evaluated)
-    return {"routeKey": decision.route_key, "reason": decision.reason.value, "evaluated": evaluated}
-
-
-def route_report(
-    expression: SelectionExpression,
-    message: str,
-    route_keys: Collection[str],
-    decision: RouteDecision | None = None,
-) -> dict[str, Any]:
-    """How ``message`` is routed, for the page: the decision, each variable, the story.
-
-    The same code path as ``apigw-ws route`` (:func:`~emulator.explain.explain`);
-    ``decision`` is the server's own, for a frame it routed.
-    """
-    explanation = explain(expression, message, route_keys)
-    if decision is None:
-        decision = explanation.decision
-    traces: list[dict[str, Any]] = []
-    # explain() parses the message too; the variables are evaluated only for JSON.
-    if decision is None or decision.evaluated is not None:
-        try:
-            document = json.loads(message)
-        except (ValueError, RecursionError):
-            pass
-        else:
-            for trace in expression.trace(document)[1]:
-                traces.append(
-                    {
-                        "source": trace.source,
-                        "path": trace.path,
-                        "found": trace.found,
-                        "value": _clip(_json(trace.value)) if trace.found else None,
-                        "text": _clip(trace.text),
-                    }
-                )
-    return {
-        **_decision(decision),
-        "expression": expression.source,
-        "trace": traces,
-        "steps": [_clip(step, STEP_CLIP) for step in explanation.steps],
-    }
 
 
 class Inspector:
@@ -240,9 +176,9 @@ class Inspector:
             except Exception as exc:  # a visitor's input must not take the feed down
                 logger.error("the playground failed on %r", request, exc_info=True)
                 answer = {"error": f"the emulator failed: {type(exc).__name__}: {exc}"}
-            peer.send_text(_json({"type": "route", "id": request.get("id"), **answer}))
+            peer.send_text(to_json({"type": "route", "id": request.get("id"), **answer}))
         else:
-            peer.send_text(_json({"type": "error", "message": f"unknown request {kind!r}"}))
+            peer.send_text(to_json({"type": "error", "message": f"unknown request {kind!r}"}))
 
     def on_close(self, peer: WebSocketPeer) -> None:
         self._subscribers.discard(peer)
@@ -261,7 +197,7 @@ class Inspector:
             "historySize": self.history.maxlen,
             "last": self._sequence,  # entries up to this one are history
         }
-        peer.send_text(_json(hello))
+        peer.send_text(to_json(hello))
         history = list(self.history)
         for start in range(0, len(history), BATCH):
             batch = ",".join(history[start : start + BATCH])
@@ -273,7 +209,7 @@ class Inspector:
     def observe(self, kind: str, details: Mapping[str, Any]) -> None:
         """The emulator's observer; called on the event loop thread."""
         if kind == "open":
-            self.connections[details["connectionId"]] = _open_entry(details)
+            self.connections[details["connectionId"]] = open_entry(details)
         elif kind == "close":
             self.connections.pop(details["connectionId"], None)
         if not self._subscribers:
@@ -286,7 +222,7 @@ class Inspector:
             entry = {"kind": kind, "details": "the inspector cannot show this; its log says why"}
         entry["n"] = self._sequence
         entry["t"] = time.time_ns() // 1_000_000
-        text = _json(entry)
+        text = to_json(entry)
         self.history.append(text)
         message = f'{{"type":"entries","entries":[{text}]}}'
         for peer in tuple(self._subscribers):
@@ -313,70 +249,14 @@ def _play(inspector: Inspector, request: Mapping[str, Any]) -> dict[str, Any]:
     return route_report(expression, message, routes)
 
 
-def _open_entry(details: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": "open",
-        "id": details["connectionId"],
-        "sourceIp": details["sourceIp"],
-        "userAgent": _clip(details["userAgent"] or "", 200),
-        "connectedAt": details["connectedAt"],
-        "authorizer": details["authorizer"],
-    }
-
-
 def _entry(inspector: Inspector, kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "frame":
         config = inspector.emulator.config
-        body: str = details["body"]
         report = route_report(
-            config.route_selection_expression, body, config.routes, details["decision"]
+            config.route_selection_expression, details["body"], config.routes, details["decision"]
         )
-        return {"kind": kind, "id": details["connectionId"], "body": _clip(body), **report}
-    if kind == "invoke":
-        return _invoke_entry(details)
-    if kind == "send":
-        data = details["data"]
-        shown = _clip(data) if isinstance(data, str) else f"[{len(data)} bytes, binary]"
-        return {
-            "kind": kind,
-            "id": details["connectionId"],
-            "data": shown,
-            "source": details["source"],
-        }
-    if kind == "open":
-        return _open_entry(details)
-    if kind == "refuse":
-        return {
-            "kind": kind,
-            "id": details["connectionId"],
-            "sourceIp": details["sourceIp"],
-            "path": _clip(details["path"], 200),
-            "status": details["status"],
-        }
-    if kind == "close":
-        return {"kind": kind, "id": details["connectionId"], "code": details["code"]}
-    return {"kind": kind, "details": _clip(_json(dict(details)))}  # a kind added later
-
-
-def _invoke_entry(details: Mapping[str, Any]) -> dict[str, Any]:
-    invocation: Invocation = details["invocation"]
-    event = details["event"]
-    context = event.get("requestContext") if isinstance(event, dict) else None
-    if not isinstance(context, dict):
-        context = {}
-    error = invocation.error
-    return {
-        "kind": "invoke",
-        "id": context.get("connectionId"),
-        "routeKey": details["routeKey"],
-        "requestId": context.get("requestId"),
-        "outcome": invocation.outcome.value,
-        "durationMs": round(invocation.duration_ms, 2),
-        "posts": invocation.scope.posts if invocation.scope is not None else 0,
-        "result": None if invocation.value is None else _clip(_json(invocation.value)),
-        "error": None if error is None else _clip(f"{type(error).__name__}: {error}"),
-        "event": _clip(_json(event), EVENT_CLIP),
-    }
+        return frame_entry(details, report)
+    return entry_for(kind, details)
 
 
 def _read(name: str) -> bytes:

@@ -18,7 +18,10 @@ import json
 import logging
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from emulator.invoke import Invocation
 
 __all__ = [
     "EVENTS",
@@ -75,18 +78,18 @@ def _emit_output(scope: InvocationScope, stream: str, line: str) -> None:
 
 
 def _log_output(scope: InvocationScope, stream: str, line: str) -> None:
-    HANDLER_OUTPUT.info(
-        line,
-        extra={
-            "apigw": {
-                "kind": "output",
-                "stream": stream,
-                "function": scope.function_name,
-                "requestId": scope.request_id,
-                "routeKey": scope.route_key,
-            }
-        },
-    )
+    HANDLER_OUTPUT.info(line, extra={"apigw": _output_fields(scope, stream)})
+
+
+def _output_fields(scope: InvocationScope, stream: str) -> dict[str, Any]:
+    """What a line of a handler's output is tagged with: whose, and from where."""
+    return {
+        "kind": "output",
+        "stream": stream,
+        "function": scope.function_name,
+        "requestId": scope.request_id,
+        "routeKey": scope.route_key,
+    }
 
 
 class _AttributedStream(io.TextIOBase):
@@ -131,13 +134,7 @@ class _AttributionFilter(logging.Filter):
         if not hasattr(record, "apigw"):
             scope = current_scope.get()
             if scope is not None:
-                record.apigw = {
-                    "kind": "output",
-                    "stream": "logging",
-                    "function": scope.function_name,
-                    "requestId": scope.request_id,
-                    "routeKey": scope.route_key,
-                }
+                record.apigw = _output_fields(scope, "logging")
         return True
 
 
@@ -220,8 +217,8 @@ def unconfigure() -> None:
         sys.stderr = sys.stderr.real
 
 
-def _outcome(invocation: Any) -> str:
-    """``handlers.chat.send 0.8 ms ok, 2 posted`` for an Invocation."""
+def _outcome(invocation: Invocation) -> str:
+    """``0.8 ms ok, 2 posted``: how an invocation went."""
     scope = invocation.scope
     text = f"{invocation.duration_ms:.1f} ms {invocation.outcome.value}"
     if invocation.error is not None:
@@ -231,7 +228,7 @@ def _outcome(invocation: Any) -> str:
     return text
 
 
-def _details(invocation: Any, handler: str | None) -> dict[str, Any]:
+def _details(invocation: Invocation | None, handler: str | None) -> dict[str, Any]:
     if invocation is None:
         return {}
     details: dict[str, Any] = {
@@ -252,7 +249,7 @@ def log_connect(
     source_ip: str,
     status: int,
     handler: str | None,
-    invocation: Any,
+    invocation: Invocation | None,
     why: str = "",
     step: str = "$connect",
 ) -> None:
@@ -284,7 +281,7 @@ def log_frame(
     reason: str,
     evaluated: str | None,
     handler: str | None = None,
-    invocation: Any = None,
+    invocation: Invocation | None = None,
 ) -> None:
     if reason == "matched":
         why = f"matched {evaluated!r}"
@@ -298,6 +295,7 @@ def log_frame(
     if route_key is None:
         text = f"{connection_id} frame → Forbidden frame ({why})"
     else:
+        assert invocation is not None, "a routed frame is logged with its invocation"
         text = f"{connection_id} frame → {route_key} ({why}) {handler} {_outcome(invocation)}"
     EVENTS.info(
         text,
@@ -315,7 +313,7 @@ def log_frame(
 
 
 def log_close(
-    connection_id: str, code: int, reason: str, handler: str | None, invocation: Any
+    connection_id: str, code: int, reason: str, handler: str | None, invocation: Invocation | None
 ) -> None:
     text = f"{connection_id} close {code} {reason!r}"
     if handler is not None and invocation is not None:

@@ -14,8 +14,8 @@ DG:apigateway-websocket-control-access-iam) in one of the two forms of
 The signature is recomputed with botocore's own signer (``SigV4Auth``: canonical
 request, string to sign, signing key) over exactly the headers named in
 ``SignedHeaders`` with the values the client sent, and the path and query exactly
-as sent, so canonicalisation is never written twice. This module and
-:mod:`emulator.boto` are the only ones that import ``botocore``.
+as sent, so canonicalisation is never written twice (botocore is imported
+here, by :mod:`emulator.boto` and by :mod:`emulator.integrations.aws`).
 
 What is deliberately not emulated: session tokens are accepted unchecked (there
 is no STS), and no IAM policy is evaluated: a known key with a valid signature

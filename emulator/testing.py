@@ -224,6 +224,27 @@ class Harness:
             url += "?" + urlencode(query)
         return url
 
+    async def _open(
+        self,
+        path: str | None,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        subprotocols: Sequence[str] | None,
+        timeout: float,
+        **options: Any,
+    ) -> ClientConnection:
+        """Open a client connection; raises ``InvalidStatus`` when it is refused."""
+        return await asyncio.wait_for(
+            connect(
+                self._url(path, query),
+                additional_headers=headers,
+                subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
+                open_timeout=None,
+                **options,
+            ),
+            timeout,
+        )
+
     async def connect(
         self,
         *,
@@ -235,16 +256,8 @@ class Harness:
     ) -> Client:
         """Connect, run ``$connect``, and return the open client."""
         try:
-            connection = await asyncio.wait_for(
-                connect(
-                    self._url(path, query),
-                    additional_headers=headers,
-                    subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
-                    compression=None,
-                    open_timeout=None,
-                    max_size=None,
-                ),
-                timeout,
+            connection = await self._open(
+                path, query, headers, subprotocols, timeout, compression=None, max_size=None
             )
         except InvalidStatus as exc:
             raise AssertionError(
@@ -267,15 +280,8 @@ class Harness:
     ) -> int:
         """Connect, expecting a refusal; return the HTTP status it got."""
         try:
-            connection = await asyncio.wait_for(
-                connect(
-                    self._url(path, query),
-                    additional_headers=headers,
-                    subprotocols=[Subprotocol(s) for s in subprotocols] if subprotocols else None,
-                    open_timeout=None,
-                ),
-                timeout,
-            )
+            # websockets' defaults: unlike connect()'s, this upgrade offers permessage-deflate.
+            connection = await self._open(path, query, headers, subprotocols, timeout)
         except InvalidStatus as exc:
             return exc.response.status_code
         await connection.close()

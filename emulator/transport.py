@@ -1,10 +1,11 @@
 """The network front: WebSocket upgrades and plain HTTP on one port.
 
-Every TCP connection starts as HTTP, parsed by h11. A ``GET`` asking to
-upgrade to WebSocket is handed, bytes and all, to websockets' sans-I/O
-:class:`~websockets.server.ServerProtocol`; any other request (the @connections
-API, a stray browser GET) is answered by the application over HTTP/1.1 with
-keep-alive. This is the only module that imports ``websockets`` and ``h11``.
+Every TCP connection starts as HTTP (:class:`~emulator.http1.HttpFront`, h11).
+A ``GET`` asking to upgrade to WebSocket is handed, bytes and all, to
+websockets' sans-I/O :class:`~websockets.server.ServerProtocol`; any other
+request (the @connections API, a stray browser GET) is answered by the
+application over HTTP/1.1 with keep-alive. This is the only module that
+imports ``websockets`` but :mod:`emulator.testing` (for its client).
 
 Bytes in, events out: the application sees upgrade requests, text messages and
 closes, and answers through :class:`WebSocketPeer`; it never sees a frame.
@@ -13,14 +14,11 @@ closes, and answers through :class:`WebSocketPeer`; it never sees a frame.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import http
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
-import h11
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
@@ -28,8 +26,19 @@ from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from emulator.config import Limits
+from emulator.http1 import (
+    MAX_HTTP_BODY,
+    MAX_URL_LENGTH,
+    HttpFront,
+    HttpRequest,
+    HttpResponse,
+    reason_phrase,
+)
 
 __all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
+    "MAX_HTTP_BODY",
+    "MAX_URL_LENGTH",
     "Application",
     "HttpRequest",
     "HttpResponse",
@@ -41,34 +50,14 @@ __all__ = [
 
 logger = logging.getLogger("emulator.transport")
 
-# A URL longer than this is refused (AWS quota: 4096 characters for WebSocket APIs).
-MAX_URL_LENGTH = 4096
 # A request line and headers beyond this are refused with 431. AWS documents
 # 10240 bytes for REST APIs' request line and headers; INFER the same here.
 DEFAULT_MAX_HEADER_BYTES = 10240
-# Management request bodies beyond this are not buffered (AWS caps Data at 128 KB).
-MAX_HTTP_BODY = 1 << 20
 # How long a closing handshake may take before the TCP connection is dropped.
 CLOSE_TIMEOUT = 2.0
 
 # AWS: a client close frame without a status reports this reason (Powertools capture).
 NO_STATUS_REASON = "Client-side close frame status not set"
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    target: str  # path and query, as sent
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    peer: tuple[str, int]
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -97,6 +86,12 @@ class UpgradeAnswer:
 
 class WebSocketPeer(Protocol):
     """What the application may do with an open connection."""
+
+    # The application's own state for this connection (None until it sets it).
+    record: Any
+    # Who gets this connection's events: the server's application, unless it
+    # hands the connection over at the upgrade (an endpoint beside the API).
+    app: Application
 
     @property
     def is_open(self) -> bool: ...
@@ -130,28 +125,6 @@ class Application(Protocol):
     def handle_closed(self, peer: WebSocketPeer, code: int, reason: str) -> None: ...
 
 
-def _reason_phrase(status: int) -> str:
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
-def _is_websocket_upgrade(request: h11.Request) -> bool:
-    if request.method != b"GET":
-        return False
-    for name, value in request.headers:
-        if name == b"upgrade" and b"websocket" in value.lower():
-            return True
-    return False
-
-
-def _head_size(request: h11.Request) -> int:
-    """The request line and headers, in bytes, as they were on the wire."""
-    line = len(request.method) + len(request.target) + 11
-    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2
-
-
 _quiet = logging.getLogger("emulator.transport.websockets")
 
 
@@ -164,12 +137,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self.local: tuple[str, int] = ("", 0)
-        self.http: h11.Connection | None = h11.Connection(
-            h11.SERVER, max_incomplete_event_size=server.max_header_bytes
-        )
-        self.raw = bytearray()  # the current request's bytes, until it is parsed
-        self.request: h11.Request | None = None
-        self.body = bytearray()
+        self.http: HttpFront | None = HttpFront(self, server.max_header_bytes)
         self.ws: ServerProtocol | None = None
         self.pending: Response | None = None  # the 101, while $connect runs
         self.early: list[Event] = []
@@ -180,7 +148,7 @@ class _Connection(asyncio.Protocol):
         self.close_timer: asyncio.TimerHandle | None = None
         self.handshake_task: asyncio.Task[None] | None = None
         # Application state, attached by the application.
-        self.record: object = None
+        self.record: Any = None
 
     # asyncio.Protocol
 
@@ -197,7 +165,8 @@ class _Connection(asyncio.Protocol):
         if self.ws is not None:
             self._websocket_data(data)
         else:
-            self._http_data(data)
+            assert self.http is not None  # until the upgrade, then ws
+            self.http.receive(data)
 
     def eof_received(self) -> bool | None:
         if self.ws is not None:
@@ -206,12 +175,12 @@ class _Connection(asyncio.Protocol):
                 self._websocket_events()
             self._flush()
         elif self.http is not None:
-            self.http.receive_data(b"")
-            self._http_events()
+            self.http.receive_eof()
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.forget(self)
+        self.http = None  # it refers back to this connection: free both now, not at a GC
         if self.counted:
             self.server.websockets -= 1
         if self.close_timer is not None:
@@ -226,111 +195,23 @@ class _Connection(asyncio.Protocol):
             # Gone during $connect: no connection ever opened, no $disconnect.
             self.app.handle_closed(self, CloseCode.ABNORMAL_CLOSURE, "")
 
-    # HTTP
+    # HTTP (an HttpOwner)
 
-    def _http_data(self, data: bytes) -> None:
-        assert self.http is not None
-        self.raw += data
-        self.http.receive_data(data)
-        self._http_events()
+    def answer_http(self, request: HttpRequest) -> HttpResponse:
+        return self.app.handle_http(request)
 
-    def _http_events(self) -> None:
-        conn = self.http
-        while conn is not None:
-            try:
-                event = conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                self._http_error(exc.error_status_hint, str(exc))
-                return
-            if event is h11.NEED_DATA or event is h11.PAUSED:
-                # h11 refuses a request head over max_header_bytes itself (431).
-                return
-            if isinstance(event, h11.Request):
-                upgrade = _is_websocket_upgrade(event)
-                # A URL over AWS's 4096 characters is refused with 414 before its size
-                # counts towards the head's.
-                too_long = upgrade and len(event.target) > MAX_URL_LENGTH
-                if not too_long and _head_size(event) > self.server.max_header_bytes:
-                    # h11 caps only heads still incomplete; a whole one can be bigger.
-                    self._http_error(431, "request header fields too large")
-                    return
-                if upgrade:
-                    self._start_websocket(bytes(self.raw))
-                    return
-                self.request = event
-                self.body.clear()
-            elif isinstance(event, h11.Data):
-                self.body += event.data
-                if len(self.body) > MAX_HTTP_BODY:
-                    self._http_error(413, "request body too large")
-                    return
-            elif isinstance(event, h11.EndOfMessage):
-                self._answer_http()
-                conn = self.http
-            elif isinstance(event, h11.ConnectionClosed):
-                self._close_transport()
-                return
-
-    def _answer_http(self) -> None:
-        assert self.http is not None
-        assert self.request is not None
-        request = self.request
-        response = self.app.handle_http(
-            HttpRequest(
-                method=request.method.decode("ascii", "replace"),
-                target=request.target.decode("latin-1"),
-                headers=tuple(
-                    (n.decode("latin-1"), v.decode("latin-1"))
-                    for n, v in request.headers.raw_items()
-                ),
-                body=bytes(self.body),
-                peer=self.peer,
-            )
-        )
-        self._send_http(response)
-        self.request = None
-        self.body.clear()
-        if self.http.our_state is h11.DONE and self.http.their_state is h11.DONE:
-            self.http.start_next_cycle()
-            self.raw = bytearray(self.http.trailing_data[0])
-        else:
-            self._close_transport()
-
-    def _send_http(self, response: HttpResponse) -> None:
-        assert self.http is not None
+    def write_http(self, data: bytes) -> None:
         assert self.transport is not None
-        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        out = self.http.send(
-            h11.Response(
-                status_code=response.status, headers=headers, reason=_reason_phrase(response.status)
-            )
-        )
-        if response.body:
-            out = (out or b"") + (self.http.send(h11.Data(data=response.body)) or b"")
-        out = (out or b"") + (self.http.send(h11.EndOfMessage()) or b"")
-        self.transport.write(out)
+        self.transport.write(data)
 
-    def _http_error(self, status: int, message: str) -> None:
-        assert self.http is not None
-        if self.http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            with contextlib.suppress(h11.LocalProtocolError):
-                self._send_http(
-                    HttpResponse(
-                        status,
-                        (("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")),
-                        f"{message}\n".encode(),
-                    )
-                )
-        self._close_transport()
-
-    def _close_transport(self) -> None:
+    def close_transport(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
     # WebSocket handshake
 
-    def _start_websocket(self, raw: bytes) -> None:
+    def start_websocket(self, raw: bytes) -> None:
+        """Take over from HTTP with the upgrade request, as the bytes it came in."""
         self.http = None
         server = self.server
         limits = server.limits
@@ -345,7 +226,7 @@ class _Connection(asyncio.Protocol):
         events = ws.events_received()
         if not events or not isinstance(events[0], Request):
             self._flush()
-            self._close_transport()
+            self.close_transport()
             return
         request = events[0]
         # Frames a client sent right behind its request wait for $connect.
@@ -405,7 +286,7 @@ class _Connection(asyncio.Protocol):
             headers["Content-Type"] = "application/json"
         for name, value in extra:
             headers[name] = value
-        self.ws.send_response(Response(status, _reason_phrase(status), headers, body))
+        self.ws.send_response(Response(status, reason_phrase(status), headers, body))
         self._flush()
 
     # WebSocket frames

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -14,6 +17,17 @@ HANDLERS = Path(__file__).parent / "handlers"
 ROOT = Path(__file__).parent.parent
 
 StartApi = Callable[..., Awaitable[Harness]]
+
+
+def handler_module(name: str) -> ModuleType:
+    """A module of ``tests/handlers`` as the emulator imports it: by its bare name, like Lambda.
+
+    ``tests.handlers.route_probe`` would be a second copy, with its own gates and plans.
+    """
+    folder = str(HANDLERS.resolve())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
 
 
 @pytest.fixture

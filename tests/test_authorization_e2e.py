@@ -9,15 +9,12 @@ by botocore's own SigV4 signer, headers or presigned URL, as real clients sign t
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,21 +28,9 @@ from websockets.exceptions import InvalidStatus
 from emulator.config import parse_config
 from emulator.errors import ConfigError
 from emulator.testing import Client, Harness
-from tests.conftest import HANDLERS, StartApi
+from tests.conftest import StartApi, handler_module
 
-
-def _handler_module(name: str) -> ModuleType:
-    """A handler module as the emulator imports it: by its bare name, like Lambda.
-
-    ``tests.handlers.auth_probe`` would be a second copy with its own ``plan``.
-    """
-    folder = str(HANDLERS.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module(name)
-
-
-auth_probe = _handler_module("auth_probe")
+auth_probe = handler_module("auth_probe")
 
 STAGE = "dev"
 ACCOUNT = "000000000000"  # the emulator's account id, in methodArn and IAM identities

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 from collections.abc import AsyncIterator
-from types import ModuleType
 
 import boto3
 import pytest
 from websockets.frames import Frame, Opcode
 
 from emulator.testing import Harness
-from tests.conftest import HANDLERS, StartApi
+from tests.conftest import StartApi, handler_module
 
-
-def _handler_module(name: str) -> ModuleType:
-    """A handler module as the emulator imports it: by its bare name, like Lambda.
-
-    ``tests.handlers.route_probe`` would be a second copy with its own gates.
-    """
-    folder = str(HANDLERS.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module(name)
-
-
-route_probe = _handler_module("route_probe")
+route_probe = handler_module("route_probe")
 
 ECHO = {"handler": "probe.echo", "routeResponse": True}
 

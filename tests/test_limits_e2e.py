@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
-import sys
 from collections.abc import AsyncIterator, Iterator
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -23,18 +20,9 @@ from botocore.config import Config
 from websockets.exceptions import ConnectionClosed
 
 from emulator.testing import Client, Harness
-from tests.conftest import HANDLERS, StartApi
+from tests.conftest import StartApi, handler_module
 
-
-def _handler_module(name: str) -> ModuleType:
-    """A handler module as the emulator imports it: by its bare name, like Lambda."""
-    folder = str(HANDLERS.resolve())
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module(name)
-
-
-limits_probe = _handler_module("limits_probe")
+limits_probe = handler_module("limits_probe")
 
 ROUTES: dict[str, Any] = {
     "$connect": "probe.ok",

@@ -1,8 +1,8 @@
 """``AWS`` integrations: SigV4-signed calls to an AWS service endpoint (spec §A.4.3).
 
-An adapter. Besides :mod:`emulator.boto`, this is the one module importing
-``botocore``: only its SigV4 signer, so that a request is signed exactly as an
-AWS SDK would sign it. Requests are sent by :class:`~.http.HttpClient`.
+An adapter. It imports botocore (as :mod:`emulator.boto` and
+:mod:`emulator.sigv4` do) for its SigV4 signer only, so that a request is
+signed exactly as an AWS SDK would sign it. Requests are sent by :class:`~.http.HttpClient`.
 
 API Gateway calls the service in the integration URI,
 ``arn:aws:apigateway:{region}:{service}:action/{Action}`` or

@@ -47,10 +47,6 @@ class IntegrationType(enum.Enum):
     AWS = "AWS"
     MOCK = "MOCK"
 
-    @property
-    def is_proxy(self) -> bool:
-        return self is IntegrationType.HTTP_PROXY
-
 
 class PassthroughBehavior(enum.Enum):
     """What happens to a request no template matched (spec §A.4.2)."""

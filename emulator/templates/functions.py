@@ -13,7 +13,7 @@ function cannot run here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -30,7 +30,7 @@ from emulator.templates.intrinsics import (
 )
 from emulator.templates.model import FunctionSpec, timeout_seconds
 
-__all__ = ["FUNCTION_TYPES", "Template", "local_folder"]
+__all__ = ["FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 # Lambda's default Timeout, in seconds (SAM's too).
@@ -298,26 +298,35 @@ class Template:
 
     def environment_value(self, raw: Any, key: str) -> str | None:
         """A variable's value as Lambda sets it, or None (and a warning) if unknown here."""
-        try:
-            value = self.resolver.resolve(raw)
-        except Unresolvable as exc:
-            self.warnings.append(f"{key}: cannot be resolved locally ({exc}); it is not set")
-            return None
-        if value is NO_VALUE:
-            return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        if not isinstance(value, str):
-            self.warnings.append(f"{key}: {value!r} is not a string; it is not set")
-            return None
-        if has_references(value):
-            self.warnings.append(
-                f"{key}: {printable(value)!r} is only known once deployed; it is not set"
-            )
-            return None
-        return value
+        return environment_value(self.resolver.resolve, raw, key, self.warnings)
+
+
+def environment_value(
+    resolve: Callable[[Any], Any], raw: Any, key: str, warnings: list[str]
+) -> str | None:
+    """What Lambda sets a variable to for ``raw``, resolved by ``resolve``.
+
+    None leaves the variable unset: ``AWS::NoValue``, or a value only known once
+    deployed or not a string, which also add a warning naming ``key``.
+    """
+    try:
+        value = resolve(raw)
+    except Unresolvable as exc:
+        warnings.append(f"{key}: cannot be resolved locally ({exc}); it is not set")
+        return None
+    if value is NO_VALUE:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if not isinstance(value, str):
+        warnings.append(f"{key}: {value!r} is not a string; it is not set")
+        return None
+    if has_references(value):
+        warnings.append(f"{key}: {printable(value)!r} is only known once deployed; it is not set")
+        return None
+    return value
 
 
 def local_folder(value: str, base_dir: Path, key: str, source: str) -> Path | None:

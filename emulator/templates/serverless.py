@@ -22,14 +22,8 @@ from typing import Any
 
 from emulator.config import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.errors import ConfigError
-from emulator.templates.intrinsics import (
-    NO_VALUE,
-    REGION,
-    Resolver,
-    Unresolvable,
-    has_references,
-    printable,
-)
+from emulator.templates.functions import environment_value
+from emulator.templates.intrinsics import NO_VALUE, REGION, Resolver, Unresolvable
 from emulator.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -256,26 +250,12 @@ class _Importer:
         return environment
 
     def _environment_value(self, raw: Any, key: str) -> str | None:
-        try:
+        def resolve(raw: Any) -> Any:
             value = self.resolver.resolve(self.v.resolve(raw))
-        except Unresolvable as exc:
-            self.warnings.append(f"{key}: cannot be resolved locally ({exc}); it is not set")
-            return None
-        if value is None or value is NO_VALUE:
-            return None
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        if not isinstance(value, str):
-            self.warnings.append(f"{key}: {value!r} is not a string; it is not set")
-            return None
-        if has_references(value):
-            self.warnings.append(
-                f"{key}: {printable(value)!r} is only known once deployed; it is not set"
-            )
-            return None
-        return value
+            # A null value (`FOO: ~`) leaves the variable unset, without a warning.
+            return NO_VALUE if value is None else value
+
+        return environment_value(resolve, raw, key, self.warnings)
 
     def _authorizer(self, raw: Any, where: str) -> AuthorizerSpec | None:
         if not isinstance(raw, Mapping):

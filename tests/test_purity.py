@@ -1,0 +1,152 @@
+"""The pure core stays pure (STYLE: "A layout that shows the architecture").
+
+Pure modules take plain values and return plain values: they import no
+``asyncio``, ``websockets`` or ``socket`` (not even through a dependency), and
+they neither read the clock nor draw random ids themselves; time and ids are
+passed in. Each module is imported alone, in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PURE = [
+    "emulator",  # the package: the adapters it exports are imported on first use
+    # configuration, and the values it builds
+    "emulator.config",
+    "emulator.integrations.settings",
+    # routing and explaining it
+    "emulator.selection",
+    "emulator.explain",
+    "emulator.feed",
+    # events in, results out
+    "emulator.events",
+    "emulator.results",
+    # connections and the @connections API
+    "emulator.registry",
+    "emulator.management",
+    "emulator.errors",
+    # who may connect
+    "emulator.authorizer",
+    "emulator.policy",
+    "emulator.apikeys",
+    "emulator.validation",
+    # integrations other than Lambda
+    "emulator.integrations",
+    "emulator.integrations.expressions",
+    "emulator.integrations.mapping",
+    "emulator.integrations.select",
+    "emulator.integrations.mock",
+    "emulator.integrations.pipeline",
+    "emulator.integrations.vtl",
+    # infrastructure templates, both ways
+    "emulator.templates",
+    "emulator.templates.cloudformation",
+    "emulator.templates.functions",
+    "emulator.templates.integrations",
+    "emulator.templates.intrinsics",
+    "emulator.templates.model",
+    "emulator.templates.serverless",
+    "emulator.templates.variables",
+    "emulator.export",
+]
+
+IO = ("asyncio", "websockets", "socket")
+
+# Reading the clock or drawing an id, as attribute calls: `time.time()`, `uuid.uuid4()`.
+CLOCK_AND_IDS = {
+    ("time", "time"),
+    ("time", "time_ns"),
+    ("time", "monotonic"),
+    ("time", "monotonic_ns"),
+    ("time", "perf_counter"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("uuid", "uuid1"),
+    ("uuid", "uuid4"),
+    ("os", "urandom"),
+}
+
+
+def _source(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    assert spec is not None, module
+    assert spec.origin is not None, module
+    return Path(spec.origin)
+
+
+def _name(node: ast.expr) -> str:
+    """``time`` for ``time``, ``datetime`` for ``datetime.datetime``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else ""
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_imports_no_io(module: str) -> None:
+    code = f"import sys, {module}; print(sorted(set({IO!r}) & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]", f"{module} imports {result.stdout.strip()}"
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_reads_no_clock_and_draws_no_ids(module: str) -> None:
+    tree = ast.parse(_source(module).read_text(encoding="utf-8"))
+    imported = {
+        alias.name for n in ast.walk(tree) if isinstance(n, ast.Import) for alias in n.names
+    }
+    imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not {name.partition(".")[0] for name in imported} & {"random", "secrets", "uuid"}
+    calls = {
+        (_name(node.func.value), node.func.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not calls & CLOCK_AND_IDS, module
+
+
+def test_every_module_is_pure_or_an_adapter() -> None:
+    """A new module is put on one side on purpose: PURE above, or ADAPTERS here."""
+    adapters = {
+        "emulator.__main__",
+        "emulator.access",
+        "emulator.app",
+        "emulator.boto",
+        "emulator.cli",
+        "emulator.clock",  # the one place the clock and random ids come from
+        "emulator.connections",
+        "emulator.environ",
+        "emulator.http1",  # sans-I/O, but the network front
+        "emulator.inspector",
+        "emulator.integrations.aws",
+        "emulator.integrations.http",
+        "emulator.integrations.runner",
+        "emulator.invoke",
+        "emulator.loader",
+        "emulator.logs",
+        "emulator.pytest_plugin",
+        "emulator.reload",
+        "emulator.sigv4",  # pure in itself, but botocore imports socket
+        "emulator.testing",
+        "emulator.timers",
+        "emulator.transport",
+        "emulator.workers",
+    }
+    package = _source("emulator").parent
+    modules = {
+        ".".join(("emulator", *path.relative_to(package).with_suffix("").parts))
+        for path in package.rglob("*.py")
+    }
+    modules = {name.removesuffix(".__init__") for name in modules}
+    assert modules == set(PURE) | adapters
+    assert not set(PURE) & adapters
