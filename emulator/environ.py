@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 
 __all__ = ["Overlay", "install", "use_overlay"]
 
@@ -101,6 +101,16 @@ class ContextEnviron(MutableMapping[str, str]):
 _thread_start = threading.Thread.start
 
 
+def _run_reporting(run: Callable[[], object], thread: threading.Thread) -> None:
+    """Run a handler's thread; report what it raises from inside its context,
+    so that the log attributes the traceback to the invocation that started it
+    (threading reports uncaught exceptions outside the thread's context)."""
+    try:
+        run()
+    except BaseException as exc:  # noqa: BLE001 - what threading itself would report
+        threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, thread)))
+
+
 def _start_with_overlay(self: threading.Thread) -> None:
     """``Thread.start`` that runs a thread started by a handler in a copy of
     the handler's context, as Python 3.14's ``thread_inherit_context`` does.
@@ -114,7 +124,7 @@ def _start_with_overlay(self: threading.Thread) -> None:
         run = self.run
 
         def run_in_context() -> None:
-            context.run(run)
+            context.run(_run_reporting, run, self)
 
         self.run = run_in_context  # type: ignore[method-assign]
     _thread_start(self)

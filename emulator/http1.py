@@ -65,6 +65,12 @@ def reason_phrase(status: int) -> str:
         return "Unknown"
 
 
+def _expects_continue(request: h11.Request) -> bool:
+    return any(
+        name == b"expect" and value.lower() == b"100-continue" for name, value in request.headers
+    )
+
+
 def _is_websocket_upgrade(request: h11.Request) -> bool:
     if request.method != b"GET":
         return False
@@ -125,10 +131,24 @@ class HttpFront:
                     return
                 self.request = event
                 self.body.clear()
+                if _expects_continue(event):
+                    # RFC 9110 §10.1.1: say go on, or the client waits (curl: 1 s).
+                    self.owner.write_http(
+                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                    )
             elif isinstance(event, h11.Data):
                 self.body += event.data
                 if len(self.body) > MAX_HTTP_BODY:
-                    self._error(413, "request body too large")
+                    # Past what any @connections request may carry (128 KB): AWS's
+                    # answer, with its error type, so that SDKs raise the right error.
+                    self._error(
+                        413,
+                        '{"message":"Request body too large"}',
+                        (
+                            ("Content-Type", "application/json"),
+                            ("x-amzn-ErrorType", "PayloadTooLargeException"),
+                        ),
+                    )
                     return
             elif isinstance(event, h11.EndOfMessage):
                 self._answer()
@@ -168,19 +188,20 @@ class HttpFront:
                 status_code=response.status, headers=headers, reason=reason_phrase(response.status)
             )
         )
-        if response.body:
+        # A response to HEAD has the headers of the GET answer and no body.
+        head = self.request is not None and self.request.method == b"HEAD"
+        if response.body and not head:
             out = (out or b"") + (self.conn.send(h11.Data(data=response.body)) or b"")
         out = (out or b"") + (self.conn.send(h11.EndOfMessage()) or b"")
         self.owner.write_http(out)
 
-    def _error(self, status: int, message: str) -> None:
+    def _error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            if headers:
+                body = message.encode()
+            else:
+                headers = (("Content-Type", "text/plain; charset=utf-8"),)
+                body = f"{message}\n".encode()
             with contextlib.suppress(h11.LocalProtocolError):
-                self._send(
-                    HttpResponse(
-                        status,
-                        (("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")),
-                        f"{message}\n".encode(),
-                    )
-                )
+                self._send(HttpResponse(status, (*headers, ("Connection", "close")), body))
         self.owner.close_transport()

@@ -364,7 +364,13 @@ class Invoker:
     ) -> Invocation:
         """:meth:`start`, awaited."""
         future: asyncio.Future[Invocation] = asyncio.get_running_loop().create_future()
-        self.start(handler, event, request_id=request_id, wait_s=wait_s, on_done=future.set_result)
+
+        def done(invocation: Invocation) -> None:
+            # The caller may have stopped waiting (a client gone during $connect).
+            if not future.done():
+                future.set_result(invocation)
+
+        self.start(handler, event, request_id=request_id, wait_s=wait_s, on_done=done)
         return await future
 
     def _settled(self, pending: _Pending) -> None:

@@ -243,6 +243,21 @@ class _Connection(asyncio.Protocol):
             return
         response = ws.accept(request)
         if response.status_code != 101:
+            version = request.headers.get("Sec-WebSocket-Version")
+            if version is not None and version != "13":
+                # RFC 6455 §4.4: 426, naming the version this server speaks.
+                response = Response(
+                    426,
+                    "Upgrade Required",
+                    Headers(
+                        [
+                            ("Sec-WebSocket-Version", "13"),
+                            ("Content-Length", "0"),
+                            ("Connection", "close"),
+                        ]
+                    ),
+                    b"",
+                )
             ws.send_response(response)
             self._flush()
             return
@@ -387,7 +402,9 @@ class _Connection(asyncio.Protocol):
     def send_text(self, text: str) -> None:
         ws = self.ws
         if ws is not None and ws.state is State.OPEN:
-            ws.send_text(text.encode("utf-8"))
+            # A lone surrogate (json.loads('"\\ud800"') makes one) has no UTF-8 form;
+            # API Gateway's Java side sends '?' for it, as "replace" does.
+            ws.send_text(text.encode("utf-8", "replace"))
             self._flush()
 
     def send_bytes(self, data: bytes) -> None:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
 __all__ = ["LoopInbox", "WorkerPool"]
+
+logger = logging.getLogger("emulator")
 
 Job = Callable[[], None]
 
@@ -32,9 +35,11 @@ class WorkerPool:
     Each running thread costs every other one GIL hand-offs, so a burst of
     fast handlers is best served by few threads; a handler that blocks must
     still not hold up the rest. So up to ``core_threads`` start at once, and
-    beyond them a thread starts only for jobs still waiting ``grow_after_s``
-    later (checked through ``schedule``, the event loop's ``call_later``).
-    Without a ``schedule``, a thread starts whenever none is idle.
+    beyond them a thread starts only for jobs that no free worker has taken
+    ``grow_after_s`` later (checked through ``schedule``, the event loop's
+    ``call_later``). Threads beyond the core that stay idle for
+    ``retire_after_s`` end. Without a ``schedule``, a thread starts whenever
+    no worker is free.
     """
 
     def __init__(
@@ -44,17 +49,22 @@ class WorkerPool:
         *,
         core_threads: int = 2,
         grow_after_s: float = 0.005,
+        retire_after_s: float = 30.0,
         schedule: Callable[[float, Callable[[], None]], object] | None = None,
     ) -> None:
         self._max_threads = max_threads
         self._core_threads = core_threads
         self._grow_after_s = grow_after_s
+        self._retire_after_s = retire_after_s
         self._schedule = schedule
         self._name = name
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        # All three under the lock: threads alive, jobs queued and not yet taken,
+        # workers waiting for a job. A job lacks a worker while waiting > idle.
         self._threads = 0
-        self._idle = 0  # workers done with a job and not yet given another
+        self._waiting = 0
+        self._idle = 0
         self._check_pending = False
         self._closed = False
 
@@ -68,17 +78,16 @@ class WorkerPool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the worker pool is shut down")
-            if self._idle:
-                self._idle -= 1
-            elif self._threads < self._core_threads or (
-                self._schedule is None and self._threads < self._max_threads
-            ):
-                self._threads += 1
-                start = True
-            # Whoever takes this job may be blocked by then: look again soon
-            # (one look at a time; a look that finds the queue empty is free).
-            if not start and self._schedule is not None and not self._check_pending:
-                self._check_pending = check = True
+            self._waiting += 1
+            if self._waiting > self._idle:  # no free worker for this one
+                if self._threads < self._core_threads or (
+                    self._schedule is None and self._threads < self._max_threads
+                ):
+                    self._threads += 1
+                    start = True
+                elif self._schedule is not None and not self._check_pending:
+                    # The workers are busy, maybe blocked: look again soon.
+                    self._check_pending = check = True
         self._jobs.put(job)
         if start:
             self._start_thread()
@@ -92,14 +101,13 @@ class WorkerPool:
         ).start()
 
     def _grow(self) -> None:
-        """Jobs that waited all this while: their workers are busy or blocked."""
+        """Jobs that no free worker took all this while: their workers are blocked."""
         with self._lock:
             self._check_pending = False
             if self._closed:
                 return
-            # Still queued after grow_after_s: no worker came for them.
-            waiting = self._jobs.qsize()
-            starting = max(0, min(waiting, self._max_threads - self._threads))
+            lacking = self._waiting - self._idle
+            starting = max(0, min(lacking, self._max_threads - self._threads))
             self._threads += starting
         for _ in range(starting):
             self._start_thread()
@@ -107,13 +115,26 @@ class WorkerPool:
     def _work(self) -> None:
         jobs, lock = self._jobs, self._lock
         while True:
-            job = jobs.get()
-            if job is None:
-                return
-            job()
-            del job
             with lock:
                 self._idle += 1
+            try:
+                job = jobs.get(timeout=self._retire_after_s)
+            except queue.Empty:
+                with lock:
+                    self._idle -= 1
+                    # Retire beyond the core, unless a job just came for this worker.
+                    if self._threads > self._core_threads and self._waiting <= self._idle:
+                        self._threads -= 1
+                        return
+                continue
+            with lock:
+                self._idle -= 1
+                if job is None:
+                    self._threads -= 1
+                    return
+                self._waiting -= 1
+            job()
+            del job
 
     def shutdown(self) -> None:
         """Stop idle workers; workers still in a job end when it ends."""
@@ -156,4 +177,8 @@ class LoopInbox:
         calls = self._calls
         while calls:
             function, args = calls.popleft()
-            function(*args)
+            try:
+                function(*args)
+            except Exception:
+                # A task boundary: one failed call must not strand the ones behind it.
+                logger.exception("a call from a handler thread failed")

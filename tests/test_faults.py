@@ -186,11 +186,6 @@ async def test_a_failing_handler_gets_aws_frame_and_a_log_line_naming_it(
     await round_trip(bystander)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a route response body that UTF-8 cannot encode (a lone surrogate) "
-    "raises out of the result callback: the client gets nothing",
-    strict=True,
-)
 async def test_an_unencodable_body_still_gets_the_client_a_frame(
     start_api: StartApi, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -305,12 +300,6 @@ async def test_route_responses_to_a_client_that_stops_reading_are_dropped_not_bu
     ) == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: a client gone while its $connect runs leaves a cancelled future; "
-    "the handler's late result raises InvalidStateError in the loop (and strands calls "
-    "queued behind it in LoopInbox)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "handler", ["fault_probe.connect_holds", "fault_probe.async_connect_holds"]
 )
@@ -474,11 +463,6 @@ async def test_an_exception_in_a_handlers_thread_is_logged_and_the_server_serves
     assert "reliability_serve_handlers.py" in log
 
 
-@pytest.mark.xfail(
-    reason="BUG: threading.excepthook runs outside the context a handler's thread "
-    "inherits, so its report is not attributed to the invocation like the thread's prints",
-    strict=True,
-)
 async def test_an_exception_in_a_handlers_thread_is_logged_under_its_invocation(
     tmp_path: Path,
 ) -> None:

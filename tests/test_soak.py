@@ -143,12 +143,6 @@ def test_memory_is_judged_first_window_against_last(
 # -- what the soak's thread samples showed -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="BUG: the worker pool grows by a thread whenever its 5 ms check finds a job "
-    "just queued (even one an idle worker is about to take) and never retires one: "
-    "steady light load ends at max_threads (512 in the soak)",
-    strict=True,
-)
 def test_one_job_at_a_time_needs_no_more_than_the_core_threads() -> None:
     # The pool's own contract: "a few at once, more when jobs wait". Here no job
     # ever waits for a worker: each is submitted after the previous one finished.

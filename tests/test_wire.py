@@ -305,11 +305,6 @@ async def test_a_bad_upgrade_gets_a_clear_http_error(
     assert invoked(api, "$connect") == [bystander.connection_id]
 
 
-@pytest.mark.xfail(
-    reason="BUG: a wrong Sec-WebSocket-Version gets websockets' 400 without "
-    "Sec-WebSocket-Version: 13 (RFC 6455 §4.2.2 / §4.4)",
-    strict=True,
-)
 @pytest.mark.parametrize("version", [b"8", b"14", b"thirteen"])
 async def test_a_wrong_websocket_version_is_426_naming_version_13(
     api: Harness, bystander: Client, version: bytes
@@ -669,11 +664,6 @@ async def test_a_body_over_1_mib_is_413_before_it_is_all_sent(
     assert api.record.sent_to(bystander.connection_id) == []
 
 
-@pytest.mark.xfail(
-    reason="BUG: a post over 1 MiB gets a text/plain 413 without x-amzn-ErrorType, "
-    "so boto3 raises ClientError('413') instead of PayloadTooLargeException",
-    strict=True,
-)
 async def test_a_body_over_1_mib_is_refused_as_payload_too_large(
     api: Harness, bystander: Client
 ) -> None:
@@ -688,11 +678,6 @@ async def test_a_body_over_1_mib_is_refused_as_payload_too_large(
     assert "message" in json.loads(refused.body)
 
 
-@pytest.mark.xfail(
-    reason="BUG: HEAD gets no answer: the transport writes a body after a HEAD "
-    "response, h11 raises LocalProtocolError out of data_received and the connection drops",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "path", ["/local/@connections/{id}", "/local"], ids=["management", "stage"]
 )
@@ -713,11 +698,6 @@ async def test_head_gets_the_status_without_a_body(
     assert after.status == 200
 
 
-@pytest.mark.xfail(
-    reason="BUG: Expect: 100-continue is never answered: curl waits 1 s per post "
-    "before sending the body (RFC 9110 §10.1.1)",
-    strict=True,
-)
 async def test_expect_100_continue_is_answered_before_the_body(
     api: Harness, bystander: Client
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -75,3 +77,29 @@ def test_the_emulator_runs_on_uvloop(handler: str) -> None:
             return await client.receive_text()
 
     assert uvloop.run(echo_once()) == "on uvloop"
+
+
+def test_threads_beyond_the_core_retire_when_idle() -> None:
+    checks: list[Callable[[], None]] = []
+    pool = WorkerPool(
+        16,
+        core_threads=1,
+        retire_after_s=0.05,
+        schedule=lambda _delay, check: checks.append(check),
+    )
+    release = threading.Event()
+    try:
+        for _ in range(4):  # four blocked jobs: the growth check starts three more
+            pool.submit(lambda: release.wait(5) and None)
+        for check in checks:
+            check()
+        assert pool.threads == 4
+        release.set()
+        # Idle beyond the core, they end after retire_after_s.
+        deadline = time.monotonic() + 5
+        while pool.threads > 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # waiting on the threads' own idle timeout, bounded
+        assert pool.threads == 1
+    finally:
+        release.set()
+        pool.shutdown()
