@@ -93,6 +93,36 @@ class LambdaContext:
         )
 
 
+class _Function:
+    """What every invocation of one function shares, worked out once.
+
+    Each function gets its own ``LambdaContext`` subclass whose class holds
+    the attributes that never change (name, ARN, log group, callbacks), so
+    that a context per invocation sets only its request id and deadline.
+    """
+
+    __slots__ = ("context_class", "handler", "name", "overlay")
+
+    def __init__(self, handler: LoadedHandler, name: str, overlay: Overlay, base: LambdaContext):
+        self.handler = handler  # keeps the id this is cached under from being reused
+        self.name = name
+        self.overlay = overlay
+        self.context_class = type(
+            f"LambdaContext_{name}",
+            (LambdaContext,),
+            {
+                "__init__": _context_init,
+                "__slots__": (),
+                **{key: value for key, value in vars(base).items() if not key.startswith("_")},
+            },
+        )
+
+
+def _context_init(self: LambdaContext, request_id: str, deadline: float) -> None:
+    self.aws_request_id = request_id
+    self._deadline = deadline
+
+
 class InvocationOutcome(enum.Enum):
     OK = "ok"
     ERROR = "error"
@@ -258,10 +288,26 @@ class Invoker:
         self._inbox: LoopInbox | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: dict[float, _Deadlines] = {}
+        # Per loaded handler, by identity (a reload loads new handlers).
+        self._functions: dict[int, _Function] = {}
         self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
         self._log_streams: dict[str, str] = {}
         self._in_flight: set[_Pending] = set()
         self._drained: asyncio.Future[None] | None = None
+
+    def _function(self, handler: LoadedHandler) -> _Function:
+        name = function_name_for(handler.route.handler)
+        base = LambdaContext(
+            function_name=name,
+            region=self._region,
+            request_id="",
+            deadline=0.0,
+            log_stream_name=self._log_stream(name),
+            callbacks=self._callbacks,
+        )
+        prepared = _Function(handler, name, self._overlay(name, handler), base)
+        self._functions[id(handler)] = prepared
+        return prepared
 
     def _overlay(self, name: str, handler: LoadedHandler) -> Overlay:
         # One per function, kept across invocations like a Lambda container's.
@@ -324,19 +370,14 @@ class Invoker:
             self._pool.shutdown()
             self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
             self._pool_loop = loop
-        name = function_name_for(handler.route.handler)
+        prepared = self._functions.get(id(handler))
+        if prepared is None or prepared.handler is not handler:
+            prepared = self._function(handler)
         started = time.monotonic()
-        context = LambdaContext(
-            function_name=name,
-            region=self._region,
-            request_id=request_id,
-            deadline=started + wait_s,
-            log_stream_name=self._log_stream(name),
-            callbacks=self._callbacks,
-        )
-        scope = InvocationScope(name, request_id, handler.route.route_key)
+        context = prepared.context_class(request_id, started + wait_s)
+        scope = InvocationScope(prepared.name, request_id, handler.route.route_key)
         run_context = contextvars.copy_context()
-        run_context.run(_enter, self._overlay(name, handler), scope)
+        run_context.run(_enter, prepared.overlay, scope)
         pending = _Pending(on_done, started, self, scope)
         deadlines = self._deadlines.get(wait_s)
         if deadlines is None or deadlines.loop is not loop:

@@ -193,7 +193,10 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
     handler.addFilter(_AttributionFilter())
     root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    # Lambda's Python runtime leaves the root logger at WARNING: a handler that
+    # wants its INFO lines sets the level itself, on AWS as here.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("emulator").setLevel(logging.INFO)
     _configured = handler
     # websockets' own per-connection chatter is not what a user wants here.
     logging.getLogger("websockets").setLevel(logging.WARNING)
