@@ -39,7 +39,6 @@ from emulator.events import ConnectionInfo, connect_event
 from emulator.invoke import ACCOUNT_ID, Invocation, InvocationOutcome
 from emulator.loader import AUTHORIZER, LoadedHandler
 from emulator.logs import EVENTS, log_connect
-from emulator.sigv4 import SignatureError, verify_sigv4
 from emulator.transport import UpgradeAnswer, UpgradeRequest
 from emulator.validation import missing_parameters, missing_parameters_body
 
@@ -134,6 +133,9 @@ def check_signature(
     Without ``credentials``, the emulator's own environment's keys are the
     accepted ones.
     """
+    # botocore's signer loads here, for an API that uses IAM: not at start-up.
+    from emulator import sigv4
+
     host = next((v for n, v in request.headers if n.lower() == "host"), "")
     accepted = dict(credentials)
     if not accepted:
@@ -142,7 +144,7 @@ def check_signature(
         if access_key and secret_key:
             accepted[access_key] = secret_key
     try:
-        identity = verify_sigv4(
+        identity = sigv4.verify_sigv4(
             method="GET",
             host=host,
             target=request.target,
@@ -151,7 +153,7 @@ def check_signature(
             now=datetime.datetime.now(datetime.UTC),
             region=region,
         )
-    except SignatureError as exc:
+    except sigv4.SignatureError as exc:
         if EVENTS.isEnabledFor(logging.INFO):
             log_connect(info.connection_id, info.source_ip, 403, None, None, str(exc))
         return UpgradeAnswer(403, body=rejection_body(403))

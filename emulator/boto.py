@@ -14,15 +14,20 @@ and :mod:`emulator.integrations.aws`.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import botocore.handlers
-from botocore.awsrequest import AWSResponse
-
 from emulator.management import ManagementResponse
+
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSResponse
 
 __all__ = ["ManagementTarget", "install", "register", "unregister"]
 
@@ -48,6 +53,15 @@ _lock = threading.Lock()
 _installed = False
 
 
+def _response(url: str, answer: ManagementResponse) -> AWSResponse:
+    from botocore.awsrequest import AWSResponse, HTTPHeaders  # loaded by now: botocore calls us
+
+    headers = HTTPHeaders()
+    for name, value in answer.headers:
+        headers[name] = value
+    return AWSResponse(url, answer.status, headers, _Body(answer.body))
+
+
 def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     split = urlsplit(request.url)
     target = _targets.get(split.netloc.lower())
@@ -62,10 +76,7 @@ def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     elif not isinstance(body, bytes):
         body = body.read()
     answer = target.handle_management(request.method, path, body)
-    headers = botocore.awsrequest.HTTPHeaders()
-    for name, value in answer.headers:
-        headers[name] = value
-    return AWSResponse(request.url, answer.status, headers, _Body(answer.body))
+    return _response(request.url, answer)
 
 
 def _before_call(params: Any, **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
@@ -90,23 +101,55 @@ def _before_call(params: Any, **kwargs: Any) -> tuple[AWSResponse, dict[str, Any
     answer = target.handle_management(params["method"], path, body)
     if answer.status >= 300:
         return None
-    headers = botocore.awsrequest.HTTPHeaders()
-    for name, value in answer.headers:
-        headers[name] = value
     metadata = {
-        "RequestId": headers.get("x-amzn-RequestId", ""),
+        "RequestId": dict(answer.headers).get("x-amzn-RequestId", ""),
         "HTTPStatusCode": answer.status,
         "HTTPHeaders": {name.lower(): value for name, value in answer.headers},
         "RetryAttempts": 0,
     }
-    return AWSResponse(params["url"], answer.status, headers, _Body(answer.body)), {
-        "ResponseMetadata": metadata
-    }
+    return _response(params["url"], answer), {"ResponseMetadata": metadata}
 
 
 # Operations answered at before-call; GetConnection's datetimes are left to
 # botocore's own parser, so that they are exactly what boto3 returns.
 _FAST = ("PostToConnection", "DeleteConnection")
+
+
+def _add_builtin_handlers(handlers_module: Any) -> None:
+    # Every botocore session created from now on (boto3's default one included).
+    handlers_module.BUILTIN_HANDLERS.append((_EVENT, _before_send))
+    for operation in _FAST:
+        handlers_module.BUILTIN_HANDLERS.append(
+            (f"before-call.apigatewaymanagementapi.{operation}", _before_call)
+        )
+
+
+class _WhenBotocoreLoads(importlib.abc.MetaPathFinder):
+    """Adds the hooks the moment ``botocore.handlers`` is imported.
+
+    botocore takes a tenth of a second to import: an emulator whose handlers
+    have not imported it yet does not pay for it at start-up, and no botocore
+    session can exist before that module does.
+    """
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "botocore.handlers":
+            return None
+        sys.meta_path.remove(self)  # once; and not asked again by the find below
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:  # pragma: no cover - botocore is a dependency
+            return spec
+        loader = spec.loader
+        execute = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            _add_builtin_handlers(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
 
 
 def install() -> None:
@@ -116,12 +159,11 @@ def install() -> None:
         if _installed:
             return
         _installed = True
-        # Sessions created from now on (boto3's default session included).
-        botocore.handlers.BUILTIN_HANDLERS.append((_EVENT, _before_send))
-        for operation in _FAST:
-            botocore.handlers.BUILTIN_HANDLERS.append(
-                (f"before-call.apigatewaymanagementapi.{operation}", _before_call)
-            )
+        handlers_module = sys.modules.get("botocore.handlers")
+        if handlers_module is None:
+            sys.meta_path.insert(0, _WhenBotocoreLoads())
+            return
+        _add_builtin_handlers(handlers_module)
         # boto3's default session, if it was created before us.
         try:
             import boto3

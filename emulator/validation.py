@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from jsonschema import Draft4Validator, validators
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
+from typing import TYPE_CHECKING, Any
 
 from emulator.errors import ConfigError
 from emulator.integrations.settings import ModelConfig, RouteRequest
 from emulator.selection import parse_body
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 __all__ = [
     "ModelValidators",
@@ -53,6 +52,12 @@ class ModelValidators:
 
     def __init__(self, models: Mapping[str, ModelConfig]) -> None:
         self._validators: dict[str, Validator] = {}
+        if not models:
+            return
+        # Imported only for an API with models: jsonschema costs start-up time.
+        from jsonschema import Draft4Validator, validators
+        from jsonschema.exceptions import SchemaError
+
         for name, model in models.items():
             schema: dict[str, Any] = dict(model.schema)
             cls = validators.validator_for(schema, default=Draft4Validator)
