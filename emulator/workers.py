@@ -19,6 +19,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,11 +36,13 @@ class WorkerPool:
     Each running thread costs every other one GIL hand-offs, so a burst of
     fast handlers is best served by few threads; a handler that blocks must
     still not hold up the rest. So up to ``core_threads`` start at once, and
-    beyond them a thread starts only for jobs that no free worker has taken
-    ``grow_after_s`` later (checked through ``schedule``, the event loop's
-    ``call_later``). Threads beyond the core that stay idle for
-    ``retire_after_s`` end. Without a ``schedule``, a thread starts whenever
-    no worker is free.
+    beyond them a thread starts only when jobs wait and no worker has taken
+    one for ``grow_after_s`` (checked through ``schedule``, the event loop's
+    ``call_later``): workers that keep taking jobs are busy, not stuck, and
+    more threads would only contend for the GIL; workers that stopped taking
+    them are blocked (or waiting on I/O), and then more threads help. Threads
+    beyond the core that stay idle for ``retire_after_s`` end. Without a
+    ``schedule``, a thread starts whenever no worker is free.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class WorkerPool:
         self._idle = 0
         self._check_pending = False
         self._closed = False
+        self._last_taken = 0.0  # monotonic time a worker last took a job
 
     @property
     def threads(self) -> int:
@@ -101,16 +105,26 @@ class WorkerPool:
         ).start()
 
     def _grow(self) -> None:
-        """Jobs that no free worker took all this while: their workers are blocked."""
+        """Jobs wait: start threads if the workers stopped taking them."""
+        starting = 0
+        look_again = False
         with self._lock:
             self._check_pending = False
             if self._closed:
                 return
             lacking = self._waiting - self._idle
-            starting = max(0, min(lacking, self._max_threads - self._threads))
-            self._threads += starting
+            if lacking > 0:
+                if time.monotonic() - self._last_taken >= self._grow_after_s:
+                    starting = min(lacking, self._max_threads - self._threads)
+                    self._threads += starting
+                else:
+                    # Busy, not stuck: look again, in case they get stuck.
+                    self._check_pending = look_again = True
         for _ in range(starting):
             self._start_thread()
+        if look_again:
+            assert self._schedule is not None
+            self._schedule(self._grow_after_s, self._grow)
 
     def _work(self) -> None:
         jobs, lock = self._jobs, self._lock
@@ -133,6 +147,7 @@ class WorkerPool:
                     self._threads -= 1
                     return
                 self._waiting -= 1
+                self._last_taken = time.monotonic()
             job()
             del job
 
