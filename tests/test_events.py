@@ -22,6 +22,7 @@ from emulator.events import (
     message_event,
     multi_value,
 )
+from tests.aws_shapes import COMMON_CONTEXT
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -513,21 +514,6 @@ def test_disconnect_headers_are_the_fixed_set_for_the_domain() -> None:
 
 # What the three event types share and what sets them apart (spec §2.1)
 
-COMMON_CONTEXT = {
-    "routeKey",
-    "eventType",
-    "extendedRequestId",
-    "requestTime",
-    "messageDirection",
-    "stage",
-    "connectedAt",
-    "requestTimeEpoch",
-    "identity",
-    "requestId",
-    "domainName",
-    "connectionId",
-    "apiId",
-}
 
 BUILDERS = [
     pytest.param(connect, "CONNECT", set(), id="connect"),

@@ -24,6 +24,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.http11 import USER_AGENT
 
 from emulator.testing import Harness
+from tests.aws_shapes import COMMON_CONTEXT
 from tests.conftest import StartApi
 
 ROUTES: dict[str, Any] = {
@@ -54,22 +55,6 @@ CONNECT_QUERY_KEYS = [
 ]
 MESSAGE_KEYS = ["requestContext", "body", "isBase64Encoded"]
 DISCONNECT_KEYS = ["headers", "multiValueHeaders", "requestContext", "isBase64Encoded"]
-
-COMMON_CONTEXT = {
-    "routeKey",
-    "eventType",
-    "extendedRequestId",
-    "requestTime",
-    "messageDirection",
-    "stage",
-    "connectedAt",
-    "requestTimeEpoch",
-    "identity",
-    "requestId",
-    "domainName",
-    "connectionId",
-    "apiId",
-}
 
 
 def now_ms() -> int:

@@ -27,25 +27,11 @@ from emulator.events import (
     message_event,
     multi_value,
 )
+from tests.aws_shapes import COMMON_CONTEXT
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 HOP_BY_HOP = {"connection", "upgrade", "content-length"}  # spec §2.2 rule 1
 
-COMMON_CONTEXT = {
-    "routeKey",
-    "eventType",
-    "extendedRequestId",
-    "requestTime",
-    "messageDirection",
-    "stage",
-    "connectedAt",
-    "requestTimeEpoch",
-    "identity",
-    "requestId",
-    "domainName",
-    "connectionId",
-    "apiId",
-}
 
 # -- strategies ---------------------------------------------------------------------------
 
