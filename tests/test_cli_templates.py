@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -79,11 +80,11 @@ def test_export_of_a_bad_config_fails_clearly(
     assert "routes: must define at least one route" in capsys.readouterr().err
 
 
-def test_serve_a_serverless_project(tmp_path: Path) -> None:
-    """A real `serve --template` process: a client reaches the template's function."""
-    project = TEMPLATES / "serverless_single"
+@contextlib.contextmanager
+def served(template: Path, tmp_path: Path) -> Iterator[str]:
+    """A real `serve --template` process; its URL. It must stop cleanly on SIGTERM."""
     with subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--template", str(project / "serverless.yml"),
+        [sys.executable, "-m", "emulator", "serve", "--template", str(template),
          "--port", "0", "--no-reload"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -93,21 +94,29 @@ def test_serve_a_serverless_project(tmp_path: Path) -> None:
     ) as process:  # fmt: skip
         try:
             assert process.stdout is not None
-            url = process.stdout.readline().strip()
-            assert url.startswith("ws://127.0.0.1:")
-            assert url.endswith("/dev")  # provider.stage defaults to dev
-            reply = subprocess.run(
-                [sys.executable, "-c", CLIENT, url],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=True,
-            ).stdout
-            assert json.loads(reply)["connected"] is True
+            yield process.stdout.readline().strip()
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     assert process.returncode == 0
+
+
+def run_client(script: str, url: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-c", script, url],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+
+
+def test_serve_a_serverless_project(tmp_path: Path) -> None:
+    """A client reaches the function a serverless.yml declares."""
+    with served(TEMPLATES / "serverless_single" / "serverless.yml", tmp_path) as url:
+        assert url.startswith("ws://127.0.0.1:")
+        assert url.endswith("/dev")  # provider.stage defaults to dev
+        assert json.loads(run_client(CLIENT, url))["connected"] is True
 
 
 CLIENT = """
@@ -123,30 +132,8 @@ asyncio.run(main())
 def test_serve_resolves_references_to_the_api_itself(tmp_path: Path) -> None:
     """The tutorial's CALLBACK_URL (https://${SimpleChatWebSocket}.execute-api...)
     names the API's own id: served, it is the emulator's, not dropped."""
-    template = TEMPLATES / "sam_chat" / "template.yaml"
-    with subprocess.Popen(
-        [sys.executable, "-m", "emulator", "serve", "--template", str(template),
-         "--port", "0", "--no-reload"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    ) as process:  # fmt: skip
-        try:
-            assert process.stdout is not None
-            url = process.stdout.readline().strip()
-            reply = subprocess.run(
-                [sys.executable, "-c", SEND, url],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=True,
-            ).stdout
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-    seen = json.loads(reply)
+    with served(TEMPLATES / "sam_chat" / "template.yaml", tmp_path) as url:
+        seen = json.loads(run_client(SEND, url))
     callback = seen["environment"]["CALLBACK_URL"]
     # Without the emulator's id it would be left out (None), as `check` says.
     assert re.fullmatch(
