@@ -97,7 +97,7 @@ async def _serve_baseline(app: str, port: int, ready: Callable[[int], None]) -> 
 
 async def _serve_emulator(app: str, port: int, ready: Callable[[int], None]) -> None:
     from emulator.app import Emulator
-    from emulator.config import parse_config
+    from emulator.model.config import parse_config
 
     config = parse_config({"routes": EMULATOR_APPS[app]}, base_dir=HANDLERS, source="bench")
     emulator = Emulator(config, host=HOST, port=port)

@@ -70,7 +70,7 @@ CLOSE_1000 = masked_frame(OP_CLOSE, (1000).to_bytes(2, "big"))
 
 async def _serve(port: int) -> None:
     from emulator.app import Emulator
-    from emulator.config import parse_config
+    from emulator.model.config import parse_config
 
     config = parse_config(
         {"stage": STAGE, "routes": ROUTES}, base_dir=HANDLERS, source="bench/soak.py"

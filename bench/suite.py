@@ -1010,7 +1010,7 @@ def _run_loop(coroutine: Any, use_uvloop: bool) -> Any:
 async def _fixture_timing(cycles: int, block: int) -> dict[str, Any]:
     from websockets.asyncio.server import ServerConnection, serve
 
-    from emulator.testing import Harness
+    from emulator.tools.testing import Harness
 
     routes = {"$default": {"handler": "bench_handlers.echo", "routeResponse": True}}
 

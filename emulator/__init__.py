@@ -35,14 +35,10 @@ from emulator.errors import (
     SelectionExpressionError,
 )
 
-# Imported now, not on first use: importing the submodule emulator.explain
-# would otherwise bind the package's `explain` to the module, not the function.
-from emulator.explain import explain
-from emulator.selection import RouteSelector, compile_expression
-
 if TYPE_CHECKING:
     from emulator.app import Emulator
-    from emulator.config import (
+    from emulator.gateway.explain import explain
+    from emulator.model.config import (
         ApiConfig,
         AuthorizerConfig,
         Limits,
@@ -51,9 +47,10 @@ if TYPE_CHECKING:
         parse_config,
         with_limits,
     )
-    from emulator.export import export_sam
-    from emulator.templates import load_template
-    from emulator.testing import Client, Harness, InvocationRecord, Record, SentRecord
+    from emulator.model.selection import RouteSelector, compile_expression
+    from emulator.model.templates import load_template
+    from emulator.tools.export import export_sam
+    from emulator.tools.testing import Client, Harness, InvocationRecord, Record, SentRecord
 
 __all__ = [
     "ApiConfig",
@@ -88,20 +85,23 @@ __all__ = [
 # Where each name imported on first use lives.
 _LAZY = {
     "Emulator": "emulator.app",
-    "ApiConfig": "emulator.config",
-    "AuthorizerConfig": "emulator.config",
-    "Limits": "emulator.config",
-    "RouteConfig": "emulator.config",
-    "load_config": "emulator.config",
-    "parse_config": "emulator.config",
-    "with_limits": "emulator.config",
-    "export_sam": "emulator.export",
-    "load_template": "emulator.templates",
-    "Client": "emulator.testing",
-    "Harness": "emulator.testing",
-    "InvocationRecord": "emulator.testing",
-    "Record": "emulator.testing",
-    "SentRecord": "emulator.testing",
+    "ApiConfig": "emulator.model.config",
+    "AuthorizerConfig": "emulator.model.config",
+    "Limits": "emulator.model.config",
+    "RouteConfig": "emulator.model.config",
+    "load_config": "emulator.model.config",
+    "parse_config": "emulator.model.config",
+    "with_limits": "emulator.model.config",
+    "RouteSelector": "emulator.model.selection",
+    "compile_expression": "emulator.model.selection",
+    "explain": "emulator.gateway.explain",
+    "export_sam": "emulator.tools.export",
+    "load_template": "emulator.model.templates",
+    "Client": "emulator.tools.testing",
+    "Harness": "emulator.tools.testing",
+    "InvocationRecord": "emulator.tools.testing",
+    "Record": "emulator.tools.testing",
+    "SentRecord": "emulator.tools.testing",
 }
 
 

@@ -1,3 +1,3 @@
-from emulator.cli import main
+from emulator.tools.cli import main
 
 raise SystemExit(main())

@@ -4,9 +4,9 @@ It wires the pure core (config, route selection, events, results, registry,
 management mapping) to the adapters (transport, handler invocation, botocore
 interception), and is the object the CLI and the pytest plugin drive. Each
 connection's life is here: the upgrade and ``$connect``, each message's route
-and reply, ``$disconnect``. Who may connect is :mod:`emulator.access`'s call,
-the @connections operations are :mod:`emulator.connections`', and idle or
-too-old connections are closed by :mod:`emulator.timers`.
+and reply, ``$disconnect``. Who may connect is :mod:`emulator.gateway.access.admit`'s call,
+the @connections operations are :mod:`emulator.gateway.connections`', and idle or
+too-old connections are closed by :mod:`emulator.gateway.timers`.
 """
 
 from __future__ import annotations
@@ -18,30 +18,36 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
-from emulator import boto
-from emulator.access import admit
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
-from emulator.config import ApiConfig, RouteRequest
-from emulator.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
-from emulator.events import (
+from emulator.gateway.access.admit import admit
+from emulator.gateway.connections import CLIENT_BUFFER_BYTES, ConnectionsApi
+from emulator.gateway.events import (
     ConnectionInfo,
     connect_event,
     disconnect_event,
     message_event,
 )
-from emulator.integrations.settings import IntegrationRoute
-from emulator.invoke import Invocation, InvocationOutcome, Invoker
-from emulator.loader import LoadedHandler, load_handlers
-from emulator.logs import EVENTS, log_close, log_connect, log_frame
-from emulator.management import (
+from emulator.gateway.management import (
     ManagementResponse,
     is_management_path,
 )
-from emulator.registry import ConnectionRecord, ConnectionState, Registry
-from emulator.results import MalformedResultError, interpret_connect_result, interpret_route_result
-from emulator.selection import RouteDecision, RouteSelector
-from emulator.timers import ConnectionTimers
-from emulator.transport import (
+from emulator.gateway.registry import ConnectionRecord, ConnectionState, Registry
+from emulator.gateway.results import (
+    MalformedResultError,
+    interpret_connect_result,
+    interpret_route_result,
+)
+from emulator.gateway.timers import ConnectionTimers
+from emulator.gateway.validation import ModelValidators, bad_request_body
+from emulator.model.config import ApiConfig, RouteRequest
+from emulator.model.selection import RouteDecision, RouteSelector
+from emulator.model.settings import IntegrationRoute
+from emulator.runtime import boto
+from emulator.runtime.invoke import Invocation, InvocationOutcome, Invoker
+from emulator.runtime.loader import LoadedHandler, load_handlers
+from emulator.runtime.logs import EVENTS, log_close, log_connect, log_frame
+from emulator.runtime.workers import LoopInbox
+from emulator.wire.transport import (
     DEFAULT_MAX_HEADER_BYTES,
     HttpRequest,
     HttpResponse,
@@ -50,11 +56,9 @@ from emulator.transport import (
     UpgradeRequest,
     WebSocketPeer,
 )
-from emulator.validation import ModelValidators, bad_request_body
-from emulator.workers import LoopInbox
 
 if TYPE_CHECKING:
-    from emulator.integrations.runner import IntegrationRunner, RunResult
+    from emulator.gateway.integrations.runner import IntegrationRunner, RunResult
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -169,7 +173,7 @@ class Emulator:
             return None
         # Imported here: its HTTP client and VTL engine are start-up time that an
         # API of Lambda routes only (the default) need not pay.
-        from emulator.integrations.runner import IntegrationRunner
+        from emulator.gateway.integrations.runner import IntegrationRunner
 
         return IntegrationRunner(
             config, api_id=self.api_id, region=self.region, port=lambda: self.port

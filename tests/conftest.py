@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Harness
+from emulator.tools.testing import Harness
 
 pytest_plugins = ["pytester"]
 

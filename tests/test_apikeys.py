@@ -6,11 +6,16 @@ from typing import Any
 
 import pytest
 
-from emulator.apikeys import check_api_key, presented_key, uses_authorizer, with_api_key
-from emulator.config import parse_config
 from emulator.errors import ConfigError
-from emulator.events import ConnectionInfo, message_event
-from emulator.integrations.settings import ApiKeyConfig
+from emulator.gateway.access.apikeys import (
+    check_api_key,
+    presented_key,
+    uses_authorizer,
+    with_api_key,
+)
+from emulator.gateway.events import ConnectionInfo, message_event
+from emulator.model.config import parse_config
+from emulator.model.settings import ApiKeyConfig
 from tests.conftest import StartApi
 
 KEY = "k" * 24

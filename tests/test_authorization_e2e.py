@@ -25,9 +25,9 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from emulator.config import parse_config
 from emulator.errors import ConfigError
-from emulator.testing import Client, Harness
+from emulator.model.config import parse_config
+from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi, handler_module
 
 auth_probe = handler_module("auth_probe")

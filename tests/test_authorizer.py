@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from emulator import authorizer
-from emulator.authorizer import (
+from emulator.errors import ConfigError
+from emulator.gateway.access import authorizer
+from emulator.gateway.access.authorizer import (
     AuthorizerDecision,
     AuthorizerOutcome,
     IdentitySource,
@@ -28,8 +29,7 @@ from emulator.authorizer import (
     parse_identity_sources,
     rejection_body,
 )
-from emulator.errors import ConfigError
-from emulator.events import ConnectionInfo, connect_event
+from emulator.gateway.events import ConnectionInfo, connect_event
 
 ARN = "arn:aws:execute-api:us-east-1:533568316194:c5jwxq709g/production/$connect"
 
@@ -849,7 +849,7 @@ def test_public_api() -> None:
 
 def test_pure_core_imports_no_io() -> None:
     code = (
-        "import sys, emulator.authorizer; "
+        "import sys, emulator.gateway.access.authorizer; "
         "print(sorted({'asyncio', 'websockets', 'socket'} & set(sys.modules)))"
     )
     result = subprocess.run(

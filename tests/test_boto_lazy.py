@@ -12,7 +12,7 @@ import asyncio, sys
 from pathlib import Path
 from websockets.asyncio.client import connect
 from emulator.app import Emulator
-from emulator.config import parse_config
+from emulator.model.config import parse_config
 
 async def main():
     config = parse_config(

@@ -8,7 +8,7 @@ roles, as a screen reader or a keyboard user finds them, and every wait is
 Playwright's (``expect``), never a sleep.
 
 ``APIGW_WS_SCREENSHOTS=1 pytest tests/test_browser.py`` also refreshes the
-README's screenshots in ``emulator/static/screenshots/``.
+README's screenshots in ``emulator/tools/static/screenshots/``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.inspector import FEED_PATH, Inspector
-from emulator.testing import Harness
+from emulator.tools.inspector import FEED_PATH, Inspector
+from emulator.tools.testing import Harness
 from tests.conftest import ROOT
 
 CHROMIUM = Path(os.environ.get("APIGW_WS_CHROMIUM", "/usr/bin/chromium"))
@@ -36,7 +36,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOTS = ROOT / "emulator" / "static" / "screenshots"
+SCREENSHOTS = ROOT / "emulator" / "tools" / "static" / "screenshots"
 LAPTOP = {"width": 1280, "height": 800}
 WAIT_MS = 10_000
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Client, Harness
+from emulator.tools.testing import Client, Harness
 from handlers import store
 from tests.conftest import ROOT
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.testing import Harness
+from emulator.tools.testing import Harness
 from tests.conftest import ROOT
 
 CONFIG = {

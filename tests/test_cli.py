@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator.cli import _is_loopback, main
+from emulator.tools.cli import _is_loopback, main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cli_app"
 TIMEOUT = 10.0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli import main
+from emulator.tools.cli import main
 
 ROOT = Path(__file__).parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_check" / "routes.yaml"

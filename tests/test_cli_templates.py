@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.cli import main
-from emulator.templates import load_template
+from emulator.model.templates import load_template
+from emulator.tools.cli import main
 from tests.conftest import ROOT
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "templates"

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emulator import config
-from emulator.config import (
+from emulator.errors import ConfigError, SelectionExpressionError
+from emulator.model import config
+from emulator.model.config import (
     DEFAULT_ROUTE_SELECTION_EXPRESSION,
     MAX_ROUTES,
     PREDEFINED_ROUTES,
@@ -21,8 +22,7 @@ from emulator.config import (
     load_config,
     parse_config,
 )
-from emulator.errors import ConfigError, SelectionExpressionError
-from emulator.selection import SelectionExpression, compile_expression
+from emulator.model.selection import SelectionExpression, compile_expression
 
 FULL_EXAMPLE = """\
 routeSelectionExpression: $request.body.action
@@ -182,12 +182,12 @@ def test_module_is_pure() -> None:
         "keyword", "math", "os", "pathlib", "re", "types", "typing", "yaml", "emulator",
     }  # fmt: skip
     assert {name for name in imported if name.startswith("emulator")} <= {
-        "emulator.authorizer",
+        "emulator.gateway.access.authorizer",
         "emulator.errors",
-        "emulator.integrations.expressions",
-        "emulator.integrations.mapping",
-        "emulator.integrations.settings",
-        "emulator.selection",
+        "emulator.model.template_selection",
+        "emulator.gateway.integrations.mapping",
+        "emulator.model.settings",
+        "emulator.model.selection",
     }
 
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from websockets.frames import Frame, Opcode
 
-from emulator.testing import Harness
+from emulator.tools.testing import Harness
 from tests.conftest import StartApi, handler_module
 
 route_probe = handler_module("route_probe")

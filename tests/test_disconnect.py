@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from websockets.frames import Frame, Opcode
 
-from emulator.testing import Client, Harness
+from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi
 
 ROUTES: dict[str, Any] = {

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from emulator.events import (
+from emulator.gateway.events import (
     ConnectionInfo,
     clf_time,
     connect_event,

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from websockets.asyncio.client import connect as ws_connect
 from websockets.http11 import USER_AGENT
 
-from emulator.testing import Harness
+from emulator.tools.testing import Harness
 from tests.aws_shapes import COMMON_CONTEXT
 from tests.conftest import StartApi
 

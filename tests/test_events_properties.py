@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.events import (
+from emulator.gateway.events import (
     ConnectionInfo,
     clf_time,
     connect_event,

@@ -1,7 +1,7 @@
 """``explain()``: route selection told step by step (pure, no event loop).
 
 The decision in an explanation is the server's own: it must equal what
-:class:`~emulator.selection.RouteSelector` decides for the same inputs. The
+:class:`~emulator.model.selection.RouteSelector` decides for the same inputs. The
 text must show the parsed JSON, what each variable's JSONPath found, the
 stringified result, and the route (or why $default, or the Forbidden frame).
 """
@@ -15,8 +15,8 @@ from collections.abc import Collection
 
 import pytest
 
-from emulator.explain import Explanation, explain
-from emulator.selection import RouteDecision, RouteReason, RouteSelector, compile_expression
+from emulator.gateway.explain import Explanation, explain
+from emulator.model.selection import RouteDecision, RouteReason, RouteSelector, compile_expression
 
 # AWS's documented example body (spec §3.2.1, DG:apigateway-websocket-api-selection-expressions).
 BODY = '{"service":"chat","action":"join","data":{"room":"room1234"}}'

@@ -2,7 +2,7 @@
 
 Every case is exported once into its own folder (where its code folders are),
 all the templates are linted by one ``cfn-lint`` run, and each is imported
-back with :func:`emulator.templates.load_template` to the same routes.
+back with :func:`emulator.model.templates.load_template` to the same routes.
 """
 
 from __future__ import annotations
@@ -18,9 +18,15 @@ from typing import Any
 
 import pytest
 
-from emulator.config import ApiConfig, dump_yaml, load_config, parse_config, read_template_yaml
-from emulator.export import DEFAULT_RUNTIME, export_sam
-from emulator.templates import load_template
+from emulator.model.config import (
+    ApiConfig,
+    dump_yaml,
+    load_config,
+    parse_config,
+    read_template_yaml,
+)
+from emulator.model.templates import load_template
+from emulator.tools.export import DEFAULT_RUNTIME, export_sam
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"

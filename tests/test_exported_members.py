@@ -66,9 +66,9 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 def test_explain_is_the_function_even_once_its_module_is_imported() -> None:
-    importlib.import_module("emulator.explain")
+    importlib.import_module("emulator.gateway.explain")
     assert callable(emulator.explain)
-    assert emulator.explain is sys.modules["emulator.explain"].explain
+    assert emulator.explain is sys.modules["emulator.gateway.explain"].explain
 
 
 def test_importing_the_package_is_cheap() -> None:
@@ -76,10 +76,10 @@ def test_importing_the_package_is_cheap() -> None:
     code = (
         "import sys, emulator; "
         "heavy = {'asyncio', 'websockets', 'socket', 'yaml', 'httpx', 'watchfiles', "
-        "'playwright', 'emulator.app', 'emulator.inspector'}; "
+        "'playwright', 'emulator.app', 'emulator.tools.inspector'}; "
         "print(sorted(heavy & set(sys.modules))); "
         "emulator.Harness; "
-        "print('emulator.testing' in sys.modules)"
+        "print('emulator.tools.testing' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

@@ -31,8 +31,8 @@ from types import ModuleType
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator.connections import CLIENT_BUFFER_BYTES
-from emulator.testing import Client
+from emulator.gateway.connections import CLIENT_BUFFER_BYTES
+from emulator.tools.testing import Client
 from tests.conftest import HANDLERS, StartApi
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reliability_serve"

@@ -18,12 +18,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from emulator import inspector as inspector_module
 from emulator.app import Emulator
-from emulator.inspector import FEED_PATH, Inspector, route_report
-from emulator.invoke import Invocation, InvocationOutcome
-from emulator.selection import compile_expression
-from emulator.testing import Harness
+from emulator.model.selection import compile_expression
+from emulator.runtime.invoke import Invocation, InvocationOutcome
+from emulator.tools import inspector as inspector_module
+from emulator.tools.inspector import FEED_PATH, Inspector, route_report
+from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS, ROOT
 
 TIMEOUT = 5.0
@@ -186,7 +186,7 @@ async def test_the_chat_page_knows_the_stage_and_the_inspector_page_its_token(
 
 
 def test_the_static_files_ship_inside_the_package() -> None:
-    static = resources.files("emulator").joinpath("static")
+    static = resources.files("emulator.tools").joinpath("static")
     for name in ("chat.html", "inspector.html", "style.css", "chat.js", "inspector.js"):
         assert static.joinpath(name).is_file(), name
 

@@ -15,19 +15,17 @@ from typing import Any
 
 import pytest
 
-from emulator.config import parse_config, with_limits
 from emulator.errors import ConfigError
-from emulator.events import ConnectionInfo, connect_event, disconnect_event, message_event
-from emulator.integrations.aws import (
+from emulator.gateway.events import ConnectionInfo, connect_event, disconnect_event, message_event
+from emulator.gateway.integrations.aws import (
     endpoint_for,
     json_from_xml,
     parse_service_uri,
     service_request,
 )
-from emulator.integrations.expressions import SelectionInput, compile_template_selection
-from emulator.integrations.mapping import RouteRequestData, map_parameters, mapping_problem
-from emulator.integrations.mock import mock_status
-from emulator.integrations.pipeline import (
+from emulator.gateway.integrations.mapping import RouteRequestData, map_parameters, mapping_problem
+from emulator.gateway.integrations.mock import mock_status
+from emulator.gateway.integrations.pipeline import (
     BackendRequest,
     BackendResponse,
     Failure,
@@ -35,19 +33,21 @@ from emulator.integrations.pipeline import (
     prepare,
     request_data,
 )
-from emulator.integrations.select import (
+from emulator.gateway.integrations.select import (
     passes_through,
     select_integration_response,
     select_request_template,
     select_response_template,
 )
-from emulator.integrations.settings import (
+from emulator.model.config import parse_config, with_limits
+from emulator.model.settings import (
     ContentHandling,
     IntegrationConfig,
     IntegrationResponseConfig,
     IntegrationType,
     PassthroughBehavior,
 )
+from emulator.model.template_selection import SelectionInput, compile_template_selection
 
 INFO = ConnectionInfo(
     "cid=", 1000, "1.2.3.4", "ua", "abc.execute-api.us-east-1.amazonaws.com", "abc", "dev",
@@ -575,12 +575,20 @@ def test_integration_timeouts_follow_the_limit_unless_their_own() -> None:
 
 def test_core_modules_are_pure() -> None:
     """No asyncio, sockets or HTTP client in the pure core (STYLE: pure core, thin adapters)."""
-    package = Path(__file__).parent.parent / "emulator" / "integrations"
-    pure = ["settings", "expressions", "mapping", "select", "mock", "pipeline", "vtl"]
+    package = Path(__file__).parent.parent / "emulator"
+    pure = [
+        "model/settings",
+        "model/template_selection",
+        "gateway/integrations/mapping",
+        "gateway/integrations/select",
+        "gateway/integrations/mock",
+        "gateway/integrations/pipeline",
+        "gateway/integrations/vtl",
+    ]
     for name in pure:
         tree = ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         top = {module.partition(".")[0] for module in imported}
         assert not top & {"asyncio", "socket", "httpx", "websockets", "botocore"}, name
-        assert "emulator.integrations.runner" not in imported, name
+        assert "emulator.gateway.integrations.runner" not in imported, name

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from emulator.config import parse_config
 from emulator.errors import ConfigError
-from emulator.export import export_sam
-from emulator.integrations.settings import IntegrationType, PassthroughBehavior
-from emulator.templates import load_template
+from emulator.model.config import parse_config
+from emulator.model.settings import IntegrationType, PassthroughBehavior
+from emulator.model.templates import load_template
+from emulator.tools.export import export_sam
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "fixtures" / "integrations" / "cfn_integrations" / "template.yaml"

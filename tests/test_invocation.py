@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Client
+from emulator.tools.testing import Client
 from tests.conftest import StartApi
 
 SYNC_ASYNC = [

@@ -23,9 +23,9 @@ from botocore.config import Config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.cli import main
-from emulator.selection import RouteSelector, compile_expression
-from emulator.testing import Client, Harness
+from emulator.model.selection import RouteSelector, compile_expression
+from emulator.tools.cli import main
+from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi
 
 STAGE = "dev"

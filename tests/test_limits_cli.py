@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.cli import main
-from emulator.config import parse_config, with_limits
 from emulator.errors import ConfigError
+from emulator.model.config import parse_config, with_limits
+from emulator.tools.cli import main
 
 DOCUMENT = {
     "routes": {

@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from websockets.exceptions import ConnectionClosed
 
-from emulator.testing import Client, Harness
+from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi, handler_module
 
 limits_probe = handler_module("limits_probe")

@@ -15,9 +15,9 @@ from types import MappingProxyType
 
 import pytest
 
-from emulator.config import RouteConfig, parse_config
 from emulator.errors import ConfigError
-from emulator.loader import LoadedHandler, load_handler, load_handlers
+from emulator.model.config import RouteConfig, parse_config
+from emulator.runtime.loader import LoadedHandler, load_handler, load_handlers
 
 
 @pytest.fixture

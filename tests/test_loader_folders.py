@@ -16,9 +16,9 @@ from types import MappingProxyType
 
 import pytest
 
-from emulator.config import ApiConfig, RouteConfig, parse_config
 from emulator.errors import ConfigError
-from emulator.loader import code_folder, load_handler, load_handlers
+from emulator.model.config import ApiConfig, RouteConfig, parse_config
+from emulator.runtime.loader import code_folder, load_handler, load_handlers
 
 APP = """\
 FUNCTION = {name!r}

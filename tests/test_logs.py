@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator import logs
+from emulator.runtime import logs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_logs"
 TIMEOUT = 10.0
@@ -300,7 +300,7 @@ def test_print_outside_an_invocation_goes_to_stdout(capsys: pytest.CaptureFixtur
     handlers, root.handlers = root.handlers, []
     quiet = {
         name: logging.getLogger(name).level
-        for name in ("websockets", "emulator.transport.websockets")
+        for name in ("websockets", "emulator.wire.transport.websockets")
     }
     logs.configure("text", stream=log)
     try:
@@ -445,7 +445,7 @@ def test_a_failing_log_handler_inside_an_invocation_does_not_loop(
     import io
     import logging
 
-    from emulator import logs as logs_module
+    from emulator.runtime import logs as logs_module
 
     class Broken(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:

@@ -25,7 +25,7 @@ from emulator.errors import (
     ManagementApiError,
     PayloadTooLargeError,
 )
-from emulator.management import (
+from emulator.gateway.management import (
     MAX_POST_BYTES,
     ManagementRequest,
     ManagementResponse,

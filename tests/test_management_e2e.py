@@ -29,10 +29,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from websockets.asyncio.client import connect
 
-from emulator import boto as emulator_boto
 from emulator.app import Emulator
-from emulator.config import parse_config
-from emulator.testing import Client, Harness
+from emulator.model.config import parse_config
+from emulator.runtime import boto as emulator_boto
+from emulator.tools.testing import Client, Harness
 from tests.conftest import HANDLERS, StartApi
 
 STAGE = "dev"

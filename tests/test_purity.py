@@ -18,43 +18,50 @@ import pytest
 
 PURE = [
     "emulator",  # the package: the adapters it exports are imported on first use
+    # the layers' packages import nothing of their own
+    "emulator.wire",
+    "emulator.model",
+    "emulator.runtime",
+    "emulator.gateway",
+    "emulator.gateway.access",
+    "emulator.tools",
     # configuration, and the values it builds
-    "emulator.config",
-    "emulator.integrations.settings",
+    "emulator.model.config",
+    "emulator.model.settings",
     # routing and explaining it
-    "emulator.selection",
-    "emulator.explain",
-    "emulator.feed",
+    "emulator.model.selection",
+    "emulator.gateway.explain",
+    "emulator.tools.feed",
     # events in, results out
-    "emulator.events",
-    "emulator.results",
+    "emulator.gateway.events",
+    "emulator.gateway.results",
     # connections and the @connections API
-    "emulator.registry",
-    "emulator.management",
+    "emulator.gateway.registry",
+    "emulator.gateway.management",
     "emulator.errors",
     # who may connect
-    "emulator.authorizer",
-    "emulator.policy",
-    "emulator.apikeys",
-    "emulator.validation",
+    "emulator.gateway.access.authorizer",
+    "emulator.gateway.access.policy",
+    "emulator.gateway.access.apikeys",
+    "emulator.gateway.validation",
     # integrations other than Lambda
-    "emulator.integrations",
-    "emulator.integrations.expressions",
-    "emulator.integrations.mapping",
-    "emulator.integrations.select",
-    "emulator.integrations.mock",
-    "emulator.integrations.pipeline",
-    "emulator.integrations.vtl",
+    "emulator.gateway.integrations",
+    "emulator.model.template_selection",
+    "emulator.gateway.integrations.mapping",
+    "emulator.gateway.integrations.select",
+    "emulator.gateway.integrations.mock",
+    "emulator.gateway.integrations.pipeline",
+    "emulator.gateway.integrations.vtl",
     # infrastructure templates, both ways
-    "emulator.templates",
-    "emulator.templates.cloudformation",
-    "emulator.templates.functions",
-    "emulator.templates.integrations",
-    "emulator.templates.intrinsics",
-    "emulator.templates.model",
-    "emulator.templates.serverless",
-    "emulator.templates.variables",
-    "emulator.export",
+    "emulator.model.templates",
+    "emulator.model.templates.cloudformation",
+    "emulator.model.templates.functions",
+    "emulator.model.templates.integrations",
+    "emulator.model.templates.intrinsics",
+    "emulator.model.templates.model",
+    "emulator.model.templates.serverless",
+    "emulator.model.templates.variables",
+    "emulator.tools.export",
 ]
 
 IO = ("asyncio", "websockets", "socket")
@@ -119,28 +126,28 @@ def test_every_module_is_pure_or_an_adapter() -> None:
     """A new module is put on one side on purpose: PURE above, or ADAPTERS here."""
     adapters = {
         "emulator.__main__",
-        "emulator.access",
+        "emulator.gateway.access.admit",
         "emulator.app",
-        "emulator.boto",
-        "emulator.cli",
+        "emulator.runtime.boto",
+        "emulator.tools.cli",
         "emulator.clock",  # the one place the clock and random ids come from
-        "emulator.connections",
-        "emulator.environ",
-        "emulator.http1",  # sans-I/O, but the network front
-        "emulator.inspector",
-        "emulator.integrations.aws",
-        "emulator.integrations.http",
-        "emulator.integrations.runner",
-        "emulator.invoke",
-        "emulator.loader",
-        "emulator.logs",
-        "emulator.pytest_plugin",
-        "emulator.reload",
-        "emulator.sigv4",  # pure in itself, but botocore imports socket
-        "emulator.testing",
-        "emulator.timers",
-        "emulator.transport",
-        "emulator.workers",
+        "emulator.gateway.connections",
+        "emulator.runtime.environ",
+        "emulator.wire.http1",  # sans-I/O, but the network front
+        "emulator.tools.inspector",
+        "emulator.gateway.integrations.aws",
+        "emulator.gateway.integrations.http",
+        "emulator.gateway.integrations.runner",
+        "emulator.runtime.invoke",
+        "emulator.runtime.loader",
+        "emulator.runtime.logs",
+        "emulator.tools.pytest_plugin",
+        "emulator.tools.reload",
+        "emulator.gateway.access.sigv4",  # pure in itself, but botocore imports socket
+        "emulator.tools.testing",
+        "emulator.gateway.timers",
+        "emulator.wire.transport",
+        "emulator.runtime.workers",
     }
     package = _source("emulator").parent
     modules = {

@@ -25,9 +25,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from emulator.app import Emulator
-from emulator.config import load_config
-from emulator.reload import Reloader
-from emulator.testing import Client, Harness
+from emulator.model.config import load_config
+from emulator.tools.reload import Reloader
+from emulator.tools.testing import Client, Harness
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_reload"
 PREFIX = "teach_reload_"

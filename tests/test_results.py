@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from emulator.results import (
+from emulator.gateway.results import (
     ConnectOutcome,
     MalformedResultError,
     interpret_connect_result,

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from emulator.app import CLIENT_BUFFER_BYTES, Emulator
-from emulator.config import parse_config
 from emulator.errors import LimitExceededError
-from emulator.testing import Harness
+from emulator.model.config import parse_config
+from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS
 
 ROUTES = {

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import selection
 from emulator.errors import ConfigError, SelectionExpressionError
-from emulator.selection import (
+from emulator.model import selection
+from emulator.model.selection import (
     RouteDecision,
     RouteReason,
     RouteSelector,
@@ -704,7 +704,7 @@ def test_public_api() -> None:
 
 def test_module_is_pure() -> None:
     code = (
-        "import sys, emulator.selection as s; "
+        "import sys, emulator.model.selection as s; "
         "print(sorted({'asyncio', 'websockets', 'socket'} & set(sys.modules)), 'time' in vars(s))"
     )
     result = subprocess.run(

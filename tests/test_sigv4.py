@@ -20,8 +20,8 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator import sigv4
-from emulator.sigv4 import (
+from emulator.gateway.access import sigv4
+from emulator.gateway.access.sigv4 import (
     DEFAULT_ACCOUNT_ID,
     SignatureError,
     SignatureProblem,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from bench.soak import ClientRecord, Outcome, Sample, losses, memory_verdict, report
-from emulator.workers import WorkerPool
+from emulator.runtime.workers import WorkerPool
 from tests.conftest import ROOT
 
 

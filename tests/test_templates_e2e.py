@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator.app import Emulator
-from emulator.templates import load_template
-from emulator.testing import Harness
+from emulator.model.templates import load_template
+from emulator.tools.testing import Harness
 
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from emulator.testing import Record
+from emulator.tools.testing import Record
 from tests.conftest import StartApi
 
 ROUTES = {

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from emulator import validation
-from emulator.config import parse_config
 from emulator.errors import ConfigError
-from emulator.integrations.settings import ModelConfig, RouteRequest
-from emulator.selection import compile_expression
-from emulator.validation import (
+from emulator.gateway import validation
+from emulator.gateway.validation import (
     ModelValidators,
     bad_request_body,
     missing_parameters,
     missing_parameters_body,
 )
+from emulator.model.config import parse_config
+from emulator.model.selection import compile_expression
+from emulator.model.settings import ModelConfig, RouteRequest
 from tests.conftest import StartApi
 
 # SP:apigw-websocket-api-sns: the order model (draft 4).
@@ -132,7 +132,7 @@ def test_module_is_pure() -> None:
     assert "asyncio" not in validation.__dict__
     # jsonschema is imported for an API with models, not at start-up.
     validation.ModelValidators({"m": ModelConfig("m", {"type": "object"})})
-    assert {"jsonschema", "emulator.validation"} <= set(sys.modules)
+    assert {"jsonschema", "emulator.gateway.validation"} <= set(sys.modules)
 
 
 # -- routes.yaml -----------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from emulator.integrations import vtl
-from emulator.integrations.vtl import TemplateError, VtlVariables, check_template, render
+from emulator.gateway.integrations import vtl
+from emulator.gateway.integrations.vtl import TemplateError, VtlVariables, check_template, render
 
 DOCUMENT: dict[str, Any] = {
     "action": "send",

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from emulator.testing import Client, Harness
-from emulator.transport import MAX_HTTP_BODY
+from emulator.tools.testing import Client, Harness
+from emulator.wire.transport import MAX_HTTP_BODY
 from tests.conftest import StartApi
 
 ROUTES: dict[str, Any] = {

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from emulator.workers import LoopInbox, WorkerPool
+from emulator.runtime.workers import LoopInbox, WorkerPool
 
 
 async def test_a_burst_of_calls_from_a_thread_runs_in_order_with_few_wake_ups() -> None:
@@ -66,7 +66,7 @@ def test_the_pool_starts_a_thread_only_when_none_is_idle() -> None:
 def test_the_emulator_runs_on_uvloop(handler: str) -> None:
     """uvloop's transports are not asyncio.Transport subclasses."""
     uvloop = pytest.importorskip("uvloop")
-    from emulator.testing import Harness
+    from emulator.tools.testing import Harness
     from tests.conftest import HANDLERS
 
     async def echo_once() -> str:

@@ -17,6 +17,6 @@ def key_from_query(event: dict[str, Any], context: Any) -> dict[str, Any]:
             ],
         },
         "usageIdentifierKey": key,
-        # Where the emulator's authorizer step exposes it today (see emulator.apikeys).
+        # Where the emulator's authorizer step exposes it today (emulator.gateway.access.apikeys).
         "context": {"usageIdentifierKey": key},
     }

@@ -1,0 +1,193 @@
+"""In-process routing of botocore's @connections calls to running emulators.
+
+Handler code written for AWS builds
+``boto3.client("apigatewaymanagementapi", endpoint_url=f"https://{domain}/{stage}")``
+from its event. A ``before-send`` hook (botocore's documented extension point)
+answers those requests in-process when their host belongs to a running
+emulator, so no network and no TLS are involved and the code runs unchanged
+(spec §4.3); successful posts and deletes are answered earlier still, at
+``before-call``. Requests for any other host go out as usual.
+
+Besides this hook, only botocore's SigV4 signer is used, by :mod:`emulator.gateway.access.sigv4`
+and :mod:`emulator.gateway.integrations.aws`.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from emulator.gateway.management import ManagementResponse
+
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSResponse
+
+__all__ = ["ManagementTarget", "install", "register", "unregister"]
+
+_EVENT = "before-send.apigatewaymanagementapi"
+
+
+class ManagementTarget(Protocol):
+    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse: ...
+
+
+class _Body:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+_targets: dict[str, ManagementTarget] = {}
+_lock = threading.Lock()
+_installed = False
+
+
+def _response(url: str, answer: ManagementResponse) -> AWSResponse:
+    from botocore.awsrequest import AWSResponse, HTTPHeaders  # loaded by now: botocore calls us
+
+    headers = HTTPHeaders()
+    for name, value in answer.headers:
+        headers[name] = value
+    return AWSResponse(url, answer.status, headers, _Body(answer.body))
+
+
+def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
+    split = urlsplit(request.url)
+    target = _targets.get(split.netloc.lower())
+    if target is None:
+        return None
+    path = split.path + (f"?{split.query}" if split.query else "")
+    body = request.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        body = body.read()
+    answer = target.handle_management(request.method, path, body)
+    return _response(request.url, answer)
+
+
+def _before_call(params: Any, **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+    """Answer a successful PostToConnection or DeleteConnection before botocore
+    signs and sends it: that work is most of a boto3 call's cost, and nothing
+    of it can be observed for an in-process answer.
+
+    An error is not answered here: the call then takes botocore's whole path
+    (signing, before-send, parsing, retries), so that boto3 retries a 429 and
+    raises the modelled exception exactly as it would against AWS.
+    """
+    split = urlsplit(params["url"])
+    target = _targets.get(split.netloc.lower())
+    if target is None:
+        return None
+    path = split.path + (f"?{split.query}" if split.query else "")
+    body = params.get("body") or b""
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    elif not isinstance(body, bytes):
+        return None  # a stream: leave it to the whole path
+    answer = target.handle_management(params["method"], path, body)
+    if answer.status >= 300:
+        return None
+    metadata = {
+        "RequestId": dict(answer.headers).get("x-amzn-RequestId", ""),
+        "HTTPStatusCode": answer.status,
+        "HTTPHeaders": {name.lower(): value for name, value in answer.headers},
+        "RetryAttempts": 0,
+    }
+    return _response(params["url"], answer), {"ResponseMetadata": metadata}
+
+
+# Operations answered at before-call; GetConnection's datetimes are left to
+# botocore's own parser, so that they are exactly what boto3 returns.
+_FAST = ("PostToConnection", "DeleteConnection")
+
+
+def _add_builtin_handlers(handlers_module: Any) -> None:
+    # Every botocore session created from now on (boto3's default one included).
+    handlers_module.BUILTIN_HANDLERS.append((_EVENT, _before_send))
+    for operation in _FAST:
+        handlers_module.BUILTIN_HANDLERS.append(
+            (f"before-call.apigatewaymanagementapi.{operation}", _before_call)
+        )
+
+
+class _WhenBotocoreLoads(importlib.abc.MetaPathFinder):
+    """Adds the hooks the moment ``botocore.handlers`` is imported.
+
+    botocore takes a tenth of a second to import: an emulator whose handlers
+    have not imported it yet does not pay for it at start-up, and no botocore
+    session can exist before that module does.
+    """
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "botocore.handlers":
+            return None
+        sys.meta_path.remove(self)  # once; and not asked again by the find below
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:  # pragma: no cover - botocore is a dependency
+            return spec
+        loader = spec.loader
+        execute = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            execute(module)
+            _add_builtin_handlers(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def install() -> None:
+    """Hook every botocore session, including ones that already exist."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _installed = True
+        handlers_module = sys.modules.get("botocore.handlers")
+        if handlers_module is None:
+            sys.meta_path.insert(0, _WhenBotocoreLoads())
+            return
+        _add_builtin_handlers(handlers_module)
+        # boto3's default session, if it was created before us.
+        try:
+            import boto3
+        except ImportError:  # pragma: no cover - boto3 is a dependency
+            return
+        if boto3.DEFAULT_SESSION is not None:
+            session = boto3.DEFAULT_SESSION._session
+            # The stubs type handlers as returning None; botocore uses what they return.
+            session.register(_EVENT, _before_send)  # type: ignore[arg-type]
+            for operation in _FAST:
+                session.register(
+                    f"before-call.apigatewaymanagementapi.{operation}",
+                    _before_call,  # type: ignore[arg-type]
+                )
+
+
+def register(target: ManagementTarget, hosts: Iterable[str]) -> None:
+    install()
+    with _lock:
+        for host in hosts:
+            _targets[host.lower()] = target
+
+
+def unregister(target: ManagementTarget) -> None:
+    with _lock:
+        for host in [h for h, t in _targets.items() if t is target]:
+            del _targets[host]

@@ -1,0 +1,5 @@
+"""tools."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,275 @@
+"""The browser pages served beside the API: a chat page and a live inspector.
+
+``Inspector(emulator).install()`` adds, on the emulator's own host and port
+(no extra port, nothing beyond ``--host``, 127.0.0.1 by default):
+
+* ``GET /``: a chat page for the default application (``handlers/chat.py``);
+* ``GET /_inspector``: open connections, a live stream of everything that
+  happens (each frame with its route selection, the handler's event, result and
+  duration, posts, errors, closes) and a route selection playground;
+* ``GET /_static/<name>``: the pages' CSS and JavaScript (``emulator/tools/static/``);
+* ``ws://HOST:PORT/_inspector/feed``: the live feed the inspector page reads.
+
+Where this departs from AWS, on purpose: API Gateway answers a plain ``GET /``
+(no upgrade) with 426 Upgrade Required (spec §1). With the inspector installed,
+``GET /`` is the chat page instead, a developer convenience; any other unknown
+path still gets 426, and a WebSocket upgrade on ``/`` still reaches the API.
+``apigw-ws serve --no-inspector`` (nothing installed) restores AWS's answer.
+
+The feed shows everything, tokens in headers included, and a browser lets any
+web page open a WebSocket to 127.0.0.1. So the feed serves only a page that
+read ``/_inspector``: its first message must repeat the token that page carries
+(another site cannot read it, by the same-origin policy), and ``/_inspector``
+answers only a ``Host`` that is an IP address, ``localhost`` or ``--host``
+(against DNS rebinding).
+
+Cost: the observer returns at once while no inspector is subscribed, so frames
+pay nothing unwatched; entries (built by :mod:`emulator.tools.feed`), and the routing
+explanation of each frame, are computed only while someone watches. The table
+of open connections is kept always (one entry per connection, not per frame).
+Feed protocol, JSON text messages:
+
+* page → feed: ``{"type": "hello", "token": ...}``, then any number of
+  ``{"type": "route", "id": 1, "expression": ..., "message": ..., "routes": [...] | null}``
+* feed → page: ``{"type": "hello", "api": {...}, "connections": [...]}``,
+  ``{"type": "entries", "entries": [...]}`` (the history in batches, then one
+  per live entry), ``{"type": "route", "id": 1, ...}`` answers.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Mapping
+from functools import partial
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+from emulator.app import Emulator
+from emulator.errors import SelectionExpressionError
+from emulator.model.selection import compile_expression
+from emulator.tools.feed import entry_for, frame_entry, open_entry, route_report, to_json
+from emulator.wire.transport import HttpRequest, HttpResponse, WebSocketPeer
+
+__all__ = ["FEED_PATH", "INSPECTOR_PATH", "Inspector", "route_report"]
+
+logger = logging.getLogger("emulator.inspector")
+
+INSPECTOR_PATH = "/_inspector"
+FEED_PATH = "/_inspector/feed"
+HISTORY = 1000  # entries kept for, and sent to, a newly opened inspector
+BATCH = 200  # history entries per feed message
+BAD_TOKEN = (1008, "invalid inspector token")  # 1008: policy violation (RFC 6455 §7.4.1)
+
+_PAGES = {"/": "chat.html", INSPECTOR_PATH: "inspector.html"}
+_ASSETS = {
+    "style.css": "text/css; charset=utf-8",
+    "chat.js": "text/javascript; charset=utf-8",
+    "inspector.js": "text/javascript; charset=utf-8",
+}
+_HTML = "text/html; charset=utf-8"
+_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    ),
+)
+
+
+class Inspector:
+    """The chat page, the inspector page and its feed, attached to one emulator."""
+
+    def __init__(self, emulator: Emulator, *, history: int = HISTORY) -> None:
+        self.emulator = emulator
+        # Proves a feed client read /_inspector; per process, so a reload keeps working.
+        self.token = secrets.token_urlsafe(18)
+        self.history: deque[str] = deque(maxlen=history)  # serialized entries, oldest first
+        self.connections: dict[str, dict[str, Any]] = {}  # open connections, by id
+        self._subscribers: set[WebSocketPeer] = set()
+        self._sequence = 0
+
+    def install(self) -> Inspector:
+        """Register the pages, the assets, the feed and the observer on the emulator."""
+        routes = self.emulator.http_routes
+        for path, name in _PAGES.items():
+            routes[path] = partial(self._page, name)
+        for name, content_type in _ASSETS.items():
+            routes[f"/_static/{name}"] = partial(self._asset, name, content_type)
+        self.emulator.socket_routes[FEED_PATH] = self
+        self.emulator.observers.append(self.observe)
+        return self
+
+    @property
+    def watched(self) -> bool:
+        """Whether at least one inspector page is subscribed to the feed."""
+        return bool(self._subscribers)
+
+    # Pages
+
+    def _page(self, name: str, request: HttpRequest) -> HttpResponse:
+        refused = _refuse_method(request)
+        if refused is not None:
+            return refused
+        if name == "inspector.html" and not self._trusted_host(request):
+            return HttpResponse(
+                403,
+                (("Content-Type", "text/plain; charset=utf-8"), *_HEADERS),
+                b"the inspector answers only at an IP address, localhost or --host\n",
+            )
+        page = (
+            _read(name)
+            .decode("utf-8")
+            .replace("{{stage}}", html.escape(self.emulator.config.stage))
+            .replace("{{token}}", html.escape(self.token))
+        )
+        return _ok(request, _HTML, page.encode("utf-8"))
+
+    def _asset(self, name: str, content_type: str, request: HttpRequest) -> HttpResponse:
+        return _refuse_method(request) or _ok(request, content_type, _read(name))
+
+    def _trusted_host(self, request: HttpRequest) -> bool:
+        host = next((value for name, value in request.headers if name.lower() == "host"), "")
+        try:
+            name = (urlsplit(f"//{host}").hostname or "").rstrip(".")
+        except ValueError:
+            return False
+        if name in ("localhost", self.emulator.host.lower()):
+            return True
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            return False  # a DNS name, which DNS rebinding may point at 127.0.0.1
+        return True
+
+    # The feed (a SocketEndpoint)
+
+    def on_open(self, peer: WebSocketPeer) -> None:
+        """Nothing is sent until the page says hello with the token."""
+
+    def on_message(self, peer: WebSocketPeer, text: str) -> None:
+        try:
+            request = json.loads(text)
+        except (ValueError, RecursionError):
+            request = None
+        if not isinstance(request, dict):
+            request = {}
+        kind = request.get("type")
+        if peer not in self._subscribers:
+            token = str(request.get("token", "")).encode()
+            if kind != "hello" or not secrets.compare_digest(token, self.token.encode()):
+                peer.close(*BAD_TOKEN)
+                return
+            self._subscribe(peer)
+        elif kind == "route":
+            try:
+                answer = _play(self, request)
+            except Exception as exc:  # a visitor's input must not take the feed down
+                logger.error("the playground failed on %r", request, exc_info=True)
+                answer = {"error": f"the emulator failed: {type(exc).__name__}: {exc}"}
+            peer.send_text(to_json({"type": "route", "id": request.get("id"), **answer}))
+        else:
+            peer.send_text(to_json({"type": "error", "message": f"unknown request {kind!r}"}))
+
+    def on_close(self, peer: WebSocketPeer) -> None:
+        self._subscribers.discard(peer)
+
+    def _subscribe(self, peer: WebSocketPeer) -> None:
+        config = self.emulator.config
+        hello = {
+            "type": "hello",
+            "api": {
+                "url": self.emulator.url,
+                "stage": config.stage,
+                "expression": config.route_selection_expression.source,
+                "routes": sorted(config.routes),
+            },
+            "connections": list(self.connections.values()),
+            "historySize": self.history.maxlen,
+            "last": self._sequence,  # entries up to this one are history
+        }
+        peer.send_text(to_json(hello))
+        history = list(self.history)
+        for start in range(0, len(history), BATCH):
+            batch = ",".join(history[start : start + BATCH])
+            peer.send_text(f'{{"type":"entries","entries":[{batch}]}}')
+        self._subscribers.add(peer)
+
+    # The observer
+
+    def observe(self, kind: str, details: Mapping[str, Any]) -> None:
+        """The emulator's observer; called on the event loop thread."""
+        if kind == "open":
+            self.connections[details["connectionId"]] = open_entry(details)
+        elif kind == "close":
+            self.connections.pop(details["connectionId"], None)
+        if not self._subscribers:
+            return  # nobody watches: a frame costs nothing more
+        self._sequence += 1
+        try:
+            entry = _entry(self, kind, details)
+        except Exception:  # watching must never break the API it watches
+            logger.error("the inspector cannot show a %r event", kind, exc_info=True)
+            entry = {"kind": kind, "details": "the inspector cannot show this; its log says why"}
+        entry["n"] = self._sequence
+        entry["t"] = time.time_ns() // 1_000_000
+        text = to_json(entry)
+        self.history.append(text)
+        message = f'{{"type":"entries","entries":[{text}]}}'
+        for peer in tuple(self._subscribers):
+            peer.send_text(message)
+
+
+def _play(inspector: Inspector, request: Mapping[str, Any]) -> dict[str, Any]:
+    """The playground: route a visitor's message by a visitor's expression."""
+    source, message, routes = (
+        request.get("expression"),
+        request.get("message"),
+        request.get("routes"),
+    )
+    if not isinstance(source, str) or not isinstance(message, str):
+        return {"error": "expression and message must be strings"}
+    if routes is None:
+        routes = list(inspector.emulator.config.routes)
+    if not isinstance(routes, list) or not all(isinstance(key, str) for key in routes):
+        return {"error": "routes must be a list of route keys"}
+    try:
+        expression = compile_expression(source)
+    except SelectionExpressionError as exc:
+        return {"error": str(exc)}
+    return route_report(expression, message, routes)
+
+
+def _entry(inspector: Inspector, kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "frame":
+        config = inspector.emulator.config
+        report = route_report(
+            config.route_selection_expression, details["body"], config.routes, details["decision"]
+        )
+        return frame_entry(details, report)
+    return entry_for(kind, details)
+
+
+def _read(name: str) -> bytes:
+    # Read on each request (a few KB): an edited page shows on reload.
+    return resources.files("emulator.tools").joinpath("static", name).read_bytes()
+
+
+def _ok(request: HttpRequest, content_type: str, body: bytes) -> HttpResponse:
+    headers = (("Content-Type", content_type), *_HEADERS)
+    return HttpResponse(200, headers, b"" if request.method == "HEAD" else body)
+
+
+def _refuse_method(request: HttpRequest) -> HttpResponse | None:
+    if request.method in ("GET", "HEAD"):
+        return None
+    return HttpResponse(405, (("Allow", "GET, HEAD"), *_HEADERS))

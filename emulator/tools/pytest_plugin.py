@@ -1,0 +1,136 @@
+"""The pytest plugin: an emulator per test, registered through ``pytest11``.
+
+Installing the package is enough. Where the API comes from, first match wins:
+
+1. the fixture argument: ``@pytest.mark.parametrize("apigw", ["routes.yaml"], indirect=True)``;
+2. a marker: ``@pytest.mark.apigw(routes="path/routes.yaml")`` or
+   ``@pytest.mark.apigw(routes={"$default": "app.handler"}, base_dir="src")``;
+3. the command-line option ``--apigw-routes PATH``;
+4. the ini setting ``apigw_routes = PATH`` (relative to the rootdir).
+
+``apigw`` is a started :class:`~emulator.tools.testing.Harness`; it is stopped after
+the test, every ``$disconnect`` run. ``apigw_factory`` starts more, from any
+source: ``await apigw_factory({"routes": {...}}, base_dir=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emulator.tools.testing import Harness
+
+__all__ = ["apigw", "apigw_factory"]
+
+try:
+    import pytest_asyncio
+except ImportError:  # pragma: no cover - pytest-asyncio is in the test extra
+    pytest_asyncio = None  # type: ignore[assignment]
+
+MARKER = "apigw"
+OPTION = "--apigw-routes"
+INI = "apigw_routes"
+
+Source = str | Path | Mapping[str, Any]
+Factory = Callable[..., Awaitable[Harness]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("apigw", "API Gateway WebSocket emulator")
+    group.addoption(
+        OPTION,
+        dest="apigw_routes",
+        default=None,
+        metavar="PATH",
+        help="routes.yaml served by the apigw fixture when a test does not name one",
+    )
+    parser.addini(INI, "routes.yaml served by the apigw fixture (relative to the rootdir)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(routes, base_dir=None): the API the apigw fixture serves for this test: "
+        "a routes.yaml path or the routes.yaml document as a dict",
+    )
+
+
+def _source(request: pytest.FixtureRequest) -> tuple[Source, Path | None]:
+    param = getattr(request, "param", None)
+    if param is not None:
+        return param, None
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is not None:
+        routes = marker.kwargs.get("routes", marker.args[0] if marker.args else None)
+        if routes is None:
+            raise pytest.UsageError(f"@pytest.mark.{MARKER} needs routes=PATH or routes={{...}}")
+        base_dir = marker.kwargs.get("base_dir")
+        return routes, Path(base_dir) if base_dir is not None else None
+    option = request.config.getoption("apigw_routes")
+    if option:
+        return Path(option), None
+    ini = request.config.getini(INI)
+    if ini:
+        return request.config.rootpath / str(ini), None
+    raise pytest.UsageError(
+        f"the apigw fixture has no API to serve: give it one with indirect parametrization, "
+        f"@pytest.mark.{MARKER}(routes=...), {OPTION} PATH or the ini setting {INI}"
+    )
+
+
+async def _start(source: Source, base_dir: Path | None, rootpath: Path) -> Harness:
+    if isinstance(source, Mapping):
+        document = dict(source)
+        if "routes" not in document:
+            # Routes given bare: {"$default": "app.handler"}.
+            document = {"routes": document}
+        harness = Harness.from_config(document, base_dir=base_dir or rootpath)
+    else:
+        harness = Harness.from_config(Path(source))
+    await harness.__aenter__()
+    return harness
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def apigw(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+        """An emulator on 127.0.0.1 (port 0) serving this test's API."""
+        source, base_dir = _source(request)
+        harness = await _start(source, base_dir, request.config.rootpath)
+        try:
+            yield harness
+        finally:
+            await harness.stop()
+
+    @pytest_asyncio.fixture
+    async def apigw_factory(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
+        """Start emulators from a path or a dict; all are stopped after the test."""
+        started: list[Harness] = []
+
+        async def start(source: Source, *, base_dir: str | Path | None = None) -> Harness:
+            harness = await _start(
+                source, Path(base_dir) if base_dir is not None else None, request.config.rootpath
+            )
+            started.append(harness)
+            return harness
+
+        try:
+            yield start
+        finally:
+            for harness in started:
+                await harness.stop()
+
+else:  # pragma: no cover
+    _NEEDS_ASYNCIO = "the apigw fixtures need pytest-asyncio: pip install pytest-asyncio"
+
+    @pytest.fixture
+    def apigw() -> None:
+        raise pytest.UsageError(_NEEDS_ASYNCIO)
+
+    @pytest.fixture
+    def apigw_factory() -> None:
+        raise pytest.UsageError(_NEEDS_ASYNCIO)

@@ -1,0 +1,145 @@
+"""Live reload: edited handler modules and routes.yaml take effect for the
+next event, while open connections stay open.
+
+Only what changed is imported again (plus the routes' own modules, so that
+they bind to fresh versions of what they import): a module that did not
+change keeps its state, such as an in-memory connection store. A module that
+no longer imports, or a routes.yaml that no longer validates, leaves the
+previous version serving and says why in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+
+from watchfiles import awatch
+
+from emulator.app import Emulator
+from emulator.errors import ConfigError
+from emulator.model.config import ApiConfig, load_config, with_limits
+from emulator.runtime.loader import load_handlers
+
+__all__ = ["Reloader"]
+
+logger = logging.getLogger("emulator.reload")
+
+
+def _file_of(module: ModuleType) -> Path | None:
+    file = getattr(module, "__file__", None)
+    return Path(file).resolve() if file else None
+
+
+class Reloader:
+    """Watches the config's folder and swaps in new versions of the API."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        config_path: str | Path | None,
+        limits: Mapping[str, object] | None = None,
+        load: Callable[[], ApiConfig] | None = None,
+    ) -> None:
+        """Watch ``config_path`` (a routes.yaml, or a template read by ``load``)."""
+        self.emulator = emulator
+        self.load = load
+        self.limits = dict(limits or {})  # command-line limits, kept across reloads
+        self.config_path = Path(config_path).resolve() if config_path is not None else None
+        self.reloads = 0  # successful reloads
+        # One entry per change that touched the API: True if the new version
+        # serves, False if the previous one still does. For tests and tools.
+        self.results: asyncio.Queue[bool] = asyncio.Queue()
+
+    def _roots(self) -> list[Path]:
+        return [self.emulator.config.base_dir.resolve()]
+
+    def _user_modules(self) -> dict[str, Path]:
+        roots = self._roots()
+        found = {}
+        for name, module in list(sys.modules.items()):
+            file = _file_of(module) if module is not None else None
+            if file is not None and any(file.is_relative_to(root) for root in roots):
+                found[name] = file
+        return found
+
+    def apply(self, changed: Iterable[str | Path]) -> bool:
+        """Reload after ``changed`` files changed; True if a new version serves."""
+        changed = {Path(path).resolve() for path in changed}
+        config = self.emulator.config
+        config_changed = self.config_path is not None and self.config_path in changed
+        if config_changed:
+            assert self.config_path is not None
+            try:
+                if self.load is not None:
+                    config = self.load()
+                else:
+                    config = with_limits(load_config(self.config_path), self.limits)
+            except ConfigError as exc:
+                logger.warning("%s; still serving the previous version", exc)
+                return False
+        stale = {name for name, file in self._user_modules().items() if file in changed}
+        if not stale and not config_changed:
+            return False
+        # The routes' modules, by the names they are imported under (a module
+        # loaded from a codeUri folder has a name of its own).
+        imported = {handler.function.__module__ for handler in self.emulator.handlers.values()}
+        fresh = stale | imported | {route.module for route in config.routes.values()}
+        saved = {name: sys.modules[name] for name in fresh if name in sys.modules}
+        for name in fresh:
+            module = sys.modules.pop(name, None)
+            file = _file_of(module) if module is not None else None
+            if file is not None:
+                # A stale .pyc can survive an edit within the same second.
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    os.remove(importlib.util.cache_from_source(str(file)))
+        importlib.invalidate_caches()
+        try:
+            handlers = load_handlers(config)
+        except ConfigError as exc:
+            for name in fresh:
+                sys.modules.pop(name, None)
+            sys.modules.update(saved)
+            logger.warning("%s; still serving the previous version", exc)
+            return False
+        self.emulator.replace(config, handlers)
+        self.reloads += 1
+        what = sorted(stale) + (
+            [str(self.config_path.name)] if config_changed and self.config_path else []
+        )
+        logger.info("reloaded %s; open connections stay open", ", ".join(what))
+        return True
+
+    async def watch(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        """Apply changes under the config's folder until ``stop`` is set.
+
+        ``ready`` is set once the watch is in place: edits after it are seen.
+        """
+        watcher = awatch(
+            *self._roots(),
+            debounce=50,
+            step=10,
+            stop_event=stop,
+            # An empty batch every 200 ms tells us the watch is in place.
+            rust_timeout=200,
+            yield_on_timeout=True,
+        )
+        async for changes in watcher:
+            if ready is not None and not ready.is_set():
+                ready.set()
+            if changes:
+                touched = self._touches_api(changes)
+                if touched:
+                    self.results.put_nowait(self.apply(path for _, path in changes))
+
+    def _touches_api(self, changes: Iterable[tuple[object, str]]) -> bool:
+        paths = {Path(path).resolve() for _, path in changes}
+        if self.config_path is not None and self.config_path in paths:
+            return True
+        return any(file in paths for file in self._user_modules().values())

@@ -1,0 +1,5 @@
+"""wire."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

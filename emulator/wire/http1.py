@@ -1,0 +1,207 @@
+"""Plain HTTP/1.1 on a TCP connection, until it asks to upgrade to WebSocket.
+
+Requests are parsed by h11 (this is the only module that imports it) and
+answered with keep-alive: the @connections API, the inspector's pages, a stray
+browser ``GET``. A ``GET`` asking to upgrade is handed back, as the bytes it came
+in, for the WebSocket handshake (:mod:`emulator.wire.transport`, which owns the
+connection). Heads and bodies are bounded: 431 over the header limit, 414 for
+an upgrade URL over AWS's limit (in the handshake), 413 over
+:data:`MAX_HTTP_BODY`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+from dataclasses import dataclass
+from typing import Protocol
+
+import h11
+
+__all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "HttpRequest", "HttpResponse"]
+
+# A URL longer than this is refused (AWS quota: 4096 characters for WebSocket APIs).
+MAX_URL_LENGTH = 4096
+# Management request bodies beyond this are not buffered (AWS caps Data at 128 KB).
+MAX_HTTP_BODY = 1 << 20
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    target: str  # path and query, as sent
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    peer: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+
+class HttpOwner(Protocol):
+    """The connection an :class:`HttpFront` reads for."""
+
+    @property
+    def peer(self) -> tuple[str, int]: ...
+
+    def answer_http(self, request: HttpRequest) -> HttpResponse: ...
+
+    def start_websocket(self, raw: bytes) -> None: ...
+
+    def write_http(self, data: bytes) -> None: ...
+
+    def close_transport(self) -> None: ...
+
+
+def reason_phrase(status: int) -> str:
+    """``Not Found`` for 404; ``Unknown`` for a status HTTP does not name."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _expects_continue(request: h11.Request) -> bool:
+    return any(
+        name == b"expect" and value.lower() == b"100-continue" for name, value in request.headers
+    )
+
+
+def _is_websocket_upgrade(request: h11.Request) -> bool:
+    if request.method != b"GET":
+        return False
+    for name, value in request.headers:
+        if name == b"upgrade" and b"websocket" in value.lower():
+            return True
+    return False
+
+
+def _head_size(request: h11.Request) -> int:
+    """The request line and headers, in bytes, as they were on the wire."""
+    line = len(request.method) + len(request.target) + 11
+    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2
+
+
+class HttpFront:
+    """The HTTP side of one connection: bytes in, answers written through ``owner``."""
+
+    def __init__(self, owner: HttpOwner, max_header_bytes: int) -> None:
+        self.owner = owner
+        self.max_header_bytes = max_header_bytes
+        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self.raw = bytearray()  # the current request's bytes, until it is parsed
+        self.request: h11.Request | None = None
+        self.body = bytearray()
+
+    def receive(self, data: bytes) -> None:
+        self.raw += data
+        self.conn.receive_data(data)
+        self._events()
+
+    def receive_eof(self) -> None:
+        self.conn.receive_data(b"")
+        self._events()
+
+    def _events(self) -> None:
+        conn = self.conn
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._error(exc.error_status_hint, str(exc))
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                # h11 refuses a request head over max_header_bytes itself (431).
+                return
+            if isinstance(event, h11.Request):
+                upgrade = _is_websocket_upgrade(event)
+                # A URL over AWS's 4096 characters is refused with 414 before its size
+                # counts towards the head's.
+                too_long = upgrade and len(event.target) > MAX_URL_LENGTH
+                if not too_long and _head_size(event) > self.max_header_bytes:
+                    # h11 caps only heads still incomplete; a whole one can be bigger.
+                    self._error(431, "request header fields too large")
+                    return
+                if upgrade:
+                    self.owner.start_websocket(bytes(self.raw))
+                    return
+                self.request = event
+                self.body.clear()
+                if _expects_continue(event):
+                    # RFC 9110 §10.1.1: say go on, or the client waits (curl: 1 s).
+                    self.owner.write_http(
+                        conn.send(h11.InformationalResponse(status_code=100, headers=[])) or b""
+                    )
+            elif isinstance(event, h11.Data):
+                self.body += event.data
+                if len(self.body) > MAX_HTTP_BODY:
+                    # Past what any @connections request may carry (128 KB): AWS's
+                    # answer, with its error type, so that SDKs raise the right error.
+                    self._error(
+                        413,
+                        '{"message":"Request body too large"}',
+                        (
+                            ("Content-Type", "application/json"),
+                            ("x-amzn-ErrorType", "PayloadTooLargeException"),
+                        ),
+                    )
+                    return
+            elif isinstance(event, h11.EndOfMessage):
+                self._answer()
+            elif isinstance(event, h11.ConnectionClosed):
+                self.owner.close_transport()
+                return
+
+    def _answer(self) -> None:
+        assert self.request is not None
+        request = self.request
+        response = self.owner.answer_http(
+            HttpRequest(
+                method=request.method.decode("ascii", "replace"),
+                target=request.target.decode("latin-1"),
+                headers=tuple(
+                    (n.decode("latin-1"), v.decode("latin-1"))
+                    for n, v in request.headers.raw_items()
+                ),
+                body=bytes(self.body),
+                peer=self.owner.peer,
+            )
+        )
+        self._send(response)
+        self.request = None
+        self.body.clear()
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+            self.raw = bytearray(self.conn.trailing_data[0])
+        else:
+            self.owner.close_transport()
+
+    def _send(self, response: HttpResponse) -> None:
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
+        headers.append((b"content-length", str(len(response.body)).encode()))
+        out = self.conn.send(
+            h11.Response(
+                status_code=response.status, headers=headers, reason=reason_phrase(response.status)
+            )
+        )
+        # A response to HEAD has the headers of the GET answer and no body.
+        head = self.request is not None and self.request.method == b"HEAD"
+        if response.body and not head:
+            out = (out or b"") + (self.conn.send(h11.Data(data=response.body)) or b"")
+        out = (out or b"") + (self.conn.send(h11.EndOfMessage()) or b"")
+        self.owner.write_http(out)
+
+    def _error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            if headers:
+                body = message.encode()
+            else:
+                headers = (("Content-Type", "text/plain; charset=utf-8"),)
+                body = f"{message}\n".encode()
+            with contextlib.suppress(h11.LocalProtocolError):
+                self._send(HttpResponse(status, (*headers, ("Connection", "close")), body))
+        self.owner.close_transport()

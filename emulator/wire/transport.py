@@ -1,0 +1,482 @@
+"""The network front: WebSocket upgrades and plain HTTP on one port.
+
+Every TCP connection starts as HTTP (:class:`~emulator.wire.http1.HttpFront`, h11).
+A ``GET`` asking to upgrade to WebSocket is handed, bytes and all, to
+websockets' sans-I/O :class:`~websockets.server.ServerProtocol`; any other
+request (the @connections API, a stray browser GET) is answered by the
+application over HTTP/1.1 with keep-alive. This is the only module that
+imports ``websockets`` but :mod:`emulator.tools.testing` (for its client).
+
+Bytes in, events out: the application sees upgrade requests, text messages and
+closes, and answers through :class:`WebSocketPeer`; it never sees a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode, Frame, Opcode
+from websockets.http11 import Request, Response
+from websockets.protocol import Event, State
+from websockets.server import ServerProtocol
+
+from emulator.model.config import Limits
+from emulator.wire.http1 import (
+    MAX_HTTP_BODY,
+    MAX_URL_LENGTH,
+    HttpFront,
+    HttpRequest,
+    HttpResponse,
+    reason_phrase,
+)
+
+__all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
+    "MAX_HTTP_BODY",
+    "MAX_URL_LENGTH",
+    "Application",
+    "HttpRequest",
+    "HttpResponse",
+    "Server",
+    "UpgradeAnswer",
+    "UpgradeRequest",
+    "WebSocketPeer",
+]
+
+logger = logging.getLogger("emulator.transport")
+
+# A request line and headers beyond this are refused with 431. AWS documents
+# 10240 bytes for REST APIs' request line and headers; INFER the same here.
+DEFAULT_MAX_HEADER_BYTES = 10240
+# How long a closing handshake may take before the TCP connection is dropped.
+CLOSE_TIMEOUT = 2.0
+
+# AWS: a client close frame without a status reports this reason (Powertools capture).
+NO_STATUS_REASON = "Client-side close frame status not set"
+
+
+@dataclass(frozen=True)
+class UpgradeRequest:
+    """A valid WebSocket handshake request, waiting for the application's answer."""
+
+    target: str  # path and query, as sent
+    headers: tuple[tuple[str, str], ...]  # in order, names as the client spelled them
+    peer: tuple[str, int]
+    local: tuple[str, int]
+
+
+@dataclass(frozen=True)
+class UpgradeAnswer:
+    """Accept (any 2xx) with an optional subprotocol, or refuse with a status."""
+
+    status: int
+    subprotocol: str | None = None
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class WebSocketPeer(Protocol):
+    """What the application may do with an open connection."""
+
+    # The application's own state for this connection (None until it sets it).
+    record: Any
+    # Who gets this connection's events: the server's application, unless it
+    # hands the connection over at the upgrade (an endpoint beside the API).
+    app: Application
+
+    @property
+    def is_open(self) -> bool: ...
+
+    @property
+    def remote_address(self) -> tuple[str, int]: ...
+
+    @property
+    def buffered_bytes(self) -> int: ...
+
+    def send_text(self, text: str) -> None: ...
+
+    def send_bytes(self, data: bytes) -> None: ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Application(Protocol):
+    """The emulator, as the transport sees it."""
+
+    def handle_http(self, request: HttpRequest) -> HttpResponse: ...
+
+    def handle_upgrade(
+        self, peer: WebSocketPeer, request: UpgradeRequest
+    ) -> Awaitable[UpgradeAnswer]: ...
+
+    def handle_open(self, peer: WebSocketPeer) -> None: ...
+
+    def handle_message(self, peer: WebSocketPeer, text: str) -> None: ...
+
+    def handle_closed(self, peer: WebSocketPeer, code: int, reason: str) -> None: ...
+
+
+_quiet = logging.getLogger("emulator.transport.websockets")
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection: HTTP until it upgrades, then WebSocket."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.app = server.app
+        self.transport: asyncio.Transport | None = None
+        self.peer: tuple[str, int] = ("", 0)
+        self.local: tuple[str, int] = ("", 0)
+        self.http: HttpFront | None = HttpFront(self, server.max_header_bytes)
+        self.ws: ServerProtocol | None = None
+        self.pending: Response | None = None  # the 101, while $connect runs
+        self.early: list[Event] = []
+        self.counted = False  # counts towards Server.max_connections
+        self.opened = False  # the application was told handle_open
+        self.fragments: list[bytes] = []
+        self.fragment_opcode: Opcode | None = None
+        self.close_timer: asyncio.TimerHandle | None = None
+        self.handshake_task: asyncio.Task[None] | None = None
+        # Application state, attached by the application.
+        self.record: Any = None
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        local = transport.get_extra_info("sockname")
+        self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
+        self.local = (str(local[0]), int(local[1])) if local else ("", 0)
+        self.server.connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.ws is not None:
+            self._websocket_data(data)
+        else:
+            assert self.http is not None  # until the upgrade, then ws
+            self.http.receive(data)
+
+    def eof_received(self) -> bool | None:
+        if self.ws is not None:
+            self.ws.receive_eof()
+            if self.opened:
+                self._websocket_events()
+            self._flush()
+        elif self.http is not None:
+            self.http.receive_eof()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.forget(self)
+        self.http = None  # it refers back to this connection: free both now, not at a GC
+        if self.counted:
+            self.server.websockets -= 1
+        if self.close_timer is not None:
+            self.close_timer.cancel()
+        if self.handshake_task is not None and not self.handshake_task.done():
+            self.handshake_task.cancel()
+        if self.opened:
+            self.opened = False
+            code, reason = self._close_status()
+            self.app.handle_closed(self, code, reason)
+        elif self.pending is not None or self.record is not None:
+            # Gone during $connect: no connection ever opened, no $disconnect.
+            self.app.handle_closed(self, CloseCode.ABNORMAL_CLOSURE, "")
+
+    # HTTP (an HttpOwner)
+
+    def answer_http(self, request: HttpRequest) -> HttpResponse:
+        return self.app.handle_http(request)
+
+    def write_http(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close_transport(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    # WebSocket handshake
+
+    def start_websocket(self, raw: bytes) -> None:
+        """Take over from HTTP with the upgrade request, as the bytes it came in."""
+        self.http = None
+        server = self.server
+        limits = server.limits
+        ws = ServerProtocol(
+            max_size=(limits.message_size, limits.frame_size),
+            # AWS: permessage-deflate is not known to be offered; never negotiate it.
+            extensions=None,
+            logger=_quiet,
+        )
+        self.ws = ws
+        ws.receive_data(raw)
+        events = ws.events_received()
+        if not events or not isinstance(events[0], Request):
+            self._flush()
+            self.close_transport()
+            return
+        request = events[0]
+        # Frames a client sent right behind its request wait for $connect.
+        self.early = events[1:]
+        if server.max_connections is not None and server.websockets >= server.max_connections:
+            # AWS answers its connection quotas with 429 (spec §5).
+            self._refuse(429, b'{"message":"Too Many Requests"}')
+            return
+        server.websockets += 1
+        self.counted = True
+        if len(request.path) > MAX_URL_LENGTH:
+            # AWS: 4096 characters at most for a WebSocket API URL.
+            self._refuse(414, b'{"message":"Request-URI Too Long"}')
+            return
+        response = ws.accept(request)
+        if response.status_code != 101:
+            version = request.headers.get("Sec-WebSocket-Version")
+            if version is not None and version != "13":
+                # RFC 6455 §4.4: 426, naming the version this server speaks.
+                response = Response(
+                    426,
+                    "Upgrade Required",
+                    Headers(
+                        [
+                            ("Sec-WebSocket-Version", "13"),
+                            ("Content-Length", "0"),
+                            ("Connection", "close"),
+                        ]
+                    ),
+                    b"",
+                )
+            ws.send_response(response)
+            self._flush()
+            return
+        self.pending = response
+        upgrade = UpgradeRequest(
+            target=request.path,
+            headers=tuple(request.headers.raw_items()),
+            peer=self.peer,
+            local=self.local,
+        )
+        self.handshake_task = asyncio.get_running_loop().create_task(self._handshake(upgrade))
+
+    async def _handshake(self, upgrade: UpgradeRequest) -> None:
+        answer = await self.app.handle_upgrade(self, upgrade)
+        if self.transport is None or self.transport.is_closing():
+            return
+        response = self.pending
+        assert response is not None
+        assert self.ws is not None
+        self.pending = None
+        if not answer.accepted:
+            self._refuse(answer.status, answer.body, answer.headers)
+            return
+        if answer.subprotocol is not None:
+            # AWS copies the $connect result's Sec-WebSocket-Protocol verbatim
+            # and does not check that the client offered it (spec §3.1).
+            response.headers["Sec-WebSocket-Protocol"] = answer.subprotocol
+        self.ws.send_response(response)
+        self._flush()
+        self.opened = True
+        self.app.handle_open(self)
+        # Frames the client sent before the 101 are routed now, in order.
+        early, self.early = self.early, []
+        self._websocket_events(early)
+        self._flush()
+
+    def _refuse(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        assert self.ws is not None
+        headers = Headers([("Connection", "close"), ("Content-Length", str(len(body)))])
+        if body:
+            headers["Content-Type"] = "application/json"
+        for name, value in extra:
+            headers[name] = value
+        self.ws.send_response(Response(status, reason_phrase(status), headers, body))
+        self._flush()
+
+    # WebSocket frames
+
+    def _websocket_data(self, data: bytes) -> None:
+        assert self.ws is not None
+        self.ws.receive_data(data)
+        if self.opened:
+            self._websocket_events()
+        self._flush()
+
+    def _websocket_events(self, early: list[Event] | None = None) -> None:
+        ws = self.ws
+        assert ws is not None
+        events = ws.events_received()
+        for frame in early + events if early else events:
+            if not isinstance(frame, Frame):
+                continue
+            opcode = frame.opcode
+            if opcode is Opcode.TEXT:
+                if frame.fin:
+                    self._message(frame.data)  # type: ignore[arg-type]  # bytes when received
+                else:
+                    self.fragment_opcode = opcode
+                    self.fragments = [frame.data]  # type: ignore[list-item]
+            elif opcode is Opcode.CONT:
+                self.fragments.append(frame.data)  # type: ignore[arg-type]
+                if frame.fin:
+                    data = b"".join(self.fragments)
+                    self.fragments = []
+                    if self.fragment_opcode is Opcode.TEXT:
+                        self._message(data)
+            elif opcode is Opcode.BINARY:
+                # AWS: "If a client app sends a binary frame, API Gateway rejects
+                # it and disconnects the client with code 1003" (binary media types page).
+                self.fail(CloseCode.UNSUPPORTED_DATA, "Binary frames are not supported")
+                if not frame.fin:
+                    self.fragment_opcode = opcode
+            # PING is answered by the protocol; neither it nor PONG counts as
+            # activity (AWS has no protocol-level keep-alive, spec §2.5).
+
+    def _message(self, data: bytes) -> None:
+        if self.ws is None or self.ws.state is not State.OPEN:
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # websockets' sans-I/O layer leaves UTF-8 validation to the caller.
+            self.fail(CloseCode.INVALID_DATA, f"invalid UTF-8 at position {exc.start}")
+            return
+        self.app.handle_message(self, text)
+
+    def _flush(self) -> None:
+        ws = self.ws
+        transport = self.transport
+        if ws is None or transport is None:
+            return
+        for data in ws.data_to_send():
+            if data:
+                transport.write(data)
+            else:
+                # A server closes the TCP connection right after its EOF.
+                transport.close()
+        if ws.close_expected() and self.close_timer is None and not transport.is_closing():
+            self.close_timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+
+    def _close_status(self) -> tuple[int, str]:
+        """The code and reason $disconnect reports for this connection (spec §3.3)."""
+        ws = self.ws
+        if ws is None:
+            return CloseCode.ABNORMAL_CLOSURE, ""
+        sent, received = ws.close_sent, ws.close_rcvd
+        if received is not None and (sent is None or ws.close_rcvd_then_sent):
+            if received.code == CloseCode.NO_STATUS_RCVD:
+                return received.code, NO_STATUS_REASON
+            return received.code, received.reason
+        if sent is not None:
+            return sent.code, sent.reason
+        # UNKNOWN on AWS for a TCP drop without a close frame; spec recommends 1006.
+        return CloseCode.ABNORMAL_CLOSURE, ""
+
+    # WebSocketPeer
+
+    @property
+    def remote_address(self) -> tuple[str, int]:
+        return self.peer
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes written but not yet taken by the client's TCP stack."""
+        transport = self.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.opened and self.ws is not None and self.ws.state is State.OPEN
+
+    def send_text(self, text: str) -> None:
+        ws = self.ws
+        if ws is not None and ws.state is State.OPEN:
+            # A lone surrogate (json.loads('"\\ud800"') makes one) has no UTF-8 form;
+            # API Gateway's Java side sends '?' for it, as "replace" does.
+            ws.send_text(text.encode("utf-8", "replace"))
+            self._flush()
+
+    def send_bytes(self, data: bytes) -> None:
+        ws = self.ws
+        if ws is not None and ws.state is State.OPEN:
+            ws.send_binary(data)
+            self._flush()
+
+    def close(self, code: int, reason: str) -> None:
+        ws = self.ws
+        if ws is not None and ws.state is State.OPEN:
+            ws.send_close(code, reason)
+            self._flush()
+
+    def fail(self, code: int, reason: str) -> None:
+        ws = self.ws
+        if ws is not None and ws.state in (State.OPEN, State.CLOSING):
+            ws.fail(code, reason)
+            self._flush()
+
+
+class Server:
+    """Listens on one host and port; owns the TCP connections."""
+
+    def __init__(
+        self,
+        app: Application,
+        limits: Limits,
+        *,
+        max_connections: int | None = None,
+        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    ) -> None:
+        self.app = app
+        self.limits = limits
+        self.max_connections = max_connections
+        self.max_header_bytes = max_header_bytes
+        self.websockets = 0  # WebSocket connections, open or in their handshake
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._drained: asyncio.Future[None] | None = None
+
+    def forget(self, connection: _Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    async def start(self, host: str, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self), host, port, backlog=4096, reuse_address=True
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._server is not None, "the server is not started"
+        sockname = self._server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    async def stop(self, code: int, reason: str, grace_s: float = CLOSE_TIMEOUT) -> None:
+        """Stop listening, close every connection with ``code``, wait for them."""
+        if self._server is not None:
+            self._server.close()
+        for connection in list(self.connections):
+            if connection.is_open:
+                connection.close(code, reason)
+            elif connection.transport is not None:
+                connection.transport.close()
+        if self.connections:
+            self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.wait((self._drained,), timeout=grace_s)
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        if self._server is not None:
+            await self._server.wait_closed()
