@@ -38,16 +38,10 @@ from emulator.errors import (
 if TYPE_CHECKING:
     from emulator.app import Emulator
     from emulator.gateway.explain import explain
-    from emulator.model.config import (
-        ApiConfig,
-        AuthorizerConfig,
-        Limits,
-        RouteConfig,
-        load_config,
-        parse_config,
-        with_limits,
-    )
-    from emulator.model.selection import RouteSelector, compile_expression
+    from emulator.gateway.selection import RouteSelector
+    from emulator.model.api import ApiConfig, AuthorizerConfig, Limits, RouteConfig
+    from emulator.model.config import load_config, parse_config, with_limits
+    from emulator.model.selection import compile_expression
     from emulator.model.templates import load_template
     from emulator.tools.export import export_sam
     from emulator.tools.testing import Client, Harness, InvocationRecord, Record, SentRecord
@@ -85,14 +79,14 @@ __all__ = [
 # Where each name imported on first use lives.
 _LAZY = {
     "Emulator": "emulator.app",
-    "ApiConfig": "emulator.model.config",
-    "AuthorizerConfig": "emulator.model.config",
-    "Limits": "emulator.model.config",
-    "RouteConfig": "emulator.model.config",
+    "ApiConfig": "emulator.model.api",
+    "AuthorizerConfig": "emulator.model.api",
+    "Limits": "emulator.model.api",
+    "RouteConfig": "emulator.model.api",
     "load_config": "emulator.model.config",
     "parse_config": "emulator.model.config",
     "with_limits": "emulator.model.config",
-    "RouteSelector": "emulator.model.selection",
+    "RouteSelector": "emulator.gateway.selection",
     "compile_expression": "emulator.model.selection",
     "explain": "emulator.gateway.explain",
     "export_sam": "emulator.tools.export",

@@ -14,8 +14,8 @@ from emulator.gateway.access.apikeys import (
     with_api_key,
 )
 from emulator.gateway.events import ConnectionInfo, message_event
+from emulator.model.api import ApiKeyConfig
 from emulator.model.config import parse_config
-from emulator.model.settings import ApiKeyConfig
 from tests.conftest import StartApi
 
 KEY = "k" * 24

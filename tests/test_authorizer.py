@@ -19,17 +19,16 @@ from emulator.gateway.access import authorizer
 from emulator.gateway.access.authorizer import (
     AuthorizerDecision,
     AuthorizerOutcome,
-    IdentitySource,
-    IdentitySourceKind,
     authorizer_event,
     context_variables,
     decide,
     method_arn,
     missing_identity,
-    parse_identity_sources,
     rejection_body,
 )
 from emulator.gateway.events import ConnectionInfo, connect_event
+from emulator.model import identity
+from emulator.model.identity import IdentitySource, IdentitySourceKind, parse_identity_sources
 
 ARN = "arn:aws:execute-api:us-east-1:533568316194:c5jwxq709g/production/$connect"
 
@@ -835,15 +834,17 @@ def test_public_api() -> None:
     assert sorted(authorizer.__all__) == [
         "AuthorizerDecision",
         "AuthorizerOutcome",
-        "IdentitySource",
-        "IdentitySourceKind",
         "authorizer_event",
         "context_variables",
         "decide",
         "method_arn",
         "missing_identity",
-        "parse_identity_sources",
         "rejection_body",
+    ]
+    assert sorted(identity.__all__) == [
+        "IdentitySource",
+        "IdentitySourceKind",
+        "parse_identity_sources",
     ]
 
 

@@ -68,7 +68,7 @@ def test_export_writes_a_template_that_imports_to_the_same_routes(
     finally:
         beside.unlink()
     assert set(imported.config.routes) == {"$connect", "$disconnect", "sendmessage", "$default"}
-    assert imported.config.routes["sendmessage"].handler == "handlers.chat.send_message"
+    assert imported.config.routes["sendmessage"].function.handler == "handlers.chat.send_message"
 
 
 def test_export_of_a_bad_config_fails_clearly(

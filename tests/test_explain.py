@@ -16,7 +16,8 @@ from collections.abc import Collection
 import pytest
 
 from emulator.gateway.explain import Explanation, explain
-from emulator.model.selection import RouteDecision, RouteReason, RouteSelector, compile_expression
+from emulator.gateway.selection import RouteDecision, RouteReason, RouteSelector
+from emulator.model.selection import compile_expression
 
 # AWS's documented example body (spec §3.2.1, DG:apigateway-websocket-api-selection-expressions).
 BODY = '{"service":"chat","action":"join","data":{"room":"room1234"}}'

@@ -18,14 +18,10 @@ from typing import Any
 
 import pytest
 
-from emulator.model.config import (
-    ApiConfig,
-    dump_yaml,
-    load_config,
-    parse_config,
-    read_template_yaml,
-)
+from emulator.model.api import ApiConfig
+from emulator.model.config import load_config, parse_config
 from emulator.model.templates import load_template
+from emulator.model.yaml_files import dump_yaml, read_template_yaml
 from emulator.tools.export import DEFAULT_RUNTIME, export_sam
 
 ROOT = Path(__file__).parent.parent
@@ -171,13 +167,14 @@ def test_exported_template_passes_cfn_lint(
 def route_facts(config: ApiConfig) -> dict[str, tuple[Any, ...]]:
     return {
         key: (
-            route.handler,
-            route.code_uri,
+            route.function.handler,
+            route.function.code_uri,
             route.route_response,
             route.timeout,
-            dict(route.environment),
+            dict(route.function.environment),
         )
         for key, route in config.routes.items()
+        if route.function is not None
     }
 
 

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from emulator.app import Emulator
 from emulator.model.selection import compile_expression
-from emulator.runtime.invoke import Invocation, InvocationOutcome
+from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.tools import inspector as inspector_module
 from emulator.tools.inspector import FEED_PATH, Inspector, route_report
 from emulator.tools.testing import Harness

@@ -23,9 +23,7 @@ from emulator.gateway.integrations.aws import (
     parse_service_uri,
     service_request,
 )
-from emulator.gateway.integrations.mapping import RouteRequestData, map_parameters, mapping_problem
-from emulator.gateway.integrations.mock import mock_status
-from emulator.gateway.integrations.pipeline import (
+from emulator.gateway.integrations.backend import (
     BackendRequest,
     BackendResponse,
     Failure,
@@ -33,6 +31,8 @@ from emulator.gateway.integrations.pipeline import (
     prepare,
     request_data,
 )
+from emulator.gateway.integrations.mapping import RouteRequestData, map_parameters
+from emulator.gateway.integrations.mock import mock_status
 from emulator.gateway.integrations.select import (
     passes_through,
     select_integration_response,
@@ -40,13 +40,14 @@ from emulator.gateway.integrations.select import (
     select_response_template,
 )
 from emulator.model.config import parse_config, with_limits
-from emulator.model.settings import (
+from emulator.model.integration import (
     ContentHandling,
     IntegrationConfig,
     IntegrationResponseConfig,
     IntegrationType,
     PassthroughBehavior,
 )
+from emulator.model.mapping import mapping_problem
 from emulator.model.template_selection import SelectionInput, compile_template_selection
 
 INFO = ConnectionInfo(
@@ -497,8 +498,8 @@ def test_the_issue_example_parses() -> None:
         }
     )
 
-    (orders,) = config.integrations.values()
-    assert config.routes == {}
+    (orders,) = config.routes.values()
+    assert config.functions == {}
     assert config.route_keys == ("orders",)
     assert (orders.integration.type, orders.integration.timeout) == (IntegrationType.HTTP_PROXY, 29)
     assert orders.route_response
@@ -570,19 +571,20 @@ def test_integration_timeouts_follow_the_limit_unless_their_own() -> None:
 
     changed = with_limits(config, {"integrationTimeout": 5})
 
-    assert [r.integration.timeout for r in changed.integrations.values()] == [5, 2]
+    assert [r.integration.timeout for r in changed.routes.values()] == [5, 2]
 
 
 def test_core_modules_are_pure() -> None:
     """No asyncio, sockets or HTTP client in the pure core (STYLE: pure core, thin adapters)."""
     package = Path(__file__).parent.parent / "emulator"
     pure = [
-        "model/settings",
+        "model/integration",
         "model/template_selection",
         "gateway/integrations/mapping",
         "gateway/integrations/select",
         "gateway/integrations/mock",
-        "gateway/integrations/pipeline",
+        "gateway/integrations/backend",
+        "gateway/integrations/outcome",
         "gateway/integrations/vtl",
     ]
     for name in pure:

@@ -12,7 +12,7 @@ import yaml
 
 from emulator.errors import ConfigError
 from emulator.model.config import parse_config
-from emulator.model.settings import IntegrationType, PassthroughBehavior
+from emulator.model.integration import IntegrationType, PassthroughBehavior
 from emulator.model.templates import load_template
 from emulator.tools.export import export_sam
 
@@ -27,8 +27,8 @@ def test_every_integration_type_is_imported() -> None:
     config = imported.config
 
     assert imported.skipped == ()
-    assert config.routes == {}
-    connect, send, default = (config.integrations[k] for k in ("$connect", "sendOrder", "$default"))
+    assert config.functions == {}  # no Lambda route: every route is an integration
+    connect, send, default = (config.routes[k] for k in ("$connect", "sendOrder", "$default"))
     assert (connect.integration.type, connect.integration.timeout) == (
         IntegrationType.HTTP_PROXY,
         5,
@@ -128,7 +128,7 @@ def test_an_unnamed_resource_stands_in_by_its_logical_id(tmp_path: Path) -> None
 
     imported = load_template(path)
 
-    template = imported.config.integrations["$default"].integration.request_templates["$default"]
+    template = imported.config.routes["$default"].integration.request_templates["$default"]
     assert template == '{"StreamName": "Stream"}'
     assert (
         "Resources.Integ.Properties.RequestTemplates.$default: Ref Stream is only known"
@@ -143,7 +143,7 @@ def test_the_callback_url_resolves_to_the_emulators_api_id() -> None:
     before = load_template(SAM_CHAT, environ={})
     after = load_template(SAM_CHAT, environ={}, api_id="abc123defg")
 
-    environment = after.config.routes["sendmessage"].environment
+    environment = after.config.routes["sendmessage"].function.environment
     assert (
         environment["CALLBACK_URL"] == "https://abc123defg.execute-api.us-east-1.amazonaws.com/Prod"
     )
@@ -185,7 +185,7 @@ def test_references_to_the_api_resolve(tmp_path: Path, value: Any, expected: str
 
     imported = load_template(path, api_id="abc123defg")
 
-    assert imported.config.routes["$default"].environment["URL"] == expected
+    assert imported.config.routes["$default"].function.environment["URL"] == expected
 
 
 def test_serverless_websockets_api_resolves(tmp_path: Path) -> None:
@@ -259,7 +259,7 @@ def test_export_writes_integrations_that_load_back(tmp_path: Path) -> None:
 
     back = load_template(path).config
 
-    assert back.integrations == config.integrations
+    assert back.routes == config.routes
     assert back.models == config.models
     assert back.stage_variables == config.stage_variables
     assert back.api_key_selection_expression == config.api_key_selection_expression

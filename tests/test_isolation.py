@@ -23,7 +23,8 @@ from botocore.config import Config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.model.selection import RouteSelector, compile_expression
+from emulator.gateway.selection import RouteSelector
+from emulator.model.selection import compile_expression
 from emulator.tools.cli import main
 from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi

@@ -11,12 +11,12 @@ import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 from emulator.errors import ConfigError
-from emulator.model.config import RouteConfig, parse_config
+from emulator.model.config import parse_config
+from emulator.model.function import FunctionConfig, function_name_for
 from emulator.runtime.loader import LoadedHandler, load_handler, load_handlers
 
 
@@ -43,12 +43,13 @@ def _module(folder: Path, dotted: str, source: str, *, packages: bool = True) ->
     importlib.invalidate_caches()
 
 
-def _route(handler: str, route_key: str = "$default") -> RouteConfig:
-    return RouteConfig(route_key, handler, False, 1.0, MappingProxyType({}))
+def _function(handler: str, route_key: str = "$default") -> FunctionConfig:
+    """The implicit function a route's ``handler`` makes."""
+    return FunctionConfig(function_name_for(handler), handler, where=f"routes.{route_key}")
 
 
 def _load(handler: str, base_dir: Path, route_key: str = "$default") -> LoadedHandler:
-    return load_handler(_route(handler, route_key), base_dir)
+    return load_handler(_function(handler, route_key), base_dir)
 
 
 # Failures: a ConfigError at routes.<key>.handler that says what went wrong
@@ -192,7 +193,7 @@ def test_load_handler_detects_async_functions(
     loaded = _load(f"{name}.handler", tmp_path)
     assert loaded.is_async is is_async
     assert loaded.function is sys.modules[name].handler
-    assert loaded.route.handler == f"{name}.handler"
+    assert loaded.config.handler == f"{name}.handler"
 
 
 @pytest.mark.parametrize("packages", [True, False], ids=["regular-packages", "namespace-packages"])
@@ -225,4 +226,4 @@ def test_load_handlers_returns_one_handler_per_route(tmp_path: Path, name: str) 
         "$connect": ("connect", False),
         "$default": ("message", True),
     }
-    assert all(h.route is config.routes[key] for key, h in loaded.items())
+    assert all(h.config is config.routes[key].function for key, h in loaded.items())

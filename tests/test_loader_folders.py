@@ -12,12 +12,13 @@ import importlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
 
 import pytest
 
 from emulator.errors import ConfigError
-from emulator.model.config import ApiConfig, RouteConfig, parse_config
+from emulator.model.api import ApiConfig
+from emulator.model.config import parse_config
+from emulator.model.function import FunctionConfig
 from emulator.runtime.loader import code_folder, load_handler, load_handlers
 
 APP = """\
@@ -69,8 +70,9 @@ def config(base_dir: Path, routes: dict[str, object]) -> ApiConfig:
     ids=["short-form", "long-form", "null", "folder", "nested", "dot", "parent"],
 )
 def test_code_uri_is_parsed(value: object, expected: Path | None) -> None:
-    route = parse_config({"routes": {"sendmessage": value}}).routes["sendmessage"]
-    assert route.code_uri == expected
+    function = parse_config({"routes": {"sendmessage": value}}).routes["sendmessage"].function
+    assert function is not None
+    assert function.code_uri == expected
 
 
 @pytest.mark.parametrize(
@@ -105,8 +107,8 @@ def test_code_uri_is_listed_among_the_route_keys() -> None:
     ids=["config-folder", "subfolder", "normalised"],
 )
 def test_code_folder_is_absolute(tmp_path: Path, code_uri: Path | None, expected: str) -> None:
-    route = RouteConfig("$default", "app.handler", False, 1.0, MappingProxyType({}), code_uri)
-    assert code_folder(route, tmp_path) == (tmp_path / expected).resolve()
+    function = FunctionConfig("app-handler", "app.handler", code_uri=code_uri)
+    assert code_folder(function, tmp_path) == (tmp_path / expected).resolve()
 
 
 # The loader: one module per folder
@@ -263,9 +265,9 @@ def test_a_missing_module_names_its_folder(tmp_path: Path) -> None:
 def test_isolated_loading_can_be_asked_for(tmp_path: Path) -> None:
     name = f"m_{tmp_path.name}"
     write(tmp_path, {f"{name}.py": APP.format(name="isolated")})
-    route = RouteConfig("$default", f"{name}.handler", False, 1.0, MappingProxyType({}))
+    function = FunctionConfig(name, f"{name}.handler")
 
-    loaded = load_handler(route, tmp_path, isolated=True)
+    loaded = load_handler(function, tmp_path, isolated=True)
 
     assert loaded.function({}, None) == "isolated"
     assert name not in sys.modules

@@ -18,41 +18,31 @@ import pytest
 
 PURE = [
     "emulator",  # the package: the adapters it exports are imported on first use
+    "emulator.errors",
     # the layers' packages import nothing of their own
     "emulator.wire",
     "emulator.model",
     "emulator.runtime",
     "emulator.gateway",
     "emulator.gateway.access",
-    "emulator.tools",
-    # configuration, and the values it builds
-    "emulator.model.config",
-    "emulator.model.settings",
-    # routing and explaining it
-    "emulator.model.selection",
-    "emulator.gateway.explain",
-    "emulator.tools.feed",
-    # events in, results out
-    "emulator.gateway.events",
-    "emulator.gateway.results",
-    # connections and the @connections API
-    "emulator.gateway.registry",
-    "emulator.gateway.management",
-    "emulator.errors",
-    # who may connect
-    "emulator.gateway.access.authorizer",
-    "emulator.gateway.access.policy",
-    "emulator.gateway.access.apikeys",
-    "emulator.gateway.validation",
-    # integrations other than Lambda
     "emulator.gateway.integrations",
+    "emulator.tools",
+    # the API model: every module
+    "emulator.model.api",
+    "emulator.model.config",
+    "emulator.model.function",
+    "emulator.model.identity",
+    "emulator.model.integration",
+    "emulator.model.mapping",
+    "emulator.model.sections",
+    "emulator.model.sections.access",
+    "emulator.model.sections.checks",
+    "emulator.model.sections.integrations",
+    "emulator.model.sections.models",
+    "emulator.model.sections.routes",
+    "emulator.model.selection",
     "emulator.model.template_selection",
-    "emulator.gateway.integrations.mapping",
-    "emulator.gateway.integrations.select",
-    "emulator.gateway.integrations.mock",
-    "emulator.gateway.integrations.pipeline",
-    "emulator.gateway.integrations.vtl",
-    # infrastructure templates, both ways
+    "emulator.model.yaml_files",
     "emulator.model.templates",
     "emulator.model.templates.cloudformation",
     "emulator.model.templates.functions",
@@ -61,6 +51,27 @@ PURE = [
     "emulator.model.templates.model",
     "emulator.model.templates.serverless",
     "emulator.model.templates.variables",
+    # the runtime's values
+    "emulator.runtime.invocation",
+    # the gateway's pure steps: select, authorize and validate, events, results
+    "emulator.gateway.selection",
+    "emulator.gateway.explain",
+    "emulator.gateway.events",
+    "emulator.gateway.results",
+    "emulator.gateway.registry",
+    "emulator.gateway.management",
+    "emulator.gateway.access.authorizer",
+    "emulator.gateway.access.policy",
+    "emulator.gateway.access.apikeys",
+    "emulator.gateway.validation",
+    "emulator.gateway.integrations.outcome",
+    "emulator.gateway.integrations.mapping",
+    "emulator.gateway.integrations.select",
+    "emulator.gateway.integrations.mock",
+    "emulator.gateway.integrations.backend",
+    "emulator.gateway.integrations.vtl",
+    # tools that only transform values
+    "emulator.tools.feed",
     "emulator.tools.export",
 ]
 
@@ -126,28 +137,31 @@ def test_every_module_is_pure_or_an_adapter() -> None:
     """A new module is put on one side on purpose: PURE above, or ADAPTERS here."""
     adapters = {
         "emulator.__main__",
-        "emulator.gateway.access.admit",
         "emulator.app",
-        "emulator.runtime.boto",
-        "emulator.tools.cli",
         "emulator.clock",  # the one place the clock and random ids come from
-        "emulator.gateway.connections",
-        "emulator.runtime.environ",
         "emulator.wire.http1",  # sans-I/O, but the network front
-        "emulator.tools.inspector",
-        "emulator.gateway.integrations.aws",
-        "emulator.gateway.integrations.http",
-        "emulator.gateway.integrations.runner",
+        "emulator.wire.transport",
+        "emulator.runtime.boto",
+        "emulator.runtime.environ",
         "emulator.runtime.invoke",
         "emulator.runtime.loader",
         "emulator.runtime.logs",
+        "emulator.runtime.workers",
+        "emulator.gateway.access.admit",
+        "emulator.gateway.access.sigv4",  # pure in itself, but botocore imports socket
+        "emulator.gateway.connections",
+        "emulator.gateway.integrations.aws",
+        "emulator.gateway.integrations.http",
+        "emulator.gateway.integrations.lambda_proxy",
+        "emulator.gateway.integrations.runner",
+        "emulator.gateway.pipeline",
+        "emulator.gateway.respond",
+        "emulator.gateway.timers",
+        "emulator.tools.cli",
+        "emulator.tools.inspector",
         "emulator.tools.pytest_plugin",
         "emulator.tools.reload",
-        "emulator.gateway.access.sigv4",  # pure in itself, but botocore imports socket
         "emulator.tools.testing",
-        "emulator.gateway.timers",
-        "emulator.wire.transport",
-        "emulator.runtime.workers",
     }
     package = _source("emulator").parent
     modules = {

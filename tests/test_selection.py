@@ -13,15 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emulator.errors import ConfigError, SelectionExpressionError
+from emulator.gateway import selection as gateway_selection
+from emulator.gateway.selection import RouteDecision, RouteReason, RouteSelector
 from emulator.model import selection
-from emulator.model.selection import (
-    RouteDecision,
-    RouteReason,
-    RouteSelector,
-    SelectionExpression,
-    VariableTrace,
-    compile_expression,
-)
+from emulator.model.selection import SelectionExpression, VariableTrace, compile_expression
 
 # The document of the AWS examples (DG:apigateway-websocket-api-selection-expressions).
 CHAT = {"service": "chat", "action": "join", "data": {"room": "room1234"}}
@@ -685,14 +680,12 @@ def test_evaluate_never_raises_on_json(document: object) -> None:
 
 def test_public_api() -> None:
     assert sorted(selection.__all__) == [
-        "RouteDecision",
-        "RouteReason",
-        "RouteSelector",
         "SelectionExpression",
         "VariableTrace",
         "compile_expression",
         "parse_body",
     ]
+    assert sorted(gateway_selection.__all__) == ["RouteDecision", "RouteReason", "RouteSelector"]
     assert isinstance(compile_expression("x"), SelectionExpression)
     assert [reason.value for reason in RouteReason] == [
         "matched",

@@ -17,9 +17,9 @@ from emulator.gateway.validation import (
     missing_parameters,
     missing_parameters_body,
 )
+from emulator.model.api import ModelConfig, RouteRequest
 from emulator.model.config import parse_config
 from emulator.model.selection import compile_expression
-from emulator.model.settings import ModelConfig, RouteRequest
 from tests.conftest import StartApi
 
 # SP:apigw-websocket-api-sns: the order model (draft 4).

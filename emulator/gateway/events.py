@@ -20,6 +20,7 @@ __all__ = [
     "iso_time",
     "message_event",
     "multi_value",
+    "trace_id",
 ]
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -79,6 +80,11 @@ def iso_time(epoch_ms: int) -> str:
         f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{epoch_ms % 1000:03d}Z"
     )
+
+
+def trace_id(now_ms: int, request_id: str) -> str:
+    """An ``X-Amzn-Trace-Id`` value, ``Root=1-<8 hex>-<24 hex>``, as API Gateway adds."""
+    return f"Root=1-{now_ms // 1000:08x}-{request_id.encode().hex()[:24]:0<24}"
 
 
 def multi_value(pairs: Iterable[tuple[str, str]]) -> tuple[dict[str, str], dict[str, list[str]]]:

@@ -11,13 +11,8 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from emulator.model.selection import (
-    RouteDecision,
-    RouteReason,
-    RouteSelector,
-    SelectionExpression,
-    parse_body,
-)
+from emulator.gateway.selection import RouteDecision, RouteReason, RouteSelector
+from emulator.model.selection import SelectionExpression, parse_body
 
 __all__ = ["Explanation", "explain"]
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from emulator.gateway.registry import ConnectionRecord, ConnectionState, Registry
-from emulator.model.config import Limits
+from emulator.model.api import Limits
 
 __all__ = ["ConnectionTimers"]
 

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from emulator.errors import ConfigError
+from emulator.model.api import ModelConfig, RouteRequest
 from emulator.model.selection import parse_body
-from emulator.model.settings import ModelConfig, RouteRequest
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator

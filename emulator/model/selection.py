@@ -1,4 +1,4 @@
-"""Route selection: compile a route selection expression, pick a route per message.
+"""Route selection expressions: compiled once, evaluated on a message's JSON body.
 
 Implements spec §3.2, after the AWS Developer Guide pages "Working with selection
 expressions for WebSocket APIs" (DG:apigateway-websocket-api-selection-expressions)
@@ -11,17 +11,16 @@ and "Working with routes for WebSocket APIs" (DG:websocket-api-develop-routes):
   goes to ``$default``, and without ``$default`` the client gets the Forbidden frame.
   Non-JSON messages go to ``$default``.
 
-An expression is compiled once, at load time (:func:`compile_expression`); the
-:class:`RouteSelector` then runs on every frame, so it precomputes what it can.
+An expression is compiled once, at load time (:func:`compile_expression`);
+:class:`~emulator.gateway.selection.RouteSelector` evaluates it on every frame.
+This is the only module that imports ``jsonpath_ng``.
 """
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -33,19 +32,12 @@ from jsonpath_ng.parser import JsonPathParser
 from emulator.errors import SelectionExpressionError
 
 __all__ = [
-    "RouteDecision",
-    "RouteReason",
-    "RouteSelector",
     "SelectionExpression",
     "VariableTrace",
     "compile_expression",
     "parse_body",
 ]
 
-_DEFAULT_ROUTE: Final = "$default"
-# AWS ignores the expression for $connect/$disconnect (localstack#7153); whether a
-# message may select them is [UNKNOWN]: we follow the spec's recommendation (never).
-_LIFECYCLE_ROUTES: Final = frozenset({"$connect", "$disconnect"})
 _BODY: Final = "request.body"
 _MISSING: Final = object()
 
@@ -69,15 +61,6 @@ class _Lexer(JsonPathLexer):
         self.reserved_words = {}
 
 
-class RouteReason(enum.Enum):
-    """Why a message went where it went."""
-
-    MATCHED = "matched"  # the evaluated key equals a declared route key
-    FALLBACK = "fallback"  # JSON, but no route matched -> $default
-    NOT_JSON = "not-json"  # the body is not JSON -> $default
-    FORBIDDEN = "forbidden"  # no route and no $default -> the Forbidden frame
-
-
 @dataclass(frozen=True)
 class VariableTrace:
     """How one variable of an expression evaluated, for explaining a decision."""
@@ -87,19 +70,6 @@ class VariableTrace:
     found: bool  # whether the path matched anything
     value: object  # the raw JSON value (a list for a multi-match path); None if not found
     text: str  # its stringification
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """The outcome of route selection for one message.
-
-    ``evaluated`` is None when the body was not JSON (reason ``NOT_JSON``, or
-    ``FORBIDDEN`` when there is no ``$default`` either).
-    """
-
-    route_key: str | None  # None only when FORBIDDEN
-    reason: RouteReason
-    evaluated: str | None
 
 
 @dataclass(frozen=True)
@@ -182,76 +152,6 @@ def compile_expression(source: str) -> SelectionExpression:
         parts.append("".join(literal))
     static = None if any(isinstance(p, _Variable) for p in parts) else "".join(map(str, parts))
     return SelectionExpression(source, tuple(parts), static)
-
-
-class RouteSelector:
-    """Selects the route of each message (spec §3.2.2).
-
-    AWS: "Non-JSON messages are directed to a $default route"; otherwise the route
-    whose key "exactly matches" the evaluated expression, else ``$default``, else the
-    client receives ``{"message": "Forbidden", ...}`` (DG:websocket-api-develop-routes).
-    """
-
-    __slots__ = ("_expression", "_fallback", "_matched", "_not_json", "_route_keys", "_static")
-
-    def __init__(self, expression: SelectionExpression, route_keys: Iterable[str]) -> None:
-        if isinstance(route_keys, str):
-            raise TypeError(
-                f"route_keys must be an iterable of keys, not the string {route_keys!r}"
-            )
-        self._expression = expression
-        self._route_keys = frozenset(route_keys)
-        has_default = _DEFAULT_ROUTE in self._route_keys
-        self._matched = {
-            key: RouteDecision(key, RouteReason.MATCHED, key)
-            for key in self._route_keys - _LIFECYCLE_ROUTES
-        }
-        self._fallback = (
-            (_DEFAULT_ROUTE, RouteReason.FALLBACK) if has_default else (None, RouteReason.FORBIDDEN)
-        )
-        self._not_json = (
-            RouteDecision(_DEFAULT_ROUTE, RouteReason.NOT_JSON, None)
-            if has_default
-            else RouteDecision(None, RouteReason.FORBIDDEN, None)
-        )
-        static = expression.evaluate(None) if expression.is_static else None
-        self._static = None if static is None else self._decide(static)
-
-    @property
-    def expression(self) -> SelectionExpression:
-        return self._expression
-
-    @property
-    def route_keys(self) -> frozenset[str]:
-        """Every declared route key, ``$connect``/``$disconnect`` included."""
-        return self._route_keys
-
-    def select(self, body: str) -> RouteDecision:
-        """Select the route of a text message."""
-        try:
-            document = _DECODER.decode(body)
-        except (ValueError, RecursionError):  # RecursionError: nested too deeply
-            return self._not_json
-        return self.select_parsed(document)
-
-    def select_parsed(self, document: object) -> RouteDecision:
-        """Select the route of a message whose body the caller already parsed as JSON."""
-        if self._static is not None:
-            return self._static  # still only after the body proved to be JSON
-        try:
-            key = self._expression.evaluate(document)
-        except RecursionError:
-            # Only a document at the interpreter's nesting limit gets here (json.loads
-            # accepted it, stringifying it did not); route it like a body that is not JSON.
-            return self._not_json
-        return self._decide(key)
-
-    def _decide(self, key: str) -> RouteDecision:
-        decision = self._matched.get(key)
-        if decision is not None:
-            return decision
-        route_key, reason = self._fallback
-        return RouteDecision(route_key, reason, key)
 
 
 def parse_body(body: str) -> object:

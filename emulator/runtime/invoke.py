@@ -14,23 +14,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
-import enum
 import os
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from emulator.runtime.environ import Overlay, install, use_overlay
+from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.runtime.loader import LoadedHandler
 from emulator.runtime.logs import InvocationScope, current_scope
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
 __all__ = [
-    "Invocation",
-    "InvocationOutcome",
     "Invoker",
     "LambdaContext",
     "ManagementCallbacks",
@@ -121,23 +118,6 @@ class _Function:
 def _context_init(self: LambdaContext, request_id: str, deadline: float) -> None:
     self.aws_request_id = request_id
     self._deadline = deadline
-
-
-class InvocationOutcome(enum.Enum):
-    OK = "ok"
-    ERROR = "error"
-    TIMEOUT = "timeout"
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """What came of one invocation, as far as the caller waited."""
-
-    outcome: InvocationOutcome
-    value: Any = None
-    error: BaseException | None = None
-    duration_ms: float = 0.0
-    scope: InvocationScope | None = None  # who ran, and how many posts it made
 
 
 class _Raised:
@@ -263,11 +243,6 @@ class _Deadlines:
             oldest.expire()
 
 
-def function_name_for(handler: str) -> str:
-    """A Lambda-valid function name for a handler string."""
-    return handler.replace(".", "-")[:64]
-
-
 class Invoker:
     """Invokes loaded handlers with Lambda's environment and a deadline."""
 
@@ -296,7 +271,7 @@ class Invoker:
         self._drained: asyncio.Future[None] | None = None
 
     def _function(self, handler: LoadedHandler) -> _Function:
-        name = function_name_for(handler.route.handler)
+        name = handler.config.name
         base = LambdaContext(
             function_name=name,
             region=self._region,
@@ -312,10 +287,10 @@ class Invoker:
     def _overlay(self, name: str, handler: LoadedHandler) -> Overlay:
         # One per function, kept across invocations like a Lambda container's.
         # Routes that share a handler but not an environment are two functions.
-        key = (name, frozenset(handler.route.environment.items()))
+        key = (name, frozenset(handler.config.environment.items()))
         overlay = self._overlays.get(key)
         if overlay is None:
-            overlay = Overlay(self._lambda_environment(name, handler.route.environment))
+            overlay = Overlay(self._lambda_environment(name, handler.config.environment))
             self._overlays[key] = overlay
         return overlay
 
@@ -354,9 +329,11 @@ class Invoker:
         request_id: str,
         wait_s: float,
         on_done: Callable[[Invocation], None],
+        route_key: str = "",
     ) -> None:
         """Invoke ``handler``; call ``on_done`` on the loop once, at the latest
-        after ``wait_s`` seconds (its integration timeout).
+        after ``wait_s`` seconds (its integration timeout). ``route_key`` names
+        the route the invocation serves, for the log.
 
         The per-message path: no task, no executor future, one timer. A sync
         handler's result comes back through the loop's inbox (one wake-up per batch).
@@ -375,7 +352,7 @@ class Invoker:
             prepared = self._function(handler)
         started = time.monotonic()
         context = prepared.context_class(request_id, started + wait_s)
-        scope = InvocationScope(prepared.name, request_id, handler.route.route_key)
+        scope = InvocationScope(prepared.name, request_id, route_key)
         run_context = contextvars.copy_context()
         run_context.run(_enter, prepared.overlay, scope)
         pending = _Pending(on_done, started, self, scope)
@@ -401,7 +378,13 @@ class Invoker:
         self._inbox = inbox
 
     async def invoke(
-        self, handler: LoadedHandler, event: Any, *, request_id: str, wait_s: float
+        self,
+        handler: LoadedHandler,
+        event: Any,
+        *,
+        request_id: str,
+        wait_s: float,
+        route_key: str = "",
     ) -> Invocation:
         """:meth:`start`, awaited."""
         future: asyncio.Future[Invocation] = asyncio.get_running_loop().create_future()
@@ -411,7 +394,9 @@ class Invoker:
             if not future.done():
                 future.set_result(invocation)
 
-        self.start(handler, event, request_id=request_id, wait_s=wait_s, on_done=done)
+        self.start(
+            handler, event, request_id=request_id, wait_s=wait_s, on_done=done, route_key=route_key
+        )
         return await future
 
     def _settled(self, pending: _Pending) -> None:

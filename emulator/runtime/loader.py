@@ -1,7 +1,7 @@
 """Resolving Lambda handler strings (``module.function``) to Python callables.
 
-Each route's module is imported from its code folder: the config's folder, or
-the route's ``codeUri`` under it, the way Lambda imports from a function's task
+Each function's module is imported from its code folder: the config's folder,
+or the function's ``codeUri`` under it, the way Lambda imports from a function's task
 root. The folder is put first on ``sys.path`` while the module is imported (so
 that ``import utils`` finds the ``utils.py`` beside it) and stays on it (for
 imports made later, inside the handler).
@@ -9,10 +9,10 @@ imports made later, inside the handler).
 Functions in different folders often share a module name: a SAM template with
 ``CodeUri: onconnect/`` and ``CodeUri: sendmessage/``, each holding an
 ``app.py`` with ``Handler: app.handler``. On AWS they are separate functions
-with separate interpreters; here they share one. When two routes of a config
-use one module name from two folders, or the name is already imported from
+with separate interpreters; here they share one. When two functions of a
+config use one module name from two folders, or the name is already imported from
 another folder, the module is imported under a name unique to its folder
-(``_apigw_ws_code_onconnect_1a2b3c4d.app``), so each route gets its own module
+(``_apigw_ws_code_onconnect_1a2b3c4d.app``), so each function gets its own module
 object. Limitation: that applies to the handler's module (and a package it is
 in), not to what it imports by absolute name. Two ``utils.py`` in two folders
 are one ``utils`` in ``sys.modules``: whichever was imported first.
@@ -36,29 +36,37 @@ from types import ModuleType
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.config import ApiConfig, RouteConfig
+from emulator.model.api import ApiConfig
+from emulator.model.function import FunctionConfig
 
 # The key of the authorizer's function among the loaded handlers.
 AUTHORIZER = "$authorizer"
 
-__all__ = ["AUTHORIZER", "LoadedHandler", "code_folder", "load_handler", "load_handlers"]
+__all__ = [
+    "AUTHORIZER",
+    "LoadedHandler",
+    "code_folder",
+    "load_functions",
+    "load_handler",
+    "load_handlers",
+]
 
 _ISOLATED_PREFIX = "_apigw_ws_code"
 
 
 @dataclass(frozen=True)
 class LoadedHandler:
-    """A route's handler, ready to call, and the folder its module came from."""
+    """A function's handler, ready to call, and the folder its module came from."""
 
-    route: RouteConfig
+    config: FunctionConfig
     function: Callable[..., Any]
     is_async: bool
     folder: Path | None = None
 
 
-def code_folder(route: RouteConfig, base_dir: Path) -> Path:
-    """The absolute folder ``route``'s module is imported from."""
-    folder = base_dir / route.code_uri if route.code_uri is not None else base_dir
+def code_folder(function: FunctionConfig, base_dir: Path) -> Path:
+    """The absolute folder ``function``'s module is imported from."""
+    folder = base_dir / function.code_uri if function.code_uri is not None else base_dir
     return folder.resolve()
 
 
@@ -74,60 +82,70 @@ def _describe(exc: BaseException, package: str | None, folder: Path) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def load_handler(route: RouteConfig, base_dir: Path, *, isolated: bool = False) -> LoadedHandler:
-    """Import ``route.handler`` as Lambda would, from the route's code folder.
+def load_handler(
+    function: FunctionConfig, base_dir: Path, *, isolated: bool = False
+) -> LoadedHandler:
+    """Import ``function.handler`` as Lambda would, from the function's code folder.
 
     ``isolated`` imports the module under a name unique to its folder (see the
     module's docstring); it is implied when the module's name is already
     imported from another folder. Raises :class:`ConfigError` at key
-    ``routes.<key>.handler`` when the module cannot be imported or the attribute
-    is missing or not callable, and at ``routes.<key>.codeUri`` when the folder
-    does not exist.
+    ``<where>.handler`` (``routes.$default.handler``) when the module cannot be
+    imported or the attribute is missing or not callable, and at
+    ``<where>.codeUri`` when the folder does not exist.
     """
-    key = f"routes.{route.route_key}.handler"
-    folder = code_folder(route, base_dir)
-    if route.code_uri is not None and not folder.is_dir():
+    prefix = f"{function.where}." if function.where else ""
+    key = f"{prefix}handler"
+    folder = code_folder(function, base_dir)
+    if function.code_uri is not None and not folder.is_dir():
         problem = f"the code folder {str(folder)!r} does not exist or is not a folder"
-        raise ConfigError(problem, key=f"routes.{route.route_key}.codeUri")
+        raise ConfigError(problem, key=f"{prefix}codeUri")
     package = None
-    if isolated or _imported_elsewhere(route.module, folder):
+    if isolated or _imported_elsewhere(function.module, folder):
         package = _isolated_package_name(folder)
     try:
-        module = _import(route.module, folder, package)
+        module = _import(function.module, folder, package)
     except Exception as exc:
-        raise ConfigError(
-            f"cannot import module {route.module!r}: {_describe(exc, package, folder)}", key=key
-        ) from exc
-    function = getattr(module, route.function, None)
-    if function is None:
-        raise ConfigError(f"module {route.module!r} has no function {route.function!r}", key=key)
-    if not callable(function):
-        raise ConfigError(
-            f"{route.handler!r} is not callable (it is a {type(function).__name__})", key=key
-        )
-    return LoadedHandler(route, function, inspect.iscoroutinefunction(function), folder)
+        problem = f"cannot import module {function.module!r}: {_describe(exc, package, folder)}"
+        raise ConfigError(problem, key=key) from exc
+    handler = getattr(module, function.attribute, None)
+    if handler is None:
+        problem = f"module {function.module!r} has no function {function.attribute!r}"
+        raise ConfigError(problem, key=key)
+    if not callable(handler):
+        problem = f"{function.handler!r} is not callable (it is a {type(handler).__name__})"
+        raise ConfigError(problem, key=key)
+    return LoadedHandler(function, handler, inspect.iscoroutinefunction(handler), folder)
+
+
+def load_functions(config: ApiConfig) -> dict[str, LoadedHandler]:
+    """Every function's handler, by function name, or the first :class:`ConfigError`."""
+    folders: dict[str, set[Path]] = {}
+    for function in config.functions.values():
+        top = _top_level(function.module)
+        folders.setdefault(top, set()).add(code_folder(function, config.base_dir))
+    loaded = {}
+    for name, function in config.functions.items():
+        shared_name = len(folders[_top_level(function.module)]) > 1
+        try:
+            loaded[name] = load_handler(function, config.base_dir, isolated=shared_name)
+        except ConfigError as exc:
+            raise exc.at("", config.source) from exc.__cause__
+    return loaded
 
 
 def load_handlers(config: ApiConfig) -> dict[str, LoadedHandler]:
-    """Every route's handler, or the first :class:`ConfigError` (with its source)."""
-    folders: dict[str, set[Path]] = {}
-    for route in config.routes.values():
-        folders.setdefault(_top_level(route.module), set()).add(code_folder(route, config.base_dir))
-    handlers = {}
-    for route_key, route in config.routes.items():
-        shared_name = len(folders[_top_level(route.module)]) > 1
-        try:
-            handlers[route_key] = load_handler(route, config.base_dir, isolated=shared_name)
-        except ConfigError as exc:
-            raise exc.at("", config.source) from exc.__cause__
+    """The handler of every Lambda route, by route key, and the authorizer's
+    (at :data:`AUTHORIZER`); or the first :class:`ConfigError` (with its source)."""
+    functions = load_functions(config)
+    handlers = {
+        route_key: functions[route.function.name]
+        for route_key, route in config.routes.items()
+        if route.function is not None
+    }
     if config.authorizer is not None:
         # Not a route: the key starts with '$', so no message can select it.
-        function = config.authorizer.function
-        try:
-            handlers[AUTHORIZER] = load_handler(function, config.base_dir)
-        except ConfigError as exc:
-            located = ConfigError(exc.problem, key="authorizer.handler", source=config.source)
-            raise located from exc.__cause__
+        handlers[AUTHORIZER] = functions[config.authorizer.function.name]
     return handlers
 
 

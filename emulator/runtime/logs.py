@@ -21,7 +21,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from emulator.runtime.invoke import Invocation
+    from emulator.runtime.invocation import Invocation
 
 __all__ = [
     "EVENTS",

@@ -16,7 +16,9 @@ from emulator.app import Emulator
 from emulator.clock import new_api_id
 from emulator.errors import ConfigError
 from emulator.gateway.explain import explain
-from emulator.model.config import ApiConfig, load_config, with_limits
+from emulator.model.api import ApiConfig
+from emulator.model.config import load_config, with_limits
+from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
 from emulator.runtime import logs
 from emulator.runtime.loader import load_handler
@@ -225,9 +227,9 @@ def _check(args: argparse.Namespace) -> int:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 1
     problems = []
-    for route in config.routes.values():
+    for function in config.functions.values():
         try:
-            load_handler(route, config.base_dir)
+            load_handler(function, config.base_dir)
         except ConfigError as exc:
             problems.append(exc.at("", config.source))
     for problem in problems:
@@ -241,11 +243,12 @@ def _check(args: argparse.Namespace) -> int:
     rows = [("ROUTE", "HANDLER", "RESPONSE", "TIMEOUT")]
     for route in config.routes.values():
         kind = _response_kind(route.route_key, route.route_response)
-        rows.append((route.route_key, route.handler, kind, f"{route.timeout:g} s"))
-    for key, integration in config.integrations.items():
-        kind = _response_kind(key, integration.route_response)
-        target = f"{integration.integration.type.value} {integration.integration.uri or ''}"
-        rows.append((key, target.strip(), kind, f"{integration.integration.timeout:g} s"))
+        integration = route.integration
+        if isinstance(integration, LambdaIntegration):
+            target = integration.function.handler
+        else:
+            target = f"{integration.type.value} {integration.uri or ''}".strip()
+        rows.append((route.route_key, target, kind, f"{route.timeout:g} s"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))

@@ -36,15 +36,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from emulator.model.config import (
-    ApiConfig,
-    IntegrationConfig,
-    IntegrationRoute,
-    Limits,
-    RouteConfig,
-    RouteRequest,
-    dump_yaml,
-)
+from emulator.model.api import ApiConfig, Limits, RouteConfig, RouteRequest
+from emulator.model.function import FunctionConfig
+from emulator.model.integration import IntegrationConfig, LambdaIntegration
+from emulator.model.yaml_files import dump_yaml
 
 __all__ = ["DEFAULT_RUNTIME", "export_sam"]
 
@@ -74,20 +69,23 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     functions = _functions(config, names)
     connect_authorization = _authorizer_resources(config, resources, names)
     route_ids = []
-    for route_key, route in config.routes.items():
-        name = names.route(route_key)
+    for route, lambda_integration in _lambda_routes(config):
+        name = names.route(route.route_key)
         route_id, integration_id = f"{name}Route", f"{name}Integration"
         route_ids.append(route_id)
         resources[route_id] = _route(route, integration_id, connect_authorization)
-        resources[integration_id] = _integration(functions[_function_key(route)], route.timeout)
+        resources[integration_id] = _integration(
+            functions[_function_key(lambda_integration.function)], route.timeout
+        )
         if route.route_response:
             resources[f"{name}RouteResponse"] = _route_response(route_id)
-    for route_key, integration_route in config.integrations.items():
-        route_ids.append(
-            _integration_route(
-                route_key, integration_route, resources, names, connect_authorization
+    for route_key, route in config.routes.items():
+        if not isinstance(route.integration, LambdaIntegration):
+            route_ids.append(
+                _integration_route(
+                    route_key, route, route.integration, resources, names, connect_authorization
+                )
             )
-        )
     for model in config.models.values():
         resources[names.unique(f"{model.name[:1].upper()}{model.name[1:]}Model")] = {
             "Type": "AWS::ApiGatewayV2::Model",
@@ -116,8 +114,10 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
         resources["Stage"]["Properties"]["StageVariables"] = dict(config.stage_variables)
     _api_keys(config, resources, names)
     for key, logical_id in functions.items():
-        routes = [route for route in config.routes.values() if _function_key(route) == key]
-        resources.update(_function(logical_id, routes[0], max(r.timeout for r in routes), config))
+        served = [(r, i) for r, i in _lambda_routes(config) if _function_key(i.function) == key]
+        function = served[0][1].function
+        timeout = max(route.timeout for route, _ in served)
+        resources.update(_function(logical_id, function, timeout, config))
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -145,7 +145,7 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
 
 
 def _route(
-    route: RouteConfig | IntegrationRoute, integration_id: str, authorization: dict[str, Any]
+    route: RouteConfig, integration_id: str, authorization: dict[str, Any]
 ) -> dict[str, Any]:
     """The Route resource of either kind of route; ``authorization`` applies to ``$connect``."""
     properties: dict[str, Any] = {
@@ -191,7 +191,8 @@ def _route_request(request: RouteRequest) -> dict[str, Any]:
 
 def _integration_route(
     route_key: str,
-    route: IntegrationRoute,
+    route: RouteConfig,
+    integration: IntegrationConfig,
     resources: dict[str, Any],
     names: _Names,
     connect_authorization: dict[str, Any],
@@ -201,8 +202,8 @@ def _integration_route(
     name = names.route(route_key)
     route_id, integration_id = f"{name}Route", f"{name}Integration"
     resources[route_id] = _route(route, integration_id, connect_authorization)
-    resources[integration_id] = _other_integration(route.integration)
-    for index, response in enumerate(route.integration.responses, start=1):
+    resources[integration_id] = _other_integration(integration)
+    for index, response in enumerate(integration.responses, start=1):
         response_properties: dict[str, Any] = {
             "ApiId": _ref(_API),
             "IntegrationId": _ref(integration_id),
@@ -287,7 +288,7 @@ def _authorizer_resources(
         return {}
     function = config.authorizer.function
     logical_id = names.unique("AuthorizerFunction")
-    resources.update(_function(logical_id, function, function.timeout, config))
+    resources.update(_function(logical_id, function, config.authorizer.timeout, config))
     properties: dict[str, Any] = {
         "ApiId": _ref(_API),
         "Name": _sub("${AWS::StackName}-authorizer"),
@@ -300,32 +301,41 @@ def _authorizer_resources(
     return {"AuthorizationType": "CUSTOM", "AuthorizerId": _ref("Authorizer")}
 
 
-def _function_key(route: RouteConfig) -> tuple[str, str, tuple[tuple[str, str], ...]]:
-    code = route.code_uri.as_posix() if route.code_uri is not None else "."
-    return route.handler, code, tuple(sorted(route.environment.items()))
+def _lambda_routes(config: ApiConfig) -> list[tuple[RouteConfig, LambdaIntegration]]:
+    """The routes whose integration is a Lambda function, in file order."""
+    return [
+        (route, route.integration)
+        for route in config.routes.values()
+        if isinstance(route.integration, LambdaIntegration)
+    ]
+
+
+def _function_key(function: FunctionConfig) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    code = function.code_uri.as_posix() if function.code_uri is not None else "."
+    return function.handler, code, tuple(sorted(function.environment.items()))
 
 
 def _functions(config: ApiConfig, names: _Names) -> dict[tuple[Any, ...], str]:
     """One function per handler, code folder and environment; named after its first route."""
     functions: dict[tuple[Any, ...], str] = {}
-    for route_key, route in config.routes.items():
-        key = _function_key(route)
+    for route, integration in _lambda_routes(config):
+        key = _function_key(integration.function)
         if key not in functions:
-            functions[key] = names.unique(f"{names.route(route_key)}Function")
+            functions[key] = names.unique(f"{names.route(route.route_key)}Function")
     return functions
 
 
 def _function(
-    logical_id: str, route: RouteConfig, timeout: float, config: ApiConfig
+    logical_id: str, function: FunctionConfig, timeout: float, config: ApiConfig
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {
-        "CodeUri": route.code_uri.as_posix() if route.code_uri is not None else ".",
-        "Handler": route.handler,
+        "CodeUri": function.code_uri.as_posix() if function.code_uri is not None else ".",
+        "Handler": function.handler,
         "Timeout": min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(timeout))),
     }
     own = {
         name: value
-        for name, value in route.environment.items()
+        for name, value in function.environment.items()
         if config.environment.get(name) != value
     }
     if own:

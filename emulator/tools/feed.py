@@ -14,10 +14,11 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from emulator.gateway.explain import explain
-from emulator.model.selection import RouteDecision, SelectionExpression
+from emulator.gateway.selection import RouteDecision
+from emulator.model.selection import SelectionExpression
 
 if TYPE_CHECKING:
-    from emulator.runtime.invoke import Invocation
+    from emulator.runtime.invocation import Invocation
 
 __all__ = [
     "CLIP",

@@ -24,7 +24,8 @@ from watchfiles import awatch
 
 from emulator.app import Emulator
 from emulator.errors import ConfigError
-from emulator.model.config import ApiConfig, load_config, with_limits
+from emulator.model.api import ApiConfig
+from emulator.model.config import load_config, with_limits
 from emulator.runtime.loader import load_handlers
 
 __all__ = ["Reloader"]
@@ -87,10 +88,10 @@ class Reloader:
         stale = {name for name, file in self._user_modules().items() if file in changed}
         if not stale and not config_changed:
             return False
-        # The routes' modules, by the names they are imported under (a module
+        # The functions' modules, by the names they are imported under (a module
         # loaded from a codeUri folder has a name of its own).
         imported = {handler.function.__module__ for handler in self.emulator.handlers.values()}
-        fresh = stale | imported | {route.module for route in config.routes.values()}
+        fresh = stale | imported | {function.module for function in config.functions.values()}
         saved = {name: sys.modules[name] for name in fresh if name in sys.modules}
         for name in fresh:
             module = sys.modules.pop(name, None)

@@ -26,8 +26,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from emulator.app import Emulator
-from emulator.model.config import ApiConfig, load_config, parse_config
-from emulator.runtime.invoke import Invocation
+from emulator.model.api import ApiConfig
+from emulator.model.config import load_config, parse_config
+from emulator.runtime.invocation import Invocation
 
 __all__ = ["Client", "Harness", "InvocationRecord", "Record", "SentRecord"]
 

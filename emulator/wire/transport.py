@@ -25,7 +25,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
-from emulator.model.config import Limits
+from emulator.model.api import Limits
 from emulator.wire.http1 import (
     MAX_HTTP_BODY,
     MAX_URL_LENGTH,

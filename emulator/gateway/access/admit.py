@@ -31,13 +31,14 @@ from emulator.gateway.access.authorizer import (
     decide,
     method_arn,
     missing_identity,
-    parse_identity_sources,
     rejection_body,
 )
 from emulator.gateway.events import ConnectionInfo, connect_event
 from emulator.gateway.validation import missing_parameters, missing_parameters_body
-from emulator.model.config import ApiConfig, AuthorizerConfig
-from emulator.runtime.invoke import ACCOUNT_ID, Invocation, InvocationOutcome
+from emulator.model.api import ApiConfig, AuthorizerConfig
+from emulator.model.identity import parse_identity_sources
+from emulator.runtime.invocation import Invocation, InvocationOutcome
+from emulator.runtime.invoke import ACCOUNT_ID
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
 from emulator.runtime.logs import EVENTS, log_connect
 from emulator.wire.transport import UpgradeAnswer, UpgradeRequest
@@ -215,7 +216,7 @@ async def run_authorizer(
     )
     # Raising "Unauthorized" is an authorizer's way to answer; anything else is a bug.
     if decision.outcome is AuthorizerOutcome.FUNCTION_ERROR and invocation.error is not None:
-        logger.error("%s (authorizer) raised", handler.route.handler, exc_info=invocation.error)
+        logger.error("%s (authorizer) raised", handler.config.handler, exc_info=invocation.error)
     if not decision.allowed:
         assert decision.status is not None
         if EVENTS.isEnabledFor(logging.INFO):
@@ -223,7 +224,7 @@ async def run_authorizer(
                 info.connection_id,
                 info.source_ip,
                 decision.status,
-                handler.route.handler,
+                handler.config.handler,
                 invocation,
                 decision.reason,
                 step="authorizer",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from emulator.gateway.events import ConnectionInfo
-from emulator.model.settings import API_KEY_HEADER_SELECTION, ApiKeyConfig
+from emulator.model.api import API_KEY_HEADER_SELECTION, ApiKeyConfig
 
 __all__ = [
     "FORBIDDEN_BODY",

@@ -38,8 +38,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from emulator.gateway.integrations.backend import BackendError, BackendRequest, BackendResponse
 from emulator.gateway.integrations.http import HttpClient
-from emulator.gateway.integrations.pipeline import BackendError, BackendRequest, BackendResponse
 
 __all__ = ["ServiceTarget", "call_service", "endpoint_for", "json_from_xml", "parse_service_uri"]
 

@@ -14,7 +14,7 @@ from typing import Final
 
 import httpx
 
-from emulator.gateway.integrations.pipeline import BackendError, BackendRequest, BackendResponse
+from emulator.gateway.integrations.backend import BackendError, BackendRequest, BackendResponse
 
 __all__ = ["MAX_RESPONSE_BYTES", "HttpClient"]
 

@@ -1,6 +1,7 @@
-"""Request parameter mapping: ``Integration.RequestParameters`` (spec §A.2).
+"""Request parameter mapping, resolved per request: ``Integration.RequestParameters`` (spec §A.2).
 
-A pure module. A mapping's key is a destination,
+A pure module; the grammar is checked at load time by :mod:`emulator.model.mapping`.
+A mapping's key is a destination,
 ``integration.request.{header|querystring|path}.NAME``; its value a source
 (DG:websocket-api-data-mapping):
 
@@ -19,31 +20,21 @@ WebSocket APIs.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
-from emulator.errors import SelectionExpressionError
-from emulator.model.selection import SelectionExpression, compile_expression
+from emulator.model.mapping import DESTINATION_PREFIX, body_expression, is_static
 
 __all__ = [
-    "DESTINATION_KINDS",
     "MappedParameters",
     "RouteRequestData",
     "map_parameters",
-    "mapping_problem",
     "route_parameter",
     "stringify_context",
 ]
 
-DESTINATION_KINDS: Final = ("header", "querystring", "path")
-_DESTINATION: Final = "integration.request."
-# AWS: "PARAM_NAME must match the regular expression '^[a-zA-Z0-9._$-]+$'".
-_NAME: Final = re.compile(r"[a-zA-Z0-9._$-]+")
-_ROUTE_SOURCES: Final = ("header", "querystring", "multivalueheader", "multivaluequerystring")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -75,44 +66,13 @@ class MappedParameters:
     path: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
-def mapping_problem(destination: str, source: str) -> str | None:
-    """Why ``destination: source`` is not a valid mapping, or None."""
-    kind, _, name = destination.removeprefix(_DESTINATION).partition(".")
-    if not destination.startswith(_DESTINATION) or kind not in DESTINATION_KINDS:
-        return (
-            f"destination {destination!r} must be integration.request.header.NAME,"
-            " integration.request.querystring.NAME or integration.request.path.NAME"
-        )
-    if not _NAME.fullmatch(name):
-        return f"destination {destination!r}: the name must match [a-zA-Z0-9._$-]+"
-    if _is_static(source):
-        return None
-    if source.startswith("route.request.body"):
-        try:
-            _body_expression(source)
-        except SelectionExpressionError as exc:
-            return f"source {source!r}: {exc.problem}"
-        return None
-    prefix, _, rest = source.partition(".")
-    if prefix == "route" and rest.startswith("request."):
-        kind, _, name = rest.removeprefix("request.").partition(".")
-        if kind in _ROUTE_SOURCES and _NAME.fullmatch(name):
-            return None
-    elif prefix in ("context", "stageVariables") and rest:
-        return None
-    return (
-        f"source {source!r} must be route.request.header.NAME, route.request.querystring.NAME,"
-        " route.request.body.PATH, context.NAME, stageVariables.NAME or a 'quoted' value"
-    )
-
-
 def map_parameters(mapping: Mapping[str, str], data: RouteRequestData) -> MappedParameters:
     """Resolve ``mapping`` (already checked by :func:`mapping_problem`) against ``data``."""
     headers: list[tuple[str, str]] = []
     query: list[tuple[str, str]] = []
     path: dict[str, str] = {}
     for destination, source in mapping.items():
-        kind, _, name = destination.removeprefix(_DESTINATION).partition(".")
+        kind, _, name = destination.removeprefix(DESTINATION_PREFIX).partition(".")
         value = _source_value(source, data)
         if value is None or value == "":
             continue
@@ -130,23 +90,13 @@ def route_parameter(name: str, data: RouteRequestData) -> str | None:
     return _source_value(name, data)
 
 
-def _is_static(source: str) -> bool:
-    return len(source) >= 2 and source.startswith("'") and source.endswith("'")
-
-
-@functools.lru_cache(maxsize=256)
-def _body_expression(source: str) -> SelectionExpression:
-    # `route.request.body.a.b` reads like `$request.body.a.b` (spec §3.2.1).
-    return compile_expression("${" + source.removeprefix("route.") + "}")
-
-
 def _source_value(source: str, data: RouteRequestData) -> str | None:
-    if _is_static(source):
+    if is_static(source):
         return source[1:-1]
     if source.startswith("route.request.body"):
         if not data.is_json:
             return None
-        return _body_expression(source).evaluate(data.document)
+        return body_expression(source).evaluate(data.document)
     if source.startswith("route.request."):
         kind, _, name = source.removeprefix("route.request.").partition(".")
         table = data.headers if kind.endswith("header") else data.query

@@ -1,10 +1,10 @@
-"""Running a route's integration: the adapter :mod:`emulator.app` calls (spec §A.1).
+"""Running a route's backend integration, I/O and all (spec §A.1).
 
 :meth:`IntegrationRunner.run` takes the proxy event the route would give a
 Lambda (so that ``$context`` holds the very same values), runs the pure
-:func:`~.pipeline.prepare`, sends the request (:mod:`.http`, or :mod:`.aws`
+:func:`~.backend.prepare`, sends the request (:mod:`.http`, or :mod:`.aws`
 for ``AWS`` integrations; nothing for ``MOCK``) within the integration's
-timeout, and returns :func:`~.pipeline.finish`'s :class:`~.pipeline.Outcome`
+timeout, and returns :func:`~.backend.finish`'s :class:`~.outcome.Outcome`
 with an :class:`~emulator.runtime.invoke.Invocation` for observers and logs. It is a
 task boundary: whatever goes wrong becomes ``Internal server error``.
 """
@@ -15,41 +15,29 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
+from emulator.gateway.events import trace_id
 from emulator.gateway.integrations.aws import call_service
-from emulator.gateway.integrations.http import HttpClient
-from emulator.gateway.integrations.pipeline import (
+from emulator.gateway.integrations.backend import (
     BackendError,
     BackendResponse,
-    Failure,
-    Outcome,
     Prepared,
-    failed,
     finish,
     prepare,
     request_data,
-    trace_id,
 )
+from emulator.gateway.integrations.http import HttpClient
+from emulator.gateway.integrations.outcome import Failure, IntegrationResult, Outcome, failed
 from emulator.gateway.integrations.vtl import check_template
-from emulator.model.config import ApiConfig
-from emulator.model.settings import IntegrationRoute, IntegrationType
-from emulator.runtime.invoke import Invocation, InvocationOutcome
+from emulator.model.api import ApiConfig, RouteConfig
+from emulator.model.integration import IntegrationConfig, IntegrationType
+from emulator.runtime.invocation import Invocation, InvocationOutcome
 
-__all__ = ["IntegrationRunner", "RunResult"]
+__all__ = ["BackendIntegration", "IntegrationRunner"]
 
 logger = logging.getLogger("emulator")
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """An integration run: its outcome, and how to report it (event, invocation)."""
-
-    outcome: Outcome
-    invocation: Invocation
-    event: dict[str, Any]
 
 
 class IntegrationRunner:
@@ -70,20 +58,22 @@ class IntegrationRunner:
         self._port = port
         self._environ = environ if environ is not None else os.environ
         self._http = HttpClient()
-        for route in config.integrations.values():
-            _warn_about(route, config)
+        for route in config.routes.values():
+            if isinstance(route.integration, IntegrationConfig):
+                _warn_about(route, route.integration, config)
 
     async def run(
         self,
-        route: IntegrationRoute,
+        route: RouteConfig,
         event: dict[str, Any],
         *,
         raw_query: str | None = None,
         now_ms: int = 0,
-    ) -> RunResult:
+    ) -> IntegrationResult:
         """Run ``route``'s integration for ``event`` (CONNECT, MESSAGE or DISCONNECT)."""
         started = time.monotonic()
         integration = route.integration
+        assert isinstance(integration, IntegrationConfig), "a backend integration"
         description: dict[str, Any] = {"type": integration.type.value}
         prepared: Prepared | None = None
         try:
@@ -98,14 +88,14 @@ class IntegrationRunner:
                 trace=trace,
                 raw_query=raw_query,
             )
-            outcome = await self._call(route, prepared, data, description)
+            outcome = await self._call(route, integration, prepared, data, description)
         except Exception as exc:  # a task boundary: AWS answers 500
             logger.error("%s (%s) failed", integration.describe(), route.route_key, exc_info=True)
             outcome = failed(Failure.INTERNAL, f"{type(exc).__name__}: {exc}")
         if outcome.reason:
             log = logger.error if outcome.failure is not None else logger.warning
             log("%s (%s): %s", integration.describe(), route.route_key, outcome.reason)
-        return RunResult(
+        return IntegrationResult(
             outcome,
             _invocation(outcome, (time.monotonic() - started) * 1000),
             {"requestContext": event["requestContext"], "integration": description},
@@ -113,12 +103,12 @@ class IntegrationRunner:
 
     async def _call(
         self,
-        route: IntegrationRoute,
+        route: RouteConfig,
+        integration: IntegrationConfig,
         prepared: Prepared,
         data: Any,
         description: dict[str, Any],
     ) -> Outcome:
-        integration = route.integration
         if prepared.failure is not None:
             return failed(prepared.failure, prepared.reason)
         if prepared.request is None:  # MOCK
@@ -179,9 +169,8 @@ def _invocation(outcome: Outcome, duration_ms: float) -> Invocation:
     return Invocation(InvocationOutcome.OK, value, None, duration_ms)
 
 
-def _warn_about(route: IntegrationRoute, config: ApiConfig) -> None:
+def _warn_about(route: RouteConfig, integration: IntegrationConfig, config: ApiConfig) -> None:
     """Load-time warnings: what AWS would refuse or fail at, said once."""
-    integration = route.integration
     where = f"routes.{route.route_key}.integration"
     templates = {
         **{f"requestTemplates.{k}": v for k, v in integration.request_templates.items()},
@@ -210,3 +199,41 @@ def _warn_about(route: IntegrationRoute, config: ApiConfig) -> None:
                 destination,
                 source,
             )
+
+
+class BackendIntegration:
+    """A route's ``HTTP_PROXY``, ``HTTP``, ``AWS`` or ``MOCK`` integration, ready to
+    start per event (the pipeline's view of :class:`IntegrationRunner`)."""
+
+    def __init__(
+        self,
+        route: RouteConfig,
+        runner: IntegrationRunner,
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
+    ) -> None:
+        self.route_key = route.route_key
+        self.target = route.integration.describe()
+        self._route = route
+        self._runner = runner
+        self._spawn = spawn
+
+    def start(
+        self,
+        event: dict[str, Any],
+        *,
+        request_id: str,
+        now_ms: int,
+        on_done: Callable[[IntegrationResult], None],
+        raw_query: str | None = None,
+    ) -> None:
+        """Run the integration in a task; ``on_done`` gets the result once, on the loop."""
+        self._spawn(self._run(event, now_ms, raw_query, on_done))
+
+    async def _run(
+        self,
+        event: dict[str, Any],
+        now_ms: int,
+        raw_query: str | None,
+        on_done: Callable[[IntegrationResult], None],
+    ) -> None:
+        on_done(await self._runner.run(self._route, event, raw_query=raw_query, now_ms=now_ms))

@@ -23,10 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from emulator.model.settings import (
-    IntegrationResponseConfig,
-    PassthroughBehavior,
-)
+from emulator.model.integration import IntegrationResponseConfig, PassthroughBehavior
 from emulator.model.template_selection import SelectionInput, TemplateSelection
 
 __all__ = [

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.config import read_template_yaml
 from emulator.model.templates.cloudformation import import_cloudformation
 from emulator.model.templates.model import AuthorizerSpec, ImportedApi
 from emulator.model.templates.serverless import import_serverless
+from emulator.model.yaml_files import read_template_yaml
 
 __all__ = ["AuthorizerSpec", "ImportedApi", "load_template"]
 

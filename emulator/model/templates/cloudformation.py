@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.config import DEFAULT_ROUTE_SELECTION_EXPRESSION
+from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import Template
 from emulator.model.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
 from emulator.model.templates.intrinsics import REGION, printable

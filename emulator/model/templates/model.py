@@ -17,7 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from emulator.errors import ConfigError
-from emulator.model.config import ApiConfig, parse_config
+from emulator.model.api import ApiConfig
+from emulator.model.config import parse_config
 
 __all__ = [
     "AuthorizerSpec",

@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.config import DEFAULT_ROUTE_SELECTION_EXPRESSION
+from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import environment_value
 from emulator.model.templates.intrinsics import NO_VALUE, REGION, Resolver, Unresolvable
 from emulator.model.templates.model import (

@@ -1,4 +1,4 @@
-"""One integration run without the I/O: the request API Gateway sends, and what it
+"""A backend integration's run without the I/O: the request API Gateway sends, and what it
 does with the answer (spec §A.1 steps 4-11, §A.3, §A.4, §A.6).
 
 A pure module. :func:`request_data` reads a proxy event (the one a Lambda
@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import enum
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from emulator.gateway.integrations.mapping import (
     stringify_context,
 )
 from emulator.gateway.integrations.mock import DEFAULT_MOCK_STATUS, mock_status
+from emulator.gateway.integrations.outcome import Failure, Outcome, failed
 from emulator.gateway.integrations.select import (
     passes_through,
     select_integration_response,
@@ -38,22 +38,18 @@ from emulator.gateway.integrations.select import (
     select_response_template,
 )
 from emulator.gateway.integrations.vtl import TemplateError, VtlVariables, params_of, render
+from emulator.model.integration import ContentHandling, IntegrationConfig, IntegrationType
 from emulator.model.selection import parse_body
-from emulator.model.settings import ContentHandling, IntegrationConfig, IntegrationType
 from emulator.model.template_selection import SelectionInput
 
 __all__ = [
     "BackendError",
     "BackendRequest",
     "BackendResponse",
-    "Failure",
-    "Outcome",
     "Prepared",
-    "failed",
     "finish",
     "prepare",
     "request_data",
-    "trace_id",
 ]
 
 # Not forwarded to an HTTP backend: hop-by-hop, and what the client computes itself.
@@ -62,26 +58,6 @@ _NOT_FORWARDED: Final = frozenset(
 )
 _PATH_PARAMETER: Final = re.compile(r"\{([a-zA-Z0-9._$-]+)\}")
 _STAGE_VARIABLE: Final = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
-
-
-class Failure(enum.Enum):
-    """A failed integration: its frame's message, and its status on ``$connect``."""
-
-    INTERNAL = "Internal server error"
-    TIMEOUT = "Endpoint request timed out"
-    # UNKNOWN on AWS; the spec recommends this frame and 415 on $connect (§A.4.2).
-    UNSUPPORTED_MEDIA_TYPE = "Unsupported Media Type"
-
-    @property
-    def status(self) -> int:
-        return _STATUS[self]
-
-
-_STATUS: Final = {
-    Failure.INTERNAL: 500,
-    Failure.TIMEOUT: 504,
-    Failure.UNSUPPORTED_MEDIA_TYPE: 415,
-}
 
 
 class BackendError(EmulatorError):
@@ -117,30 +93,6 @@ class Prepared:
     mock_status: int | None = None
     failure: Failure | None = None
     reason: str = ""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What came of one run: the status, a two-way route's frame, a failure."""
-
-    status: int
-    frame: str | bytes | None = None
-    failure: Failure | None = None
-    subprotocol: str | None = None
-    reason: str = ""
-
-    @property
-    def accepted(self) -> bool:
-        return self.failure is None and 200 <= self.status < 300
-
-
-def failed(failure: Failure, reason: str) -> Outcome:
-    return Outcome(failure.status, failure=failure, reason=reason)
-
-
-def trace_id(now_ms: int, request_id: str) -> str:
-    """An ``X-Amzn-Trace-Id`` value, as the emulator's connect headers carry."""
-    return f"Root=1-{now_ms // 1000:08x}-{request_id.encode().hex()[:24]:0<24}"
 
 
 def request_data(event: Mapping[str, Any], stage_variables: Mapping[str, str]) -> RouteRequestData:

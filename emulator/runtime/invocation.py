@@ -1,0 +1,33 @@
+"""What came of one invocation of a Lambda function, as far as its caller waited.
+
+A pure module: the value the runtime hands back (:mod:`emulator.runtime.invoke`)
+and the gateway interprets (:mod:`emulator.gateway.integrations`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emulator.runtime.logs import InvocationScope
+
+__all__ = ["Invocation", "InvocationOutcome"]
+
+
+class InvocationOutcome(enum.Enum):
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What came of one invocation, as far as the caller waited."""
+
+    outcome: InvocationOutcome
+    value: Any = None
+    error: BaseException | None = None
+    duration_ms: float = 0.0
+    scope: InvocationScope | None = None  # who ran, and how many posts it made
