@@ -30,15 +30,14 @@ from emulator.runtime import boto
 from emulator.runtime.invoke import Invoker
 from emulator.runtime.loader import LoadedHandler, load_handlers
 from emulator.runtime.workers import LoopInbox
-from emulator.wire.transport import (
-    DEFAULT_MAX_HEADER_BYTES,
+from emulator.wire.messages import (
     HttpRequest,
     HttpResponse,
-    Server,
     UpgradeAnswer,
     UpgradeRequest,
     WebSocketPeer,
 )
+from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -115,7 +114,8 @@ class Emulator:
         self._pipeline = Pipeline(config, load_handlers(config), self._services)
         self._server = Server(
             self,
-            config.limits,
+            max_message_bytes=config.limits.message_size,
+            max_frame_bytes=config.limits.frame_size,
             max_connections=max_connections,
             max_header_bytes=max_header_bytes,
         )
@@ -143,7 +143,8 @@ class Emulator:
         version they started with.
         """
         stale, self._pipeline = self._pipeline, Pipeline(config, dict(handlers), self._services)
-        self._server.limits = config.limits
+        self._server.max_message_bytes = config.limits.message_size
+        self._server.max_frame_bytes = config.limits.frame_size
         if self._loop is not None:
             self._spawn(stale.aclose())
 

@@ -300,7 +300,7 @@ def test_print_outside_an_invocation_goes_to_stdout(capsys: pytest.CaptureFixtur
     handlers, root.handlers = root.handlers, []
     quiet = {
         name: logging.getLogger(name).level
-        for name in ("websockets", "emulator.wire.transport.websockets")
+        for name in ("websockets", "emulator.transport.websockets")
     }
     logs.configure("text", stream=log)
     try:

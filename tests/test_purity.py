@@ -51,10 +51,13 @@ PURE = [
     "emulator.model.templates.model",
     "emulator.model.templates.serverless",
     "emulator.model.templates.variables",
+    # the values at the wire's edge
+    "emulator.wire.messages",
     # the runtime's values
     "emulator.runtime.invocation",
     # the gateway's pure steps: select, authorize and validate, events, results
     "emulator.gateway.selection",
+    "emulator.gateway.respond",
     "emulator.gateway.explain",
     "emulator.gateway.events",
     "emulator.gateway.results",
@@ -139,8 +142,9 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.__main__",
         "emulator.app",
         "emulator.clock",  # the one place the clock and random ids come from
+        "emulator.wire.connection",
         "emulator.wire.http1",  # sans-I/O, but the network front
-        "emulator.wire.transport",
+        "emulator.wire.server",
         "emulator.runtime.boto",
         "emulator.runtime.environ",
         "emulator.runtime.invoke",
@@ -155,7 +159,6 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.gateway.integrations.lambda_proxy",
         "emulator.gateway.integrations.runner",
         "emulator.gateway.pipeline",
-        "emulator.gateway.respond",
         "emulator.gateway.timers",
         "emulator.tools.cli",
         "emulator.tools.inspector",

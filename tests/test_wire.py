@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from emulator.tools.testing import Client, Harness
-from emulator.wire.transport import MAX_HTTP_BODY
+from emulator.wire.http1 import MAX_HTTP_BODY
 from tests.conftest import StartApi
 
 ROUTES: dict[str, Any] = {

@@ -28,7 +28,7 @@ from emulator.gateway.management import (
 from emulator.gateway.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.runtime.logs import current_scope
 from emulator.runtime.workers import LoopInbox
-from emulator.wire.transport import WebSocketPeer
+from emulator.wire.messages import WebSocketPeer
 
 __all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi"]
 

@@ -49,7 +49,7 @@ from emulator.runtime.invocation import Invocation
 from emulator.runtime.invoke import Invoker
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
 from emulator.runtime.logs import EVENTS, log_close, log_connect, log_frame
-from emulator.wire.transport import UpgradeAnswer, UpgradeRequest, WebSocketPeer
+from emulator.wire.messages import UpgradeAnswer, UpgradeRequest, WebSocketPeer
 
 if TYPE_CHECKING:
     from emulator.gateway.integrations.runner import IntegrationRunner

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from emulator.gateway.integrations.outcome import Outcome
-from emulator.wire.transport import UpgradeAnswer
+from emulator.wire.messages import UpgradeAnswer
 
 __all__ = ["ERROR", "ROUTE_RESPONSE", "connect_answer", "error_frame", "message_reply"]
 

@@ -24,7 +24,7 @@ from emulator.runtime import logs
 from emulator.runtime.loader import load_handler
 from emulator.tools.export import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
-from emulator.wire.transport import DEFAULT_MAX_HEADER_BYTES
+from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = ["main"]
 

@@ -55,7 +55,7 @@ from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
 from emulator.model.selection import compile_expression
 from emulator.tools.feed import entry_for, frame_entry, open_entry, route_report, to_json
-from emulator.wire.transport import HttpRequest, HttpResponse, WebSocketPeer
+from emulator.wire.messages import HttpRequest, HttpResponse, WebSocketPeer
 
 __all__ = ["FEED_PATH", "INSPECTOR_PATH", "Inspector", "route_report"]
 

@@ -3,7 +3,7 @@
 Requests are parsed by h11 (this is the only module that imports it) and
 answered with keep-alive: the @connections API, the inspector's pages, a stray
 browser ``GET``. A ``GET`` asking to upgrade is handed back, as the bytes it came
-in, for the WebSocket handshake (:mod:`emulator.wire.transport`, which owns the
+in, for the WebSocket handshake (:mod:`emulator.wire.connection`, which owns the
 connection). Heads and bodies are bounded: 431 over the header limit, 414 for
 an upgrade URL over AWS's limit (in the handshake), 413 over
 :data:`MAX_HTTP_BODY`.
@@ -13,33 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import http
-from dataclasses import dataclass
 from typing import Protocol
 
 import h11
 
-__all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "HttpRequest", "HttpResponse"]
+from emulator.wire.messages import HttpRequest, HttpResponse
+
+__all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "reason_phrase"]
 
 # A URL longer than this is refused (AWS quota: 4096 characters for WebSocket APIs).
 MAX_URL_LENGTH = 4096
 # Management request bodies beyond this are not buffered (AWS caps Data at 128 KB).
 MAX_HTTP_BODY = 1 << 20
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    target: str  # path and query, as sent
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    peer: tuple[str, int]
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes = b""
 
 
 class HttpOwner(Protocol):

@@ -41,7 +41,7 @@ from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.runtime.invoke import ACCOUNT_ID
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
 from emulator.runtime.logs import EVENTS, log_connect
-from emulator.wire.transport import UpgradeAnswer, UpgradeRequest
+from emulator.wire.messages import UpgradeAnswer, UpgradeRequest
 
 __all__ = ["admit", "check_signature", "run_authorizer"]
 

@@ -1,23 +1,22 @@
-"""The network front: WebSocket upgrades and plain HTTP on one port.
+"""One TCP connection: HTTP/1.1 until it upgrades, then WebSocket.
 
-Every TCP connection starts as HTTP (:class:`~emulator.wire.http1.HttpFront`, h11).
-A ``GET`` asking to upgrade to WebSocket is handed, bytes and all, to
-websockets' sans-I/O :class:`~websockets.server.ServerProtocol`; any other
-request (the @connections API, a stray browser GET) is answered by the
-application over HTTP/1.1 with keep-alive. This is the only module that
-imports ``websockets`` but :mod:`emulator.tools.testing` (for its client).
+Every connection starts as HTTP (:class:`~.http1.HttpFront`, h11). A ``GET``
+asking to upgrade to WebSocket is handed, bytes and all, to websockets'
+sans-I/O :class:`~websockets.server.ServerProtocol`; any other request (the
+@connections API, a stray browser GET) is answered by the application over
+HTTP/1.1 with keep-alive. This is the only module that imports ``websockets``
+but :mod:`emulator.tools.testing` (for its client).
 
 Bytes in, events out: the application sees upgrade requests, text messages and
-closes, and answers through :class:`WebSocketPeer`; it never sees a frame.
+closes (:mod:`.messages`), and answers through the connection as a
+:class:`~.messages.WebSocketPeer`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
@@ -25,110 +24,24 @@ from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
-from emulator.model.api import Limits
-from emulator.wire.http1 import (
-    MAX_HTTP_BODY,
-    MAX_URL_LENGTH,
-    HttpFront,
-    HttpRequest,
-    HttpResponse,
-    reason_phrase,
-)
+from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
+from emulator.wire.messages import HttpRequest, HttpResponse, UpgradeRequest
 
-__all__ = [
-    "DEFAULT_MAX_HEADER_BYTES",
-    "MAX_HTTP_BODY",
-    "MAX_URL_LENGTH",
-    "Application",
-    "HttpRequest",
-    "HttpResponse",
-    "Server",
-    "UpgradeAnswer",
-    "UpgradeRequest",
-    "WebSocketPeer",
-]
+if TYPE_CHECKING:
+    from emulator.wire.server import Server
 
-logger = logging.getLogger("emulator.transport")
+__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "Connection"]
 
-# A request line and headers beyond this are refused with 431. AWS documents
-# 10240 bytes for REST APIs' request line and headers; INFER the same here.
-DEFAULT_MAX_HEADER_BYTES = 10240
 # How long a closing handshake may take before the TCP connection is dropped.
 CLOSE_TIMEOUT = 2.0
 
 # AWS: a client close frame without a status reports this reason (Powertools capture).
 NO_STATUS_REASON = "Client-side close frame status not set"
 
-
-@dataclass(frozen=True)
-class UpgradeRequest:
-    """A valid WebSocket handshake request, waiting for the application's answer."""
-
-    target: str  # path and query, as sent
-    headers: tuple[tuple[str, str], ...]  # in order, names as the client spelled them
-    peer: tuple[str, int]
-    local: tuple[str, int]
-
-
-@dataclass(frozen=True)
-class UpgradeAnswer:
-    """Accept (any 2xx) with an optional subprotocol, or refuse with a status."""
-
-    status: int
-    subprotocol: str | None = None
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = field(default=())
-
-    @property
-    def accepted(self) -> bool:
-        return 200 <= self.status < 300
-
-
-class WebSocketPeer(Protocol):
-    """What the application may do with an open connection."""
-
-    # The application's own state for this connection (None until it sets it).
-    record: Any
-    # Who gets this connection's events: the server's application, unless it
-    # hands the connection over at the upgrade (an endpoint beside the API).
-    app: Application
-
-    @property
-    def is_open(self) -> bool: ...
-
-    @property
-    def remote_address(self) -> tuple[str, int]: ...
-
-    @property
-    def buffered_bytes(self) -> int: ...
-
-    def send_text(self, text: str) -> None: ...
-
-    def send_bytes(self, data: bytes) -> None: ...
-
-    def close(self, code: int, reason: str) -> None: ...
-
-
-class Application(Protocol):
-    """The emulator, as the transport sees it."""
-
-    def handle_http(self, request: HttpRequest) -> HttpResponse: ...
-
-    def handle_upgrade(
-        self, peer: WebSocketPeer, request: UpgradeRequest
-    ) -> Awaitable[UpgradeAnswer]: ...
-
-    def handle_open(self, peer: WebSocketPeer) -> None: ...
-
-    def handle_message(self, peer: WebSocketPeer, text: str) -> None: ...
-
-    def handle_closed(self, peer: WebSocketPeer, code: int, reason: str) -> None: ...
-
-
 _quiet = logging.getLogger("emulator.transport.websockets")
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One TCP connection: HTTP until it upgrades, then WebSocket."""
 
     def __init__(self, server: Server) -> None:
@@ -214,9 +127,8 @@ class _Connection(asyncio.Protocol):
         """Take over from HTTP with the upgrade request, as the bytes it came in."""
         self.http = None
         server = self.server
-        limits = server.limits
         ws = ServerProtocol(
-            max_size=(limits.message_size, limits.frame_size),
+            max_size=(server.max_message_bytes, server.max_frame_bytes),
             # AWS: permessage-deflate is not known to be offered; never negotiate it.
             extensions=None,
             logger=_quiet,
@@ -424,59 +336,3 @@ class _Connection(asyncio.Protocol):
         if ws is not None and ws.state in (State.OPEN, State.CLOSING):
             ws.fail(code, reason)
             self._flush()
-
-
-class Server:
-    """Listens on one host and port; owns the TCP connections."""
-
-    def __init__(
-        self,
-        app: Application,
-        limits: Limits,
-        *,
-        max_connections: int | None = None,
-        max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
-    ) -> None:
-        self.app = app
-        self.limits = limits
-        self.max_connections = max_connections
-        self.max_header_bytes = max_header_bytes
-        self.websockets = 0  # WebSocket connections, open or in their handshake
-        self.connections: set[_Connection] = set()
-        self._server: asyncio.Server | None = None
-        self._drained: asyncio.Future[None] | None = None
-
-    def forget(self, connection: _Connection) -> None:
-        self.connections.discard(connection)
-        if not self.connections and self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-    async def start(self, host: str, port: int) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Connection(self), host, port, backlog=4096, reuse_address=True
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        assert self._server is not None, "the server is not started"
-        sockname = self._server.sockets[0].getsockname()
-        return str(sockname[0]), int(sockname[1])
-
-    async def stop(self, code: int, reason: str, grace_s: float = CLOSE_TIMEOUT) -> None:
-        """Stop listening, close every connection with ``code``, wait for them."""
-        if self._server is not None:
-            self._server.close()
-        for connection in list(self.connections):
-            if connection.is_open:
-                connection.close(code, reason)
-            elif connection.transport is not None:
-                connection.transport.close()
-        if self.connections:
-            self._drained = asyncio.get_running_loop().create_future()
-            await asyncio.wait((self._drained,), timeout=grace_s)
-        for connection in list(self.connections):
-            if connection.transport is not None:
-                connection.transport.abort()
-        if self._server is not None:
-            await self._server.wait_closed()
