@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from emulator.runtime import logs
+from emulator.runtime import output
+from emulator.tools import logs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_logs"
 TIMEOUT = 10.0
@@ -308,7 +309,7 @@ def test_print_outside_an_invocation_goes_to_stdout(capsys: pytest.CaptureFixtur
         print("plain error", file=sys.stderr)
 
         def invocation() -> None:
-            logs.current_scope.set(logs.InvocationScope("fn", "req-1", "talk"))
+            output.current_scope.set(output.InvocationScope("fn", "req-1", "talk"))
             print("from a handler")
 
         contextvars.copy_context().run(invocation)
@@ -445,8 +446,6 @@ def test_a_failing_log_handler_inside_an_invocation_does_not_loop(
     import io
     import logging
 
-    from emulator.runtime import logs as logs_module
-
     class Broken(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             try:
@@ -454,14 +453,14 @@ def test_a_failing_log_handler_inside_an_invocation_does_not_loop(
             except RuntimeError:
                 self.handleError(record)  # as logging's own handlers do
 
-    logs_module.configure("text", stream=io.StringIO())
+    logs.configure("text", stream=io.StringIO())
     broken = Broken()
     logging.getLogger().addHandler(broken)
-    token = logs_module.current_scope.set(logs_module.InvocationScope("fn", "rid", "$default"))
+    token = output.current_scope.set(output.InvocationScope("fn", "rid", "$default"))
     try:
         print("from the handler")  # goes through the broken handler, which reports on stderr
     finally:
-        logs_module.current_scope.reset(token)
+        output.current_scope.reset(token)
         logging.getLogger().removeHandler(broken)
-        logs_module.unconfigure()
+        logs.unconfigure()
     assert "this handler is broken" in capsys.readouterr().err

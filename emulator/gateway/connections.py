@@ -26,7 +26,7 @@ from emulator.gateway.management import (
     success_response,
 )
 from emulator.gateway.registry import ConnectionRecord, ConnectionState, Registry
-from emulator.runtime.logs import current_scope
+from emulator.runtime.output import current_scope
 from emulator.runtime.workers import LoopInbox
 from emulator.wire.messages import WebSocketPeer
 

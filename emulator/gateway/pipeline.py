@@ -39,6 +39,7 @@ from emulator.gateway.events import (
 )
 from emulator.gateway.integrations.lambda_proxy import LambdaProxy
 from emulator.gateway.integrations.outcome import IntegrationResult
+from emulator.gateway.log import EVENTS, log_close, log_connect, log_frame
 from emulator.gateway.registry import ConnectionRecord
 from emulator.gateway.respond import ERROR, connect_answer, error_frame, message_reply
 from emulator.gateway.selection import RouteDecision, RouteSelector
@@ -48,7 +49,6 @@ from emulator.model.integration import LambdaIntegration
 from emulator.runtime.invocation import Invocation
 from emulator.runtime.invoke import Invoker
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
-from emulator.runtime.logs import EVENTS, log_close, log_connect, log_frame
 from emulator.wire.messages import UpgradeAnswer, UpgradeRequest, WebSocketPeer
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from emulator.runtime.logs import InvocationScope
+    from emulator.runtime.output import InvocationScope
 
 __all__ = ["Invocation", "InvocationOutcome"]
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from emulator.runtime.environ import Overlay, install, use_overlay
 from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.runtime.loader import LoadedHandler
-from emulator.runtime.logs import InvocationScope, current_scope
+from emulator.runtime.output import InvocationScope, current_scope
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
 __all__ = [

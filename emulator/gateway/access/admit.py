@@ -34,13 +34,13 @@ from emulator.gateway.access.authorizer import (
     rejection_body,
 )
 from emulator.gateway.events import ConnectionInfo, connect_event
+from emulator.gateway.log import EVENTS, log_connect
 from emulator.gateway.validation import missing_parameters, missing_parameters_body
 from emulator.model.api import ApiConfig, AuthorizerConfig
 from emulator.model.identity import parse_identity_sources
 from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.runtime.invoke import ACCOUNT_ID
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
-from emulator.runtime.logs import EVENTS, log_connect
 from emulator.wire.messages import UpgradeAnswer, UpgradeRequest
 
 __all__ = ["admit", "check_signature", "run_authorizer"]

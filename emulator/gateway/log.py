@@ -1,0 +1,134 @@
+"""The gateway's log: one line per connect, frame and close (``emulator.events``).
+
+Each line says which connection, which route and why, which integration, how
+long it took and what came of it; the ``apigw`` extra carries the same as
+fields, for ``--log-format json`` and for tools. Callers check
+``EVENTS.isEnabledFor(logging.INFO)`` first, so that nothing is built for a
+line nobody reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from emulator.runtime.invocation import Invocation
+
+__all__ = ["EVENTS", "log_close", "log_connect", "log_frame"]
+
+EVENTS = logging.getLogger("emulator.events")
+
+
+def _outcome(invocation: Invocation) -> str:
+    """``0.8 ms ok, 2 posted``: how an invocation went."""
+    scope = invocation.scope
+    text = f"{invocation.duration_ms:.1f} ms {invocation.outcome.value}"
+    if invocation.error is not None:
+        text += f": {type(invocation.error).__name__}: {invocation.error}"
+    if scope is not None and scope.posts:
+        text += f", {scope.posts} posted"
+    return text
+
+
+def _details(invocation: Invocation | None, handler: str | None) -> dict[str, Any]:
+    if invocation is None:
+        return {}
+    details: dict[str, Any] = {
+        "handler": handler,
+        "durationMs": round(invocation.duration_ms, 3),
+        "outcome": invocation.outcome.value,
+    }
+    if invocation.scope is not None:
+        details["requestId"] = invocation.scope.request_id
+        details["posts"] = invocation.scope.posts
+    if invocation.error is not None:
+        details["error"] = f"{type(invocation.error).__name__}: {invocation.error}"
+    return details
+
+
+def log_connect(
+    connection_id: str,
+    source_ip: str,
+    status: int,
+    handler: str | None,
+    invocation: Invocation | None,
+    why: str = "",
+    step: str = "$connect",
+) -> None:
+    answer = "open" if 200 <= status < 300 else f"refused {status}"
+    text = f"{connection_id} connect from {source_ip}: {answer}"
+    if why:
+        text += f", {why}"
+    if handler is not None and invocation is not None:
+        text += f" ({step} {handler} {_outcome(invocation)})"
+    EVENTS.info(
+        text,
+        extra={
+            "apigw": {
+                "kind": "connect",
+                "connectionId": connection_id,
+                "sourceIp": source_ip,
+                "status": status,
+                "step": step,
+                "why": why,
+                **_details(invocation, handler),
+            }
+        },
+    )
+
+
+def log_frame(
+    connection_id: str,
+    route_key: str | None,
+    reason: str,
+    evaluated: str | None,
+    handler: str | None = None,
+    invocation: Invocation | None = None,
+) -> None:
+    if reason == "matched":
+        why = f"matched {evaluated!r}"
+    elif reason == "fallback":
+        why = f"fallback, no route {evaluated!r}"
+    elif reason == "not-json":
+        why = "not JSON"
+    else:
+        why = "not JSON" if evaluated is None else f"no route {evaluated!r}"
+        why += " and no $default"
+    if route_key is None:
+        text = f"{connection_id} frame → Forbidden frame ({why})"
+    else:
+        assert invocation is not None, "a routed frame is logged with its invocation"
+        text = f"{connection_id} frame → {route_key} ({why}) {handler} {_outcome(invocation)}"
+    EVENTS.info(
+        text,
+        extra={
+            "apigw": {
+                "kind": "frame",
+                "connectionId": connection_id,
+                "routeKey": route_key,
+                "reason": reason,
+                "evaluated": evaluated,
+                **_details(invocation, handler),
+            }
+        },
+    )
+
+
+def log_close(
+    connection_id: str, code: int, reason: str, handler: str | None, invocation: Invocation | None
+) -> None:
+    text = f"{connection_id} close {code} {reason!r}"
+    if handler is not None and invocation is not None:
+        text += f" ($disconnect {handler} {_outcome(invocation)})"
+    EVENTS.info(
+        text,
+        extra={
+            "apigw": {
+                "kind": "close",
+                "connectionId": connection_id,
+                "code": code,
+                "reason": reason,
+                **_details(invocation, handler),
+            }
+        },
+    )
