@@ -273,7 +273,9 @@ async def test_route_responses_to_a_client_that_stops_reading_are_dropped_not_bu
     for _ in range(count):
         await client.send_json({"action": "big", "size": RESPONSE_BYTES})
     await api.record.wait_for_invocations("big", count, timeout=TIMEOUT)
-    [record] = [r for r in api.emulator._registry if r.connection_id == client.connection_id]
+    [record] = [
+        r for r in api.emulator._gateway.registry if r.connection_id == client.connection_id
+    ]
     assert record.peer.buffered_bytes <= CLIENT_BUFFER_BYTES + RESPONSE_BYTES + 16
     sent = len(api.record.sent_to(client.connection_id, "route-response"))
     dropped = [

@@ -159,6 +159,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.gateway.integrations.http",
         "emulator.gateway.integrations.lambda_proxy",
         "emulator.gateway.integrations.runner",
+        "emulator.gateway.lifecycle",
         "emulator.gateway.pipeline",
         "emulator.gateway.timers",
         "emulator.tools.cli",

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from emulator.app import CLIENT_BUFFER_BYTES, Emulator
+from emulator.app import Emulator
 from emulator.errors import LimitExceededError
+from emulator.gateway.connections import CLIENT_BUFFER_BYTES
 from emulator.model.config import parse_config
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS
@@ -59,7 +60,9 @@ async def test_posts_to_a_client_that_stops_reading_are_refused_not_buffered(
     transport = client.connection.transport
     transport.pause_reading()
     accepted = fill(api, client.connection_id)
-    (record,) = [r for r in api.emulator._registry if r.connection_id == client.connection_id]
+    (record,) = [
+        r for r in api.emulator._gateway.registry if r.connection_id == client.connection_id
+    ]
     assert record.peer.buffered_bytes <= CLIENT_BUFFER_BYTES + len(CHUNK) + 16
     # Nothing that was accepted is lost: the client gets every one, in order.
     transport.resume_reading()
