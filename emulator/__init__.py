@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from emulator.model.config import load_config, parse_config, with_limits
     from emulator.model.selection import compile_expression
     from emulator.model.templates import load_template
-    from emulator.tools.export import export_sam
+    from emulator.tools.export.sam import export_sam
     from emulator.tools.testing import Client, Harness, InvocationRecord, Record, SentRecord
 
 __all__ = [
@@ -89,7 +89,7 @@ _LAZY = {
     "RouteSelector": "emulator.gateway.selection",
     "compile_expression": "emulator.model.selection",
     "explain": "emulator.gateway.explain",
-    "export_sam": "emulator.tools.export",
+    "export_sam": "emulator.tools.export.sam",
     "load_template": "emulator.model.templates",
     "Client": "emulator.tools.testing",
     "Harness": "emulator.tools.testing",

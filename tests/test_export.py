@@ -22,7 +22,7 @@ from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, parse_config
 from emulator.model.templates import load_template
 from emulator.model.yaml_files import dump_yaml, read_template_yaml
-from emulator.tools.export import DEFAULT_RUNTIME, export_sam
+from emulator.tools.export.sam import DEFAULT_RUNTIME, export_sam
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "templates"

@@ -14,7 +14,7 @@ from emulator.errors import ConfigError
 from emulator.model.config import parse_config
 from emulator.model.integration import IntegrationType, PassthroughBehavior
 from emulator.model.templates import load_template
-from emulator.tools.export import export_sam
+from emulator.tools.export.sam import export_sam
 
 HERE = Path(__file__).parent
 FIXTURE = HERE / "fixtures" / "integrations" / "cfn_integrations" / "template.yaml"

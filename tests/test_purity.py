@@ -77,6 +77,8 @@ PURE = [
     # tools that only transform values
     "emulator.tools.feed",
     "emulator.tools.export",
+    "emulator.tools.export.resources",
+    "emulator.tools.export.sam",
 ]
 
 IO = ("asyncio", "websockets", "socket")
@@ -147,6 +149,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.wire.http1",  # sans-I/O, but the network front
         "emulator.wire.server",
         "emulator.runtime.boto",
+        "emulator.runtime.context",
         "emulator.runtime.environ",
         "emulator.runtime.invoke",
         "emulator.runtime.loader",

@@ -17,77 +17,19 @@ import contextvars
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
+from emulator.model.function import FunctionConfig
+from emulator.runtime.context import LambdaContext, ManagementCallbacks, context_class
 from emulator.runtime.environ import Overlay, install, use_overlay
 from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.runtime.loader import LoadedHandler
 from emulator.runtime.output import InvocationScope, current_scope
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
-__all__ = [
-    "Invoker",
-    "LambdaContext",
-    "ManagementCallbacks",
-]
-
-ACCOUNT_ID = "000000000000"
-MEMORY_SIZE = "128"
-
-
-class ManagementCallbacks(Protocol):
-    """The @connections operations offered to handlers on their context."""
-
-    def post_to_connection(self, connection_id: str, data: bytes | str) -> None: ...
-
-    def get_connection(self, connection_id: str) -> dict[str, Any]: ...
-
-    def delete_connection(self, connection_id: str) -> None: ...
-
-
-class LambdaContext:
-    """The ``context`` argument, with the attributes Python's Lambda runtime sets.
-
-    It also carries the emulator's local callbacks ``post_to_connection``,
-    ``get_connection`` and ``delete_connection`` (same errors as boto3 would
-    raise, from :mod:`emulator.errors`).
-    """
-
-    def __init__(
-        self,
-        *,
-        function_name: str,
-        region: str,
-        request_id: str,
-        deadline: float,
-        log_stream_name: str,
-        callbacks: ManagementCallbacks,
-    ) -> None:
-        self.aws_request_id = request_id
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}"
-        # The Python runtime reads this from the environment: a string.
-        self.memory_limit_in_mb = MEMORY_SIZE
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = log_stream_name
-        self.identity = None
-        self.client_context = None
-        self._deadline = deadline
-        self.post_to_connection = callbacks.post_to_connection
-        self.get_connection = callbacks.get_connection
-        self.delete_connection = callbacks.delete_connection
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-    def __repr__(self) -> str:
-        return (
-            f"LambdaContext(function_name={self.function_name!r}, "
-            f"aws_request_id={self.aws_request_id!r})"
-        )
+__all__ = ["Invoker"]
 
 
 class _Function:
@@ -104,20 +46,7 @@ class _Function:
         self.handler = handler  # keeps the id this is cached under from being reused
         self.name = name
         self.overlay = overlay
-        self.context_class = type(
-            f"LambdaContext_{name}",
-            (LambdaContext,),
-            {
-                "__init__": _context_init,
-                "__slots__": (),
-                **{key: value for key, value in vars(base).items() if not key.startswith("_")},
-            },
-        )
-
-
-def _context_init(self: LambdaContext, request_id: str, deadline: float) -> None:
-    self.aws_request_id = request_id
-    self._deadline = deadline
+        self.context_class = context_class(name, base)
 
 
 class _Raised:
@@ -279,6 +208,7 @@ class Invoker:
             deadline=0.0,
             log_stream_name=self._log_stream(name),
             callbacks=self._callbacks,
+            memory_size=handler.config.memory_size,
         )
         prepared = _Function(handler, name, self._overlay(name, handler), base)
         self._functions[id(handler)] = prepared
@@ -290,7 +220,7 @@ class Invoker:
         key = (name, frozenset(handler.config.environment.items()))
         overlay = self._overlays.get(key)
         if overlay is None:
-            overlay = Overlay(self._lambda_environment(name, handler.config.environment))
+            overlay = Overlay(self._lambda_environment(handler.config))
             self._overlays[key] = overlay
         return overlay
 
@@ -301,10 +231,11 @@ class Invoker:
             self._log_streams[name] = stream
         return stream
 
-    def _lambda_environment(self, name: str, configured: Mapping[str, str]) -> dict[str, str]:
+    def _lambda_environment(self, function: FunctionConfig) -> dict[str, str]:
+        name, memory_size = function.name, function.memory_size
         stream = self._log_stream(name)
         return {
-            **configured,
+            **function.environment,
             # What the Lambda runtime sets; boto3 needs a region and credentials.
             "AWS_REGION": self._region,
             "AWS_DEFAULT_REGION": self._region,
@@ -313,7 +244,7 @@ class Invoker:
             "AWS_SESSION_TOKEN": "emulator-session-token",
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": MEMORY_SIZE,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",

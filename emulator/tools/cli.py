@@ -22,7 +22,7 @@ from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
 from emulator.runtime.loader import load_handler
 from emulator.tools import logs
-from emulator.tools.export import export_sam
+from emulator.tools.export.sam import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
 from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES
 

@@ -38,8 +38,8 @@ from emulator.gateway.log import EVENTS, log_connect
 from emulator.gateway.validation import missing_parameters, missing_parameters_body
 from emulator.model.api import ApiConfig, AuthorizerConfig
 from emulator.model.identity import parse_identity_sources
+from emulator.runtime.context import ACCOUNT_ID
 from emulator.runtime.invocation import Invocation, InvocationOutcome
-from emulator.runtime.invoke import ACCOUNT_ID
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
 from emulator.wire.messages import UpgradeAnswer, UpgradeRequest
 

@@ -1,0 +1,214 @@
+"""The resources of a SAM template besides routes: functions, authorizer, API keys.
+
+:mod:`.sam` writes the template; this module writes the resources that give
+it its functions (``AWS::Serverless::Function``, with the permission API
+Gateway needs to invoke each), the ``$connect`` authorizer, and the API keys
+in a usage plan, plus the logical ids and intrinsic functions both use.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from emulator.model.api import ApiConfig, RouteConfig
+from emulator.model.function import FunctionConfig
+from emulator.model.integration import LambdaIntegration
+
+__all__ = [
+    "API",
+    "Names",
+    "api_key_resources",
+    "authorizer_resources",
+    "execute_api_arn",
+    "function_key",
+    "function_resources",
+    "functions",
+    "invocation_uri",
+    "lambda_routes",
+    "ref",
+    "sub",
+    "timeout_ms",
+]
+
+API = "WebSocketApi"
+# Lambda's Timeout is whole seconds, 1 to 900.
+_MAX_FUNCTION_TIMEOUT = 900
+
+
+def api_key_resources(config: ApiConfig, resources: dict[str, Any], names: Names) -> None:
+    """The keys valid on this stage, in one usage plan for it (spec §A.8)."""
+    keys = [k for k in config.api_keys if k.stages is None or config.stage in k.stages]
+    if not keys:
+        return
+    plan = names.unique("UsagePlan")
+    resources[plan] = {
+        "Type": "AWS::ApiGateway::UsagePlan",
+        # The `Ref Stage` orders it after the stage: a plan can only name one that exists.
+        "Properties": {"ApiStages": [{"ApiId": ref(API), "Stage": ref("Stage")}]},
+    }
+    for key in keys:
+        words = re.findall(r"[A-Za-z0-9]+", key.id)
+        logical_id = names.unique("ApiKey" + "".join(w[:1].upper() + w[1:] for w in words))
+        properties: dict[str, Any] = {"Enabled": key.enabled, "Value": key.value}
+        if key.name is not None:
+            properties["Name"] = key.name
+        resources[logical_id] = {"Type": "AWS::ApiGateway::ApiKey", "Properties": properties}
+        resources[names.unique(f"{logical_id}UsagePlanKey")] = {
+            "Type": "AWS::ApiGateway::UsagePlanKey",
+            "Properties": {
+                "KeyId": ref(logical_id),
+                "KeyType": "API_KEY",
+                "UsagePlanId": ref(plan),
+            },
+        }
+
+
+def authorizer_resources(
+    config: ApiConfig, resources: dict[str, Any], names: Names
+) -> dict[str, Any]:
+    """The hook for $connect's authorization: resources added, route properties returned.
+
+    ``AWS_IAM`` needs no resource. ``CUSTOM`` adds the Lambda REQUEST
+    authorizer (spec §6.1): its function, the permission API Gateway needs to
+    invoke it, and the ``AWS::ApiGatewayV2::Authorizer``.
+    """
+    if config.authorizer is None:
+        if config.authorization_type == "AWS_IAM":
+            return {"AuthorizationType": "AWS_IAM"}
+        return {}
+    function = config.authorizer.function
+    logical_id = names.unique("AuthorizerFunction")
+    resources.update(function_resources(logical_id, function, config.authorizer.timeout, config))
+    properties: dict[str, Any] = {
+        "ApiId": ref(API),
+        "Name": sub("${AWS::StackName}-authorizer"),
+        "AuthorizerType": "REQUEST",
+        "AuthorizerUri": invocation_uri(logical_id),
+    }
+    if config.authorizer.identity_source:
+        properties["IdentitySource"] = list(config.authorizer.identity_source)
+    resources["Authorizer"] = {"Type": "AWS::ApiGatewayV2::Authorizer", "Properties": properties}
+    return {"AuthorizationType": "CUSTOM", "AuthorizerId": ref("Authorizer")}
+
+
+def lambda_routes(config: ApiConfig) -> list[tuple[RouteConfig, LambdaIntegration]]:
+    """The routes whose integration is a Lambda function, in file order."""
+    return [
+        (route, route.integration)
+        for route in config.routes.values()
+        if isinstance(route.integration, LambdaIntegration)
+    ]
+
+
+def function_key(function: FunctionConfig) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    code = function.code_uri.as_posix() if function.code_uri is not None else "."
+    return function.handler, code, tuple(sorted(function.environment.items()))
+
+
+def functions(config: ApiConfig, names: Names) -> dict[tuple[Any, ...], str]:
+    """One function per handler, code folder and environment; named after its first route."""
+    functions: dict[tuple[Any, ...], str] = {}
+    for route, integration in lambda_routes(config):
+        key = function_key(integration.function)
+        if key not in functions:
+            functions[key] = names.unique(f"{names.route(route.route_key)}Function")
+    return functions
+
+
+def function_resources(
+    logical_id: str, function: FunctionConfig, timeout: float, config: ApiConfig
+) -> dict[str, Any]:
+    properties: dict[str, Any] = {
+        "CodeUri": function.code_uri.as_posix() if function.code_uri is not None else ".",
+        "Handler": function.handler,
+        "Timeout": min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(timeout))),
+    }
+    own = {
+        name: value
+        for name, value in function.environment.items()
+        if config.environment.get(name) != value
+    }
+    if own:
+        properties["Environment"] = {"Variables": own}
+    properties["Policies"] = [
+        {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": ["execute-api:ManageConnections"],
+                    "Resource": [execute_api_arn()],
+                }
+            ]
+        }
+    ]
+    return {
+        logical_id: {"Type": "AWS::Serverless::Function", "Properties": properties},
+        f"{logical_id.removesuffix('Function')}Permission": {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": ref(logical_id),
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": execute_api_arn(),
+            },
+        },
+    }
+
+
+def timeout_ms(seconds: float) -> int:
+    # AWS: 50-29000 ms for WebSocket APIs; the config keeps to 0.05-29 s.
+    return min(29000, max(50, round(seconds * 1000)))
+
+
+def invocation_uri(function: str) -> dict[str, Any]:
+    return sub(
+        "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+        f"/functions/${{{function}.Arn}}/invocations"
+    )
+
+
+def execute_api_arn() -> dict[str, Any]:
+    return sub(
+        f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{{API}}}/*"
+    )
+
+
+def ref(name: str) -> dict[str, Any]:
+    return {"Ref": name}
+
+
+def sub(text: str) -> dict[str, Any]:
+    return {"Fn::Sub": text}
+
+
+class Names:
+    """CloudFormation logical ids: ASCII letters and digits, unique in the template."""
+
+    _FIXED = frozenset({API, "Deployment", "Stage", "Authorizer", "AuthorizerPermission"})
+
+    def __init__(self) -> None:
+        self._used: set[str] = set(self._FIXED)
+        self._routes: dict[str, str] = {}
+
+    def route(self, route_key: str) -> str:
+        """``$connect`` → ``Connect``, ``send-message`` → ``SendMessage``."""
+        if route_key not in self._routes:
+            words = re.findall(r"[A-Za-z0-9]+", route_key)
+            name = "".join(word[:1].upper() + word[1:] for word in words) or "Route"
+            if name[0].isdigit():
+                name = f"Route{name}"
+            candidate, number = name, 2
+            while any(f"{candidate}{s}" in self._used for s in ("Route", "Function", "")):
+                candidate, number = f"{name}{number}", number + 1
+            self._routes[route_key] = candidate
+            self._used.update({candidate, f"{candidate}Route"})
+        return self._routes[route_key]
+
+    def unique(self, name: str) -> str:
+        candidate, number = name, 2
+        while candidate in self._used:
+            candidate, number = f"{name}{number}", number + 1
+        self._used.add(candidate)
+        return candidate
