@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.gateway.connections import ConnectionsApi
 from emulator.gateway.lifecycle import GOING_AWAY, Lifecycle
-from emulator.gateway.management import ManagementResponse, is_management_path
+from emulator.gateway.management import is_management_path
 from emulator.gateway.pipeline import Observer, Pipeline, Services
 from emulator.model.api import ApiConfig
 from emulator.runtime import boto
@@ -231,8 +231,7 @@ class Emulator:
         if page is not None:
             return page(request)
         if is_management_path(path):
-            answer = self.handle_management(request.method, request.target, request.body)
-            return HttpResponse(answer.status, answer.headers, answer.body)
+            return self.handle_management(request.method, request.target, request.body)
         # AWS answers a plain GET without the upgrade with 426 (spec §1).
         return HttpResponse(
             426,
@@ -272,7 +271,7 @@ class Emulator:
         """DeleteConnection: close with 1000; ``$disconnect`` follows."""
         self.connections.delete_connection(connection_id)
 
-    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse:
+    def handle_management(self, method: str, target: str, body: bytes) -> HttpResponse:
         """Answer one @connections request (HTTP endpoint and botocore alike)."""
         return self.connections.handle_management(method, target, body)
 

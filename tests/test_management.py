@@ -28,13 +28,13 @@ from emulator.errors import (
 from emulator.gateway.management import (
     MAX_POST_BYTES,
     ManagementRequest,
-    ManagementResponse,
     Operation,
     error_response,
     get_connection_response,
     parse_management_request,
     success_response,
 )
+from emulator.wire.messages import HttpResponse
 
 STAGE = "dev"
 ID = "BFaT_fALIAMCKug="  # the shape of every observed connectionId (spec §2.7)
@@ -191,14 +191,14 @@ def test_the_id_pattern_is_the_one_the_spec_suggests() -> None:
 # -- Responses ---------------------------------------------------------------------------
 
 
-def _headers(response: ManagementResponse) -> dict[str, str]:
+def _headers(response: HttpResponse) -> dict[str, str]:
     return {name.lower(): value for name, value in response.headers}
 
 
 _SERVICE = botocore.session.get_session().get_service_model("apigatewaymanagementapi")
 
 
-def boto3_parses(response: ManagementResponse, operation: Operation) -> dict[str, Any]:
+def boto3_parses(response: HttpResponse, operation: Operation) -> dict[str, Any]:
     """What boto3 makes of ``response`` for ``operation`` (botocore's own parser)."""
     headers = HTTPHeaders()
     for name, value in response.headers:

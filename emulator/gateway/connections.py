@@ -17,7 +17,6 @@ from emulator.clock import IdFactory
 from emulator.errors import LimitExceededError, ManagementApiError, PayloadTooLargeError
 from emulator.gateway.management import (
     MAX_POST_BYTES,
-    ManagementResponse,
     Operation,
     check_connection_id,
     error_response,
@@ -28,7 +27,7 @@ from emulator.gateway.management import (
 from emulator.gateway.registry import ConnectionRecord, ConnectionState, Registry
 from emulator.runtime.output import current_scope
 from emulator.runtime.workers import LoopInbox
-from emulator.wire.messages import WebSocketPeer
+from emulator.wire.messages import HttpResponse, WebSocketPeer
 
 __all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi"]
 
@@ -135,7 +134,7 @@ class ConnectionsApi:
         if record is not None:
             record.peer.close(code, reason)
 
-    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse:
+    def handle_management(self, method: str, target: str, body: bytes) -> HttpResponse:
         """Answer one @connections request (HTTP endpoint and botocore alike)."""
         request_id = _uuid_like(self._new_id())
         try:

@@ -16,11 +16,11 @@ from urllib.parse import unquote
 
 from emulator.errors import BadRequestError, ForbiddenError, ManagementApiError
 from emulator.gateway.events import iso_time
+from emulator.wire.messages import HttpResponse
 
 __all__ = [
     "MAX_POST_BYTES",
     "ManagementRequest",
-    "ManagementResponse",
     "Operation",
     "check_connection_id",
     "error_response",
@@ -54,13 +54,6 @@ _OPERATIONS = {
 class ManagementRequest:
     operation: Operation
     connection_id: str
-
-
-@dataclass(frozen=True)
-class ManagementResponse:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
 
 
 def is_management_path(path: str) -> bool:
@@ -103,17 +96,17 @@ def check_connection_id(connection_id: str) -> None:
 
 def _json(
     status: int, payload: Any, request_id: str, extra: tuple[tuple[str, str], ...] = ()
-) -> ManagementResponse:
+) -> HttpResponse:
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = (
         ("Content-Type", "application/json"),
         ("x-amzn-RequestId", request_id),
         *extra,
     )
-    return ManagementResponse(status, headers, body)
+    return HttpResponse(status, headers, body)
 
 
-def error_response(error: ManagementApiError, request_id: str) -> ManagementResponse:
+def error_response(error: ManagementApiError, request_id: str) -> HttpResponse:
     """AWS's rest-json error: boto3 needs ``x-amzn-ErrorType`` to raise the
     modelled exception (spec §4.2)."""
     return _json(
@@ -124,10 +117,10 @@ def error_response(error: ManagementApiError, request_id: str) -> ManagementResp
     )
 
 
-def success_response(operation: Operation, request_id: str) -> ManagementResponse:
+def success_response(operation: Operation, request_id: str) -> HttpResponse:
     """200 with an empty body for Post, 204 for Delete (botocore model)."""
     status = 204 if operation is Operation.DELETE_CONNECTION else 200
-    return ManagementResponse(status, (("x-amzn-RequestId", request_id),), b"")
+    return HttpResponse(status, (("x-amzn-RequestId", request_id),), b"")
 
 
 def get_connection_response(
@@ -137,7 +130,7 @@ def get_connection_response(
     source_ip: str,
     user_agent: str | None,
     request_id: str,
-) -> ManagementResponse:
+) -> HttpResponse:
     """GetConnection's body: ISO 8601 times, ``userAgent`` null when unknown."""
     return _json(
         200,

@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from emulator.gateway.management import ManagementResponse
+from emulator.wire.messages import HttpResponse
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSResponse
@@ -35,7 +35,7 @@ _EVENT = "before-send.apigatewaymanagementapi"
 
 
 class ManagementTarget(Protocol):
-    def handle_management(self, method: str, target: str, body: bytes) -> ManagementResponse: ...
+    def handle_management(self, method: str, target: str, body: bytes) -> HttpResponse: ...
 
 
 class _Body:
@@ -53,7 +53,7 @@ _lock = threading.Lock()
 _installed = False
 
 
-def _response(url: str, answer: ManagementResponse) -> AWSResponse:
+def _response(url: str, answer: HttpResponse) -> AWSResponse:
     from botocore.awsrequest import AWSResponse, HTTPHeaders  # loaded by now: botocore calls us
 
     headers = HTTPHeaders()
