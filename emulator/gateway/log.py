@@ -30,17 +30,20 @@ def _outcome(invocation: Invocation) -> str:
     return text
 
 
-def _details(invocation: Invocation | None, handler: str | None) -> dict[str, Any]:
+def _details(
+    invocation: Invocation | None, handler: str | None, request_id: str | None
+) -> dict[str, Any]:
+    """The fields of an integration's run, the same whatever its type."""
     if invocation is None:
         return {}
+    scope = invocation.scope
     details: dict[str, Any] = {
         "handler": handler,
         "durationMs": round(invocation.duration_ms, 3),
         "outcome": invocation.outcome.value,
+        "requestId": request_id if scope is None else scope.request_id,
+        "posts": 0 if scope is None else scope.posts,
     }
-    if invocation.scope is not None:
-        details["requestId"] = invocation.scope.request_id
-        details["posts"] = invocation.scope.posts
     if invocation.error is not None:
         details["error"] = f"{type(invocation.error).__name__}: {invocation.error}"
     return details
@@ -54,6 +57,7 @@ def log_connect(
     invocation: Invocation | None,
     why: str = "",
     step: str = "$connect",
+    request_id: str | None = None,
 ) -> None:
     answer = "open" if 200 <= status < 300 else f"refused {status}"
     text = f"{connection_id} connect from {source_ip}: {answer}"
@@ -71,7 +75,7 @@ def log_connect(
                 "status": status,
                 "step": step,
                 "why": why,
-                **_details(invocation, handler),
+                **_details(invocation, handler, request_id),
             }
         },
     )
@@ -84,6 +88,7 @@ def log_frame(
     evaluated: str | None,
     handler: str | None = None,
     invocation: Invocation | None = None,
+    request_id: str | None = None,
 ) -> None:
     if reason == "matched":
         why = f"matched {evaluated!r}"
@@ -108,14 +113,19 @@ def log_frame(
                 "routeKey": route_key,
                 "reason": reason,
                 "evaluated": evaluated,
-                **_details(invocation, handler),
+                **_details(invocation, handler, request_id),
             }
         },
     )
 
 
 def log_close(
-    connection_id: str, code: int, reason: str, handler: str | None, invocation: Invocation | None
+    connection_id: str,
+    code: int,
+    reason: str,
+    handler: str | None,
+    invocation: Invocation | None,
+    request_id: str | None = None,
 ) -> None:
     text = f"{connection_id} close {code} {reason!r}"
     if handler is not None and invocation is not None:
@@ -128,7 +138,7 @@ def log_close(
                 "connectionId": connection_id,
                 "code": code,
                 "reason": reason,
-                **_details(invocation, handler),
+                **_details(invocation, handler, request_id),
             }
         },
     )

@@ -205,6 +205,7 @@ class Pipeline:
                 answer.status,
                 route.integration.target,
                 result.invocation,
+                request_id=request_id,
             )
         return answer, info
 
@@ -284,6 +285,7 @@ class Pipeline:
                 decision.evaluated,
                 route.integration.target,
                 result.invocation,
+                request_id,
             )
         reply = message_reply(
             result.outcome,
@@ -316,7 +318,12 @@ class Pipeline:
         result = await self._run(route, event, request_id, clock.epoch_ms())
         if EVENTS.isEnabledFor(logging.INFO):
             log_close(
-                record.connection_id, code, reason, route.integration.target, result.invocation
+                record.connection_id,
+                code,
+                reason,
+                route.integration.target,
+                result.invocation,
+                request_id,
             )
 
     # Reporting
