@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
@@ -25,12 +25,9 @@ from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
-from emulator.wire.messages import HttpRequest, HttpResponse, UpgradeRequest
+from emulator.wire.messages import Application, HttpRequest, HttpResponse, UpgradeRequest
 
-if TYPE_CHECKING:
-    from emulator.wire.server import Server
-
-__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "Connection"]
+__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "Connection", "Listener"]
 
 # How long a closing handshake may take before the TCP connection is dropped.
 CLOSE_TIMEOUT = 2.0
@@ -41,10 +38,25 @@ NO_STATUS_REASON = "Client-side close frame status not set"
 _quiet = logging.getLogger("emulator.transport.websockets")
 
 
+class Listener(Protocol):
+    """What a connection reads and updates of the server that accepted it."""
+
+    app: Application
+    max_message_bytes: int
+    max_frame_bytes: int
+    max_connections: int | None
+    max_header_bytes: int
+    websockets: int  # WebSocket connections, open or in their handshake
+
+    def add(self, connection: Connection) -> None: ...
+
+    def forget(self, connection: Connection) -> None: ...
+
+
 class Connection(asyncio.Protocol):
     """One TCP connection: HTTP until it upgrades, then WebSocket."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Listener) -> None:
         self.server = server
         self.app = server.app
         self.transport: asyncio.Transport | None = None
@@ -72,7 +84,7 @@ class Connection(asyncio.Protocol):
         local = transport.get_extra_info("sockname")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
         self.local = (str(local[0]), int(local[1])) if local else ("", 0)
-        self.server.connections.add(self)
+        self.server.add(self)
 
     def data_received(self, data: bytes) -> None:
         if self.ws is not None:

@@ -42,6 +42,9 @@ class Server:
         self._server: asyncio.Server | None = None
         self._drained: asyncio.Future[None] | None = None
 
+    def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+
     def forget(self, connection: Connection) -> None:
         self.connections.discard(connection)
         if not self.connections and self._drained is not None and not self._drained.done():
