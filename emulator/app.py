@@ -13,6 +13,7 @@ functions (:mod:`emulator.runtime`). Beside the API, the same port serves the
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -67,17 +68,20 @@ class Emulator:
         *,
         host: str = "127.0.0.1",
         port: int = 3001,
-        region: str = DEFAULT_REGION,
+        region: str | None = None,
         api_id: str | None = None,
         clock: Clock | None = None,
         id_factory: IdFactory = new_id,
         max_connections: int | None = None,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        platform_logs: bool = False,
     ) -> None:
         self.host = host
         self.port = port
+        # As given, else as the API says, else the shell's, else AWS's default.
+        region = region or config.region or os.environ.get("AWS_REGION") or DEFAULT_REGION
         self.region = region
-        self.api_id = api_id or new_api_id()
+        self.api_id = api_id or config.api_id or new_api_id()
         self.domain_name = f"{self.api_id}.execute-api.{region}.amazonaws.com"
         clock = clock or SystemClock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -95,7 +99,14 @@ class Emulator:
             api_id=self.api_id,
         )
         self.connections: ConnectionsApi = self._gateway.connections
-        self._invoker = Invoker(region=region, callbacks=self.connections, base_dir=config.base_dir)
+        self._invoker = Invoker(
+            region=region,
+            callbacks=self.connections,
+            base_dir=config.base_dir,
+            platform_logs=platform_logs,
+        )
+        # Before any function's init: module-level boto3 clients reach this emulator.
+        boto.install()
         self._services = Services(
             invoker=self._invoker,
             clock=clock,
@@ -108,7 +119,7 @@ class Emulator:
             port=lambda: self.port,
         )
         self._pipeline = self._gateway.pipeline = Pipeline(
-            config, load_handlers(config), self._services
+            config, self.load(config), self._services
         )
         self._server = Server(
             self,
@@ -129,6 +140,12 @@ class Emulator:
     def handlers(self) -> Mapping[str, LoadedHandler]:
         """The loaded handler of each Lambda route (and ``$authorizer``)."""
         return self._pipeline.handlers
+
+    def load(self, config: ApiConfig) -> dict[str, LoadedHandler]:
+        """Init ``config``'s functions as this emulator runs them (its region):
+        the handler of each Lambda route, and the authorizer's. Raises
+        :class:`~emulator.errors.ConfigError` for a function whose init fails."""
+        return load_handlers(config, region=self.region)
 
     def replace(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
         """Serve ``config`` with ``handlers`` from the next event on (live reload).

@@ -96,9 +96,13 @@ def test_serve_with_a_missing_config_file_fails_clearly(
 @pytest.mark.parametrize(
     ("module_source", "expected"),
     [
-        pytest.param(None, "ModuleNotFoundError", id="module-not-found"),
-        pytest.param("raise RuntimeError('broken at import')\n", "broken at import", id="raises"),
-        pytest.param("def handler(:\n", "syntax error in", id="syntax-error"),
+        pytest.param(None, "Runtime.ImportModuleError", id="module-not-found"),
+        pytest.param(
+            "raise RuntimeError('broken at import')\n",
+            "RuntimeError: broken at import",
+            id="raises",
+        ),
+        pytest.param("def handler(:\n", "Runtime.UserCodeSyntaxError", id="syntax-error"),
     ],
 )
 def test_serve_with_a_handler_that_cannot_be_imported_fails_clearly(
@@ -120,7 +124,7 @@ def test_serve_with_a_handler_that_cannot_be_imported_fails_clearly(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"apigw-ws: error: {path}: routes.$default.handler: ")
-    assert f"cannot import module {module!r}" in err
+    assert f"function '{module}-handler'" in err
     assert expected in err
 
 

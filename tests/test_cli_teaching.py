@@ -228,12 +228,13 @@ def test_check_reports_every_handler_that_cannot_be_imported(
     lines = err.splitlines()
     assert len(lines) == 2, err
     assert lines[0].startswith(
-        f"apigw-ws: error: {path}: routes.join.handler: cannot import module {missing!r}: "
-        "ModuleNotFoundError"
+        f"apigw-ws: error: {path}: routes.join.handler: function '{missing}-handler':"
+        f" Runtime.ImportModuleError: Unable to import module {missing!r}"
     )
     assert lines[1].startswith(
-        f"apigw-ws: error: {path}: routes.$default.handler: cannot import module {broken!r}: "
-        f"syntax error in {tmp_path.resolve() / (broken + '.py')}, line 1"
+        f"apigw-ws: error: {path}: routes.$default.handler: function '{broken}-handler':"
+        f" Runtime.UserCodeSyntaxError: Syntax error in module {broken!r}: invalid syntax"
+        f" ({tmp_path.resolve() / (broken + '.py')}, line 1)"
     )
 
 

@@ -171,7 +171,7 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_parsed_values_are_read_only() -> None:
-    parsed = parse_config(minimal(environment={"A": "1"}))
+    parsed = parse_config(minimal(environment={"APP": "1"}))
 
     with pytest.raises(TypeError):
         parsed.routes["x"] = parsed.routes["$default"]  # type: ignore[index]
@@ -316,12 +316,16 @@ def test_valid_stages(stage: str) -> None:
 @pytest.mark.parametrize(
     ("top", "own", "expected"),
     [
-        ({"A": "x"}, {}, {"A": "x"}),
+        ({"APP": "x"}, {}, {"APP": "x"}),
         ({"PORT": 8080}, {}, {"PORT": "8080"}),
         ({"RATIO": 0.5}, {}, {"RATIO": "0.5"}),
         ({"ON": True, "OFF": False}, {}, {"ON": "true", "OFF": "false"}),
         ({"EMPTY": ""}, {}, {"EMPTY": ""}),
-        ({"A": "top", "B": "top"}, {"B": "route", "C": 3}, {"A": "top", "B": "route", "C": "3"}),
+        (
+            {"ALPHA": "top", "BRAVO": "top"},
+            {"BRAVO": "route", "CHARLIE": 3},
+            {"ALPHA": "top", "BRAVO": "route", "CHARLIE": "3"},
+        ),
         ({}, {"ONLY": "route"}, {"ONLY": "route"}),
     ],
     ids=[
@@ -447,6 +451,18 @@ INVALID: list[tuple[str, object, str, str]] = [
      "variable names must be non-empty strings without '=', got 1"),
     ("env-name-empty", minimal(environment={"": "x"}), "environment", "got ''"),
     ("env-name-equals", minimal(environment={"A=B": "x"}), "environment", "got 'A=B'"),
+    # Lambda's checks when a function is configured (lambda-runtime-spec §1.2).
+    ("env-name-one-letter", minimal(environment={"A": "x"}), "environment",
+     "a letter then letters, digits or _ (Lambda), got 'A'"),
+    ("env-name-digit-first", minimal(environment={"1ST": "x"}), "environment", "got '1ST'"),
+    ("env-name-dash", minimal(environment={"MY-VAR": "x"}), "environment", "got 'MY-VAR'"),
+    ("env-reserved", with_route({"handler": "a.b", "environment": {"AWS_REGION": "x"}}),
+     "routes.sendmessage.environment", "Reserved keys used in this request: AWS_REGION"),
+    ("env-reserved-top", minimal(environment={"AWS_ACCESS_KEY_ID": "x", "_HANDLER": "y"}),
+     "environment", "reserved keys that are currently not supported for modification."
+     " Reserved keys used in this request: AWS_ACCESS_KEY_ID, _HANDLER"),
+    ("env-over-4kb", minimal(environment={"BIG": "x" * 4090}), "environment",
+     "exceeded the 4KB limit. Measured size: 4100 bytes"),
     ("limits-list", minimal(limits=[1]), "limits", "must be a mapping, got [1]"),
     ("limits-unknown", minimal(limits={"frameSise": 1}), "limits.frameSise",
      "did you mean 'frameSize'?"),
@@ -648,7 +664,9 @@ def near(good: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
 HANDLERS = st.sampled_from(["a.b", "handlers.chat.fn"])
 SECONDS = st.floats(0.05, 29) | st.integers(1, 29)
 VALUES = st.text(max_size=5) | st.integers() | st.floats() | st.booleans()
-ENVIRONMENTS = st.dictionaries(st.sampled_from(["A", "B", "C"]), near(VALUES), max_size=3)
+ENVIRONMENTS = st.dictionaries(
+    st.sampled_from(["ALPHA", "BRAVO", "CHARLIE"]), near(VALUES), max_size=3
+)
 ROUTES = st.dictionaries(
     st.sampled_from(KNOWN_KEYS[-4:]) | st.sampled_from(["ping", "$x"]),
     near(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import calendar
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -48,10 +49,14 @@ def info(**overrides: Any) -> ConnectionInfo:
 def connect(
     headers: Sequence[tuple[str, str]] = (("Host", "h"),),
     query: Sequence[tuple[str, str]] | None = None,
+    stage_variables: dict[str, str] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
+    connection = kwargs.pop("info", info())
+    if stage_variables is not None:
+        connection = replace(connection, stage_variables=stage_variables)
     return connect_event(
-        kwargs.pop("info", info()),
+        connection,
         headers=headers,
         query=query,
         request_id="R1knPH17NjMFftw=",

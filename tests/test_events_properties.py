@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import json
 import string
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -151,13 +152,9 @@ def test_connect_event_for_any_request(
     request_time_ms: int,
     stage_variables: dict[str, str] | None,
 ) -> None:
+    info = replace(info, stage_variables=stage_variables)
     event = connect_event(
-        info,
-        headers=headers,
-        query=query,
-        request_id=request_id,
-        request_time_ms=request_time_ms,
-        stage_variables=stage_variables,
+        info, headers=headers, query=query, request_id=request_id, request_time_ms=request_time_ms
     )
     assert_json_all_the_way_down(event)
     expected = {"headers", "multiValueHeaders", "requestContext", "isBase64Encoded"}

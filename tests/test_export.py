@@ -259,11 +259,12 @@ def test_functions_are_shared_by_routes_with_the_same_code_and_environment(
         "ShoutFunction": "app.echo",  # another environment: another function
         "DefaultFunction": "pkg.mod.fallback",
     }
+    # Implicit functions (a route's `handler:`) have Lambda's default Timeout.
     assert {name: f["Properties"]["Timeout"] for name, f in functions.items()} == {
         "ConnectFunction": 3,
-        "EchoFunction": 29,
-        "ShoutFunction": 29,
-        "DefaultFunction": 1,
+        "EchoFunction": 3,
+        "ShoutFunction": 3,
+        "DefaultFunction": 3,
     }
     assert {name: f["Properties"]["CodeUri"] for name, f in functions.items()} == {
         "ConnectFunction": "src",
@@ -312,10 +313,11 @@ def test_the_authorizer_hook(exported: dict[str, Exported]) -> None:
         "route.request.querystring.t",
     ]
     function = custom.template["Resources"]["AuthorizerFunction"]["Properties"]
+    # The authorizer's `timeout` is how long API Gateway waits; its function has Lambda's 3 s.
     assert (function["Handler"], function["CodeUri"], function["Timeout"]) == (
         "auth.check",
         "authorizer",
-        4,
+        3,
     )
     default = custom.template["Resources"]["DefaultRoute"]["Properties"]
     assert default["AuthorizationType"] == "NONE"

@@ -479,12 +479,12 @@ async def test_an_exception_in_a_handlers_thread_is_logged_under_its_invocation(
     [
         pytest.param(
             "routes:\n  $connect: {broken}.on_connect\n  $default: {fine}.handler\n",
-            "routes.$connect.handler",
+            "routes.$connect.handler: function '{broken}-on_connect'",
             id="connect-route",
         ),
         pytest.param(
             "authorizer:\n  handler: {broken}.authorize\nroutes:\n  $default: {fine}.handler\n",
-            "authorizer.handler",
+            "authorizer.handler: function '{broken}-authorize'",
             id="authorizer",
         ),
     ],
@@ -515,6 +515,6 @@ async def test_a_handler_module_that_fails_to_import_stops_serve_naming_it(
     assert done.returncode == 2
     assert out == b"", "nothing listened"
     assert err.decode() == (
-        f"apigw-ws: error: {routes}: {key}: cannot import module {broken!r}: "
+        f"apigw-ws: error: {routes}: {key.format(broken=broken)}: "
         f"RuntimeError: broken at import ({tmp_path / broken}.py, line 1)\n"
     )

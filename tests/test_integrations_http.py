@@ -238,8 +238,11 @@ async def test_connect_failures(start_api: StartApi, backend_kind: str, status: 
         return Reply(200)
 
     async with Backend(slow) as backend:
-        url = backend.url if backend_kind == "slow" else f"http://127.0.0.1:{closed_port()}"
-        api = await start_api({"$connect": {"integration": proxy(url, timeout=0.05)}})
+        if backend_kind == "slow":
+            integration = proxy(backend.url, timeout=0.05)
+        else:  # refused at once: no short timeout that a loaded machine could beat
+            integration = proxy(f"http://127.0.0.1:{closed_port()}")
+        api = await start_api({"$connect": {"integration": integration}})
         assert await api.connect_rejected() == status
         release.set()
 

@@ -77,7 +77,8 @@ async def test_context_attributes(start_api: StartApi, handler: str) -> None:
     assert first["memory_limit_in_mb"] == "128"
     assert first["log_group_name"] == f"/aws/lambda/{name}"
     assert LOG_STREAM.fullmatch(first["log_stream_name"])
-    assert 0 < first["remaining"] <= 500
+    # The function's own timeout (Lambda's default 3 s), not how long API Gateway waits.
+    assert 500 < first["remaining"] <= 3000
     # The Lambda invocation id is not API Gateway's requestId, but new per invocation.
     assert isinstance(first["aws_request_id"], str)
     assert first["aws_request_id"]
@@ -116,29 +117,34 @@ async def test_connect_and_disconnect_handlers_get_a_context(start_api: StartApi
     await api.record.wait_for_invocations("$disconnect", 1)
     reports = [json.loads(i.result["body"]) for i in api.record.invocations]
     assert [i.outcome for i in api.record.invocations] == ["ok", "ok"]
-    assert all(0 < r["remaining"] <= 500 for r in reports)
+    assert all(500 < r["remaining"] <= 3000 for r in reports)
     assert reports[0]["aws_request_id"] != reports[1]["aws_request_id"]
     assert all(r["memory_limit_in_mb"] == "128" for r in reports)
 
 
 REMAINING_CASES = [
-    pytest.param({"timeout": 0.2}, None, 0, 200, id="route-timeout"),
-    pytest.param({}, {"integrationTimeout": 2}, 200, 2000, id="integration-timeout-limit"),
+    # A route's `timeout` is API Gateway's wait: the function's clock is Lambda's 3 s.
+    pytest.param({"timeout": 0.2}, {}, 200, 3000, id="route-timeout-is-not-the-functions"),
+    pytest.param({}, {"timeout": 7}, 3000, 7000, id="declared-function-timeout"),
 ]
 
 
 @pytest.mark.parametrize("handler", SYNC_ASYNC)
-@pytest.mark.parametrize(("route_timeout", "limits", "low", "high"), REMAINING_CASES)
-async def test_remaining_time_honours_the_timeout(
+@pytest.mark.parametrize(("route", "function", "low", "high"), REMAINING_CASES)
+async def test_remaining_time_counts_down_the_functions_timeout(
     start_api: StartApi,
     handler: str,
-    route_timeout: dict[str, float],
-    limits: dict[str, float] | None,
+    route: dict[str, float],
+    function: dict[str, float],
     low: int,
     high: int,
 ) -> None:
-    routes = {"probe": {"handler": handler, "routeResponse": True, **route_timeout}}
-    api = await start_api(routes, **({"limits": limits} if limits else {}))
+    if function:
+        functions = {"fn": {"handler": handler, **function}}
+        routes = {"probe": {"function": "fn", "routeResponse": True, **route}}
+        api = await start_api(routes, functions=functions)
+    else:
+        api = await start_api({"probe": {"handler": handler, "routeResponse": True, **route}})
     client = await api.connect()
     remaining = (await ask(client, "probe"))["remaining"]
     assert low < remaining <= high
@@ -187,7 +193,7 @@ async def test_top_level_and_route_environment(
 async def test_lambda_variables(
     start_api: StartApi, handler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The developer's shell may point elsewhere; the function runs in the API's region.
+    # The shell's region is the API's unless the API names one (issue: the API's identity).
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
@@ -196,7 +202,10 @@ async def test_lambda_variables(
     client = await api.connect()
     report = await ask(client, "probe", names=LAMBDA_NAMES)
     env = report["env"]
-    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "eu-west-3"
+    pinned = await start_api({"probe": route(handler)}, region="eu-north-1")
+    other = await pinned.connect()
+    assert (await ask(other, "probe", names=LAMBDA_NAMES))["env"]["AWS_REGION"] == "eu-north-1"
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         assert isinstance(env[name], str), name
         assert env[name], name

@@ -265,24 +265,28 @@ async def test_integration_timeout_limit_applies_to_the_authorizer(start_api: St
 
 
 @pytest.mark.parametrize(
-    ("route", "limits", "low", "high"),
+    ("functions", "limits", "low", "high"),
     [
-        pytest.param({}, None, 28000, 29000, id="aws-29s"),
-        pytest.param({}, {"integrationTimeout": 0.5}, 1, 500, id="limit"),
-        pytest.param({"timeout": 3}, {"integrationTimeout": 0.5}, 2000, 3000, id="route-wins"),
+        pytest.param(None, None, 2000, 3000, id="lambda-default-3s"),
+        pytest.param(None, {"integrationTimeout": 0.5}, 2000, 3000, id="wait-is-not-the-clock"),
+        pytest.param({"timeout": 10}, None, 9000, 10000, id="declared-function"),
     ],
 )
-async def test_the_handler_sees_the_timeout_that_applies(
+async def test_the_handler_sees_its_functions_timeout(
     start_api: StartApi,
-    route: dict[str, Any],
+    functions: dict[str, Any] | None,
     limits: dict[str, float] | None,
     low: int,
     high: int,
 ) -> None:
-    api = await start_api(
-        {"$default": {"handler": "limits_probe.remaining", "routeResponse": True, **route}},
-        **({"limits": limits} if limits else {}),
-    )
+    """AWS: ``get_remaining_time_in_millis`` counts down the function's timeout,
+    whatever API Gateway waits (lambda-runtime-spec §3.2)."""
+    top: dict[str, Any] = {"limits": limits} if limits else {}
+    route: dict[str, Any] = {"handler": "limits_probe.remaining"}
+    if functions is not None:
+        top["functions"] = {"fn": {"handler": "limits_probe.remaining", **functions}}
+        route = {"function": "fn"}
+    api = await start_api({"$default": {**route, "routeResponse": True}}, **top)
     client = await api.connect()
     await client.send_text("how long?")
     assert low <= int(await client.receive_text()) <= high

@@ -58,21 +58,29 @@ BROKEN_MODULES = [
     pytest.param(
         None,
         "handler",
-        ["cannot import module {module!r}", "ModuleNotFoundError", "No module named {module!r}"],
+        [
+            "Runtime.ImportModuleError: Unable to import module {module!r}",
+            "No module named {module!r}",
+            "(looked in {folder!r}",
+            "sys.path: [",
+        ],
         ModuleNotFoundError,
         id="module-not-found",
     ),
     pytest.param(
         "import json\n\ndef handler(event, context:\n    return json\n",
         "handler",
-        ["cannot import module {module!r}", "syntax error in {file}, line 3"],
+        [
+            "Runtime.UserCodeSyntaxError: Syntax error in module {module!r}:",
+            "({file}, line 3)",
+        ],
         SyntaxError,
         id="syntax-error",
     ),
     pytest.param(
         "x = 1\nraise RuntimeError('cannot start')\n",
         "handler",
-        ["cannot import module {module!r}", "RuntimeError: cannot start ({file}, line 2)"],
+        ["function '{module}-handler': RuntimeError: cannot start ({file}, line 2)"],
         RuntimeError,
         id="raises-at-import",
     ),
@@ -80,16 +88,20 @@ BROKEN_MODULES = [
         "import m_no_such_dependency_anywhere\n",
         "handler",
         [
-            "cannot import module {module!r}",
+            "Runtime.ImportModuleError: Unable to import module {module!r}",
             "No module named 'm_no_such_dependency_anywhere' ({file}, line 1)",
         ],
         ModuleNotFoundError,
         id="missing-dependency",
     ),
     pytest.param(
-        "def other(event, context):\n    return None\n",
+        "def handle(event, context):\n    return None\n",
         "handler",
-        ["module {module!r} has no function 'handler'"],
+        [
+            "function '{module}-handler' ({file}):",
+            "Runtime.HandlerNotFound: Handler 'handler' missing on module {module!r};"
+            " did you mean 'handle'?",
+        ],
         None,
         id="attribute-missing",
     ),
@@ -120,7 +132,9 @@ def test_load_handler_reports_what_is_wrong(
     error = raised.value
     assert error.key == "routes.sendmessage.handler"
     for fragment in fragments:
-        assert fragment.format(module=name, file=file) in error.problem
+        assert fragment.format(module=name, file=file, folder=str(tmp_path.resolve())) in (
+            error.problem
+        )
     if cause is None:
         assert error.__cause__ is None
     else:
@@ -133,7 +147,7 @@ def test_load_handler_reports_what_is_wrong(
 @pytest.mark.parametrize(
     ("source", "problem"),
     [
-        pytest.param(None, "cannot import module", id="module-not-found"),
+        pytest.param(None, "Runtime.ImportModuleError", id="module-not-found"),
         pytest.param("handler = 'text'\n", "is not callable (it is a str)", id="not-callable"),
     ],
 )

@@ -19,10 +19,11 @@ from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.config import parse_config
 from emulator.model.function import FunctionConfig
-from emulator.runtime.loader import code_folder, load_handler, load_handlers
+from emulator.runtime.loader import code_folder, load_handlers
 
 APP = """\
 FUNCTION = {name!r}
+
 
 
 def handler(event, context):
@@ -38,6 +39,13 @@ def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     for name in set(sys.modules) - before:
         del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def _no_modules_of_other_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' module names are common ones: another test's `app` must not be there."""
+    for name in [n for n in sys.modules if n.partition(".")[0] in ("app", "helper", "pkg")]:
+        monkeypatch.delitem(sys.modules, name)
 
 
 def write(folder: Path, files: dict[str, str]) -> Path:
@@ -129,13 +137,15 @@ def test_one_module_name_in_two_folders_gives_two_modules(tmp_path: Path) -> Non
 
     assert loaded["$connect"].function({}, None) == "connect"
     assert loaded["sendmessage"].function({}, None) == "send"
-    connect_module = sys.modules[loaded["$connect"].function.__module__]
-    send_module = sys.modules[loaded["sendmessage"].function.__module__]
-    assert connect_module is not send_module
-    assert Path(connect_module.__file__ or "").parent == (tmp_path / "onconnect").resolve()
-    assert Path(send_module.__file__ or "").parent == (tmp_path / "sendmessage").resolve()
-    # Neither took the plain name, so neither shadows the other.
-    assert "app" not in sys.modules
+    # Two modules, each under its real name, as in two Lambda environments.
+    connect_globals = loaded["$connect"].function.__globals__
+    send_globals = loaded["sendmessage"].function.__globals__
+    assert connect_globals is not send_globals
+    assert connect_globals["__name__"] == send_globals["__name__"] == "app"
+    assert Path(connect_globals["__file__"]).parent == (tmp_path / "onconnect").resolve()
+    assert Path(send_globals["__file__"]).parent == (tmp_path / "sendmessage").resolve()
+    # The first function's module is the one `import app` finds.
+    assert sys.modules["app"].__dict__ is connect_globals
     assert loaded["$connect"].folder == (tmp_path / "onconnect").resolve()
 
 
@@ -241,7 +251,7 @@ def test_a_missing_code_folder_is_reported_at_code_uri(tmp_path: Path) -> None:
 
 
 def test_a_missing_module_names_its_folder(tmp_path: Path) -> None:
-    write(tmp_path, {"a/app.py": APP.format(name="a"), "b/other.py": ""})
+    write(tmp_path, {"a/app.py": APP.format(name="a"), "b/apps.py": ""})
     api = config(
         tmp_path,
         {
@@ -255,21 +265,37 @@ def test_a_missing_module_names_its_folder(tmp_path: Path) -> None:
 
     assert caught.value.key == "routes.$default.handler"
     folder = str((tmp_path / "b").resolve())
-    assert caught.value.problem == (
-        f"cannot import module 'app': ModuleNotFoundError: No module named 'app' in {folder!r}"
+    assert caught.value.problem.startswith(
+        "function 'app-handler-2': Runtime.ImportModuleError: Unable to import module 'app':"
+        f" No module named 'app' (looked in {folder!r}; did you mean 'apps'?; sys.path: ["
+        f"{folder!r}, "
     )
-    # The synthetic package of the failed folder is not left behind.
-    assert not [name for name in sys.modules if name.startswith("_apigw_ws_code_b_")]
+    assert repr(str((tmp_path / "a").resolve())) not in caught.value.problem
+    # The first folder's module is back, the failed import left nothing behind.
+    assert Path(sys.modules["app"].__file__ or "").parent == (tmp_path / "a").resolve()
 
 
-def test_isolated_loading_can_be_asked_for(tmp_path: Path) -> None:
-    name = f"m_{tmp_path.name}"
-    write(tmp_path, {f"{name}.py": APP.format(name="isolated")})
-    function = FunctionConfig(name, f"{name}.handler")
+def test_a_later_groups_modules_stay_out_of_sys_modules(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "a/app.py": "import helper\n\ndef handler(e, c):\n    return helper.NAME\n",
+            "a/helper.py": "NAME = 'a'\n",
+            "b/app.py": "import helper\n\ndef handler(e, c):\n    return helper.NAME\n",
+            "b/helper.py": "NAME = 'b'\n",
+        },
+    )
+    api = config(
+        tmp_path,
+        {
+            "$connect": {"handler": "app.handler", "codeUri": "a"},
+            "$default": {"handler": "app.handler", "codeUri": "b"},
+        },
+    )
 
-    loaded = load_handler(function, tmp_path, isolated=True)
+    loaded = load_handlers(api)
 
-    assert loaded.function({}, None) == "isolated"
-    assert name not in sys.modules
-    assert loaded.function.__module__.startswith("_apigw_ws_code_")
-    assert loaded.function.__module__.endswith(f".{name}")
+    # Each function imported the helper beside it, under its own name `helper`.
+    assert loaded["$connect"].function({}, None) == "a"
+    assert loaded["$default"].function({}, None) == "b"
+    assert sys.modules["helper"].NAME == "a"

@@ -32,6 +32,8 @@ from emulator.tools import logs
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_logs"
 TIMEOUT = 10.0
 CLOCK = r"\d\d:\d\d:\d\d\.\d{3}"
+# The time in a line of Lambda's runtime: ISO 8601 in UTC, with milliseconds.
+LAMBDA_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 MS = r"\d+\.\d ms"
 FUNCTION = "teach_log_handlers-talk"  # the Lambda function name of teach_log_handlers.talk
 
@@ -178,15 +180,12 @@ async def test_text_log_attributes_handler_output_to_function_and_request_id(
     who = f"{FUNCTION} {run.request_id} | "
     output = [line.split("   ", 1)[1] for line in run.stderr.splitlines() if who in line]
     # As CloudWatch groups a Lambda's output: print to stdout and stderr, the
-    # logging module (with its level), a thread the handler started, and a
-    # last line without a newline.
-    assert output == [
-        f"{who}hello from talk",
-        f"{who}to stderr",
-        f"{who}[WARNING] careful with talk",
-        f"{who}from a thread",
-        f"{who}no newline",
-    ]
+    # logging module (in the format of Lambda's runtime: level, UTC time, request
+    # id), a thread the handler started, and a last line without a newline.
+    lambda_line = rf"\[WARNING\]\t{LAMBDA_TIME}\t{re.escape(run.request_id)}\tcareful with talk"
+    assert output[:2] == [f"{who}hello from talk", f"{who}to stderr"]
+    assert re.fullmatch(re.escape(who) + lambda_line, output[2]), output[2]
+    assert output[3:] == [f"{who}from a thread", f"{who}no newline"]
     for line in run.stderr.splitlines():
         if who in line:
             assert re.fullmatch(rf"{CLOCK}   {re.escape(who)}.+", line), line
@@ -279,13 +278,14 @@ async def test_json_log_attributes_handler_output(tmp_path: Path) -> None:
     output = [e for e in _json_entries(run.stderr) if e["kind"] == "output"]
     attribution = {(e["function"], e["requestId"], e["routeKey"]) for e in output}
     assert attribution == {(FUNCTION, run.request_id, "talk")}
-    assert [(e["stream"], e["level"], e["message"]) for e in output] == [
-        ("stdout", "info", "hello from talk"),
-        ("stderr", "info", "to stderr"),
-        ("logging", "warning", "careful with talk"),
-        ("stdout", "info", "from a thread"),
-        ("stdout", "info", "no newline"),
-    ]
+    lines = [(e["stream"], e["level"], e["message"]) for e in output]
+    assert lines[:2] == [("stdout", "info", "hello from talk"), ("stderr", "info", "to stderr")]
+    assert lines[2][:2] == ("logging", "warning")
+    assert re.fullmatch(
+        rf"\[WARNING\]\t{LAMBDA_TIME}\t{re.escape(run.request_id)}\tcareful with talk",
+        lines[2][2],
+    )
+    assert lines[3:] == [("stdout", "info", "from a thread"), ("stdout", "info", "no newline")]
     assert run.stdout == b""
 
 
@@ -368,9 +368,11 @@ LOCAL_CLOCK = datetime.datetime.fromtimestamp(CREATED).strftime("%H:%M:%S") + ".
         ),
         pytest.param(
             _record(
-                "careful %s", "now", level=logging.WARNING, apigw={**OUTPUT, "stream": "logging"}
+                "[WARNING]\t2023-11-14T22:13:20.123Z\treq-1\tcareful now",
+                level=logging.WARNING,
+                apigw={**OUTPUT, "stream": "logging"},
             ),
-            f"{LOCAL_CLOCK}   fn req-1 | [WARNING] careful now",
+            f"{LOCAL_CLOCK}   fn req-1 | [WARNING]\t2023-11-14T22:13:20.123Z\treq-1\tcareful now",
             id="handler-logging",
         ),
         pytest.param(

@@ -165,7 +165,8 @@ async def test_broken_module_keeps_the_previous_version_until_fixed(
     warnings = _reload_warnings(caplog)
     assert len(warnings) == 1, warnings
     line = app.handler_file.read_text(encoding="utf-8").splitlines().index("def handler(:") + 1
-    assert f"syntax error in {app.handler_file.resolve()}, line {line}" in warnings[0]
+    assert "Runtime.UserCodeSyntaxError" in warnings[0]
+    assert f"({app.handler_file.resolve()}, line {line})" in warnings[0]
     assert warnings[0].endswith("; still serving the previous version")
 
     app.edit(app.handler_file, (BROKEN, "def handler("), ('VERSION = "v1"', 'VERSION = "v2"'))
@@ -203,7 +204,7 @@ async def test_routes_yaml_edit_adds_a_route_on_the_open_connection(app: App, li
         pytest.param(
             "$default:\n    handler: ",
             "$default:\n    handler: nowhere_to_be_found.",
-            "cannot import module 'nowhere_to_be_found",
+            "Unable to import module 'nowhere_to_be_found",
             id="unimportable-handler",
         ),
     ],

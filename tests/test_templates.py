@@ -58,7 +58,7 @@ def served(imported: ImportedApi) -> dict[str, Served]:
             function.handler,
             code,
             route.route_response,
-            route.timeout,
+            function.timeout,  # the function's Timeout, not how long API Gateway waits
             dict(function.environment),
         )
 
@@ -177,7 +177,7 @@ FIXTURE_ROUTES = [
         "two_way/template.yaml",
         {},
         {
-            "echo": Served("EchoFunction", "echo.handler", "functions", True, 2.0, ECHO_DEV),
+            "echo": Served("EchoFunction", "echo.handler", "functions", True, 15.0, ECHO_DEV),
             "shout": Served("ShoutFunction", "shout.handler", "functions", True, 3.0,
                             {"SUFFIX": "!"}),
             "notify": Served("NotifyFunction", "notify.handler", "functions", False, 3.0, {}),
@@ -209,7 +209,7 @@ FIXTURE_ROUTES = [
                 "DisconnectFunction", "index.disconnect", "src", False, 20.0, WS_TABLE
             ),
             "sendMessage": Served(
-                "SendMessageFunction", "index.send_message", "src", True, 10.0,
+                "SendMessageFunction", "index.send_message", "src", True, 20.0,
                 {**WS_TABLE, "REPLY_PREFIX": "you said: "},
             ),
         },
@@ -233,7 +233,7 @@ FIXTURE_ROUTES = [
             ),
             # Through an AWS::Lambda::Alias of the function.
             "hello": Served(
-                "HandlerFunction", "wsjson.json_api.handle", "lambda", True, 1.5, JSON_ENV
+                "HandlerFunction", "wsjson.json_api.handle", "lambda", True, 8.0, JSON_ENV
             ),
         },
         id="cloudformation-json",
@@ -400,7 +400,7 @@ def test_authorizers_are_imported(path: str, expected: AuthorizerSpec | None) ->
     assert config.authorization_type == "CUSTOM"
     assert config.authorizer is not None
     function = config.authorizer.function
-    assert (function.handler, function.code_uri, config.authorizer.timeout) == (
+    assert (function.handler, function.code_uri, function.timeout) == (
         expected.handler,
         expected.code_uri,
         expected.timeout,
@@ -505,8 +505,8 @@ INVALID_TEMPLATES: list[tuple[str, object, dict[str, Any], str, str]] = [
      f"{ROUTE}.RouteKey", "parameter 'Key' has no Default and no value was given"),
     ("route-key-unknown-ref", changed((f"{ROUTE}.RouteKey", {"Ref": "Nope"})), {},
      f"{ROUTE}.RouteKey", "Ref 'Nope': no parameter or resource of that name"),
-    ("route-key-deployed-only", changed((f"{ROUTE}.RouteKey", {"Ref": "Fn"})), {},
-     f"{ROUTE}.RouteKey", "cannot be resolved locally: '${Fn}' is only known once deployed"),
+    ("route-key-deployed-only", changed((f"{ROUTE}.RouteKey", {"Ref": "Api"})), {},
+     f"{ROUTE}.RouteKey", "cannot be resolved locally: '${Api}' is only known once deployed"),
     ("route-key-get-azs", changed((f"{ROUTE}.RouteKey", {"Fn::Select": [0, {"Fn::GetAZs": ""}]})),
      {}, f"{ROUTE}.RouteKey", "Fn::GetAZs depends on the account's availability zones"),
     ("route-key-not-a-string", changed((f"{ROUTE}.RouteKey", ["a"])), {}, f"{ROUTE}.RouteKey",
@@ -725,16 +725,18 @@ WARNINGS: list[tuple[str, dict[str, Any], str, str]] = [
                                                  "$default")),
      "Resources.Route: $connect ignores its route response", "two_way=False"),
     ("env-import-value",
-     changed((f"{FUNCTION}.Environment", {"Variables": {"A": IMPORTVALUE, "B": "b"}})),
-     f"{FUNCTION}.Environment.Variables.A: cannot be resolved locally (Fn::ImportValue"
-     " 'shared-uri' is another stack's export); it is not set", "env=B"),
+     changed((f"{FUNCTION}.Environment", {"Variables": {"ALPHA": IMPORTVALUE, "BRAVO": "b"}})),
+     f"{FUNCTION}.Environment.Variables.ALPHA: cannot be resolved locally (Fn::ImportValue"
+     " 'shared-uri' is another stack's export); it is not set", "env=BRAVO"),
     ("env-not-a-string",
-     changed((f"{FUNCTION}.Environment", {"Variables": {"A": {"Fn::Split": [",", "a,b"]}}})),
-     f"{FUNCTION}.Environment.Variables.A: ['a', 'b'] is not a string; it is not set", "env="),
+     changed((f"{FUNCTION}.Environment", {"Variables": {"ALPHA": {"Fn::Split": [",", "a,b"]}}})),
+     f"{FUNCTION}.Environment.Variables.ALPHA: ['a', 'b'] is not a string; it is not set",
+     "env="),
     ("env-get-att",
-     changed((f"{FUNCTION}.Environment", {"Variables": {"A": {"Fn::GetAtt": ["Fn", "Arn"]}}})),
-     f"{FUNCTION}.Environment.Variables.A: '${{Fn.Arn}}' is only known once deployed;"
-     " it is not set", "env="),
+     changed((f"{FUNCTION}.Environment",
+              {"Variables": {"ALPHA": {"Fn::GetAtt": ["Api", "ApiEndpoint"]}}})),
+     f"{FUNCTION}.Environment.Variables.ALPHA: '${{Api.ApiEndpoint}}' is only known once"
+     " deployed; it is not set", "env="),
     ("authorizer-not-python",
      changed((f"{ROUTE}.RouteKey", "$connect"), (f"{ROUTE}.AuthorizationType", "CUSTOM"),
              (f"{ROUTE}.AuthorizerId", {"Ref": "Auth"}),
@@ -776,14 +778,21 @@ def test_warnings(tmp_path: Path, document: dict[str, Any], warning: str, expect
 
 
 @pytest.mark.parametrize(
-    ("function_timeout", "integration_millis", "expected"),
-    [(None, None, 3.0), (900, None, 29.0), (900, 29000, 29.0), (10, 2000, 2.0), (1, 2000, 1.0)],
+    ("function_timeout", "integration_millis", "function", "wait"),
+    [(None, None, 3.0, 29.0), (900, None, 900.0, 29.0), (900, 29000, 900.0, 29.0),
+     (10, 2000, 10.0, 2.0), (1, 2000, 1.0, 2.0)],
     ids=["lambda-default", "long-function", "explicit-29", "integration-shorter",
          "function-shorter"],
 )  # fmt: skip
-def test_route_timeout_is_the_shorter_of_integration_and_function(
-    tmp_path: Path, function_timeout: int | None, integration_millis: int | None, expected: float
+def test_function_timeout_and_integration_timeout_are_two(
+    tmp_path: Path,
+    function_timeout: int | None,
+    integration_millis: int | None,
+    function: float,
+    wait: float,
 ) -> None:
+    """The function's Timeout stops the function; TimeoutInMillis is how long API
+    Gateway waits for it (AWS's default 29 s)."""
     document = changed(
         (f"{FUNCTION}.Timeout", function_timeout),
         (f"{INTEGRATION}.TimeoutInMillis", integration_millis),
@@ -791,7 +800,9 @@ def test_route_timeout_is_the_shorter_of_integration_and_function(
     path = tmp_path / "template.json"
     path.write_text(json.dumps(document), encoding="utf-8")
 
-    assert load_template(path).config.routes["$default"].timeout == expected
+    route = load_template(path).config.routes["$default"]
+    assert route.function is not None
+    assert (route.function.timeout, route.timeout) == (function, wait)
 
 
 def test_aws_iam_on_connect_is_the_config_authorization(tmp_path: Path) -> None:
@@ -1298,27 +1309,31 @@ def test_serverless_settings_and_defaults(tmp_path: Path) -> None:
     document = serverless()
     document["provider"].update(
         timeout=12,
-        environment={"A": "${self:service}", "N": 1.5, "L": ["x"]},
+        environment={"SERVICE": "${self:service}", "NUMBER": 1.5, "LIST": ["x"]},
     )
-    document["functions"]["f"]["environment"] = {"B": "${env:MISSING, 'fallback'}"}
+    document["functions"]["f"]["environment"] = {"OWN": "${env:MISSING, 'fallback'}"}
 
     imported = import_serverless_document(tmp_path, document)
 
     route = imported.config.routes["$default"]
     assert route.function is not None
-    assert (route.timeout, dict(route.function.environment)) == (
+    assert (route.function.timeout, dict(route.function.environment)) == (
         12.0,
-        {"A": "svc", "N": "1.5", "B": "fallback"},
+        {"SERVICE": "svc", "NUMBER": "1.5", "OWN": "fallback"},
     )
+    # The framework's name for it: <service>-<stage>-<function>.
+    assert route.function.name == "svc-dev-f"
     assert imported.name == "dev-svc-websockets"  # the framework's default name
     assert imported.config.route_selection_expression.source == "$request.body.action"
     assert list(imported.warnings) == [
-        "provider.environment.L: ['x'] is not a string; it is not set"
+        "provider.environment.LIST: ['x'] is not a string; it is not set"
     ]
 
 
 def test_serverless_default_timeout_is_the_frameworks(tmp_path: Path) -> None:
-    assert import_serverless_document(tmp_path, serverless()).config.routes["$default"].timeout == 6
+    route = import_serverless_document(tmp_path, serverless()).config.routes["$default"]
+    assert route.function is not None
+    assert route.function.timeout == 6
 
 
 def test_serverless_environment_must_be_a_mapping(tmp_path: Path) -> None:
@@ -1401,13 +1416,13 @@ def test_functions_that_cannot_run(
 def test_environment_given_by_an_intrinsic(tmp_path: Path) -> None:
     document = changed(
         (f"{FUNCTION}.Environment",
-         {"Fn::If": ["Yes", {"Variables": {"A": 1}}, {"Ref": "AWS::NoValue"}]}),
+         {"Fn::If": ["Yes", {"Variables": {"ALPHA": 1}}, {"Ref": "AWS::NoValue"}]}),
         ("Conditions.Yes", {"Fn::Equals": [1, 1]}),
     )  # fmt: skip
     path = tmp_path / "template.json"
     path.write_text(json.dumps(document), encoding="utf-8")
 
-    assert load_template(path).config.routes["$default"].function.environment == {"A": "1"}
+    assert load_template(path).config.routes["$default"].function.environment == {"ALPHA": "1"}
 
     document["Resources"]["Fn"]["Properties"]["Environment"] = {"Fn::Split": [",", "a"]}
     path.write_text(json.dumps(document), encoding="utf-8")

@@ -18,10 +18,10 @@ async def test_a_burst_of_calls_from_a_thread_runs_in_order_with_few_wake_ups() 
     wake_ups = 0
     real = loop.call_soon_threadsafe
 
-    def counting(callback, *args):  # type: ignore[no-untyped-def]
+    def counting(callback, *args, **options):  # type: ignore[no-untyped-def]
         nonlocal wake_ups
         wake_ups += 1
-        return real(callback, *args)
+        return real(callback, *args, **options)
 
     loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
     seen: list[int] = []

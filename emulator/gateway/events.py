@@ -44,6 +44,9 @@ class ConnectionInfo:
     authorizer: Mapping[str, Any] | None = field(default=None)
     # The caller's fields when $connect was IAM-authorized (accountId, userArn...).
     iam: Mapping[str, Any] | None = field(default=None)
+    # The stage's variables: every event carries them, unless there are none (spec §6.2
+    # of the Lambda spec: AWS omits the key then).
+    stage_variables: Mapping[str, str] | None = field(default=None)
 
     def identity(self) -> dict[str, Any]:
         # AWS: userAgent only when the client sent a User-Agent header (spec §2.1).
@@ -127,7 +130,6 @@ def connect_event(
     query: Iterable[tuple[str, str]] | None,
     request_id: str,
     request_time_ms: int,
-    stage_variables: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The CONNECT event (spec §2.2).
 
@@ -142,8 +144,8 @@ def connect_event(
         event["queryStringParameters"], event["multiValueQueryStringParameters"] = multi_value(
             query
         )
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
+    if info.stage_variables:
+        event["stageVariables"] = dict(info.stage_variables)
     event["requestContext"] = _request_context(
         info, "$connect", "CONNECT", request_id, request_time_ms
     )
@@ -181,6 +183,13 @@ def message_event(
     }
     if info.authorizer is not None:
         context["authorizer"] = dict(info.authorizer)
+    if info.stage_variables:
+        return {
+            "stageVariables": dict(info.stage_variables),
+            "requestContext": context,
+            "body": body,
+            "isBase64Encoded": False,
+        }
     return {"requestContext": context, "body": body, "isBase64Encoded": False}
 
 
@@ -207,9 +216,12 @@ def disconnect_event(
             ordered["disconnectReason"] = reason
     # AWS: not the client's headers but this odd fixed set (three captures, 2024).
     headers = {"Host": info.domain_name, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
-    return {
+    event: dict[str, Any] = {
         "headers": headers,
         "multiValueHeaders": {name: [value] for name, value in headers.items()},
-        "requestContext": ordered,
-        "isBase64Encoded": False,
     }
+    if info.stage_variables:
+        event["stageVariables"] = dict(info.stage_variables)
+    event["requestContext"] = ordered
+    event["isBase64Encoded"] = False
+    return event

@@ -120,6 +120,7 @@ class Lifecycle:
             domain_name=self._domain_name,
             api_id=self._api_id,
             stage=pipeline.config.stage,
+            stage_variables=pipeline.config.stage_variables or None,
         )
         record = self.registry.add(info, peer)
         peer.record = record

@@ -189,12 +189,6 @@ class Pipeline:
             query=query,
             request_id=request_id,
             request_time_ms=services.clock.epoch_ms(),
-            # Backends read the stage's variables from the event's context.
-            stage_variables=(
-                None
-                if isinstance(route.config.integration, LambdaIntegration)
-                else self.config.stage_variables
-            ),
         )
         result = await self._run(route, event, request_id, now_ms, raw_query)
         answer = connect_answer(result.outcome)

@@ -173,6 +173,9 @@ class ApiConfig:
     api_key_selection_expression: str = API_KEY_HEADER_SELECTION
     # AWS integrations: service name (sqs, kinesis...) -> the endpoint URL called locally.
     aws_endpoints: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    # The API's id and region, when the document pins them (else the emulator picks).
+    api_id: str | None = None
+    region: str | None = None
 
     @property
     def route_keys(self) -> tuple[str, ...]:

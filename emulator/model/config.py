@@ -46,8 +46,9 @@ from emulator.model.sections.checks import (
     strings,
     whole_bytes,
 )
+from emulator.model.sections.functions import Functions, check_environment
 from emulator.model.sections.models import parse_models
-from emulator.model.sections.routes import Functions, parse_routes
+from emulator.model.sections.routes import parse_routes
 from emulator.model.selection import compile_expression
 from emulator.model.yaml_files import read_config_yaml
 
@@ -58,6 +59,7 @@ _TOP_KEYS = (
     "routeSelectionExpression",
     "stage",
     "environment",
+    "functions",
     "limits",
     "authorizer",
     "authorizationType",
@@ -67,6 +69,8 @@ _TOP_KEYS = (
     "apiKeys",
     "apiKeySelectionExpression",
     "awsEndpoints",
+    "apiId",
+    "region",
 )
 _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
     "idleTimeout": "idle_timeout",
@@ -78,6 +82,9 @@ _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
 # AWS: stage names use [A-Za-z0-9_-], at most 128 characters (Developer Guide, known issues).
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _STAGE_VARIABLE = re.compile(r"[A-Za-z0-9_]+")
+# AWS: API ids are 10 lower-case letters and digits; regions read like eu-west-1.
+_API_ID = re.compile(r"[a-z0-9]{10}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 
 def load_config(path: str | os.PathLike[str]) -> ApiConfig:
@@ -110,6 +117,7 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     if not isinstance(stage, str) or not _STAGE.fullmatch(stage):
         raise ConfigError(f"must be 1 to 128 of A-Z a-z 0-9 _ -, got {show(stage)}", key="stage")
     common = MappingProxyType(environment(document.get("environment"), "environment"))
+    check_environment(common, "environment")
     limits = _limits(document.get("limits"))
     expression = document.get("routeSelectionExpression", DEFAULT_ROUTE_SELECTION_EXPRESSION)
     if not isinstance(expression, str):
@@ -120,6 +128,7 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     except ConfigError as exc:  # SelectionExpressionError
         raise exc.at("routeSelectionExpression") from exc
     functions = Functions()
+    functions.declare(document.get("functions"), common)
     authorizer = None
     if document.get("authorizer") is not None:
         authorizer = parse_authorizer(document["authorizer"], common, limits, functions)
@@ -133,6 +142,10 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
         raise ConfigError(f"{problem}, got {show(key_expression)}", key="apiKeySelectionExpression")
     return ApiConfig(
         routes=MappingProxyType(routes),
+        api_id=_pattern(
+            document.get("apiId"), _API_ID, "apiId", "10 of a-z 0-9, such as 'a1b2c3d4e5'"
+        ),
+        region=_pattern(document.get("region"), _REGION, "region", "a region such as 'eu-west-1'"),
         route_selection_expression=compiled,
         stage=stage,
         environment=common,
@@ -197,6 +210,14 @@ def _limits(data: object) -> Limits:
         else:
             values[name_inside] = seconds(value, key)
     return replace(Limits(), **values)
+
+
+def _pattern(value: object, pattern: re.Pattern[str], key: str, what: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigError(f"must be {what}, got {show(value)}", key=key)
+    return value
 
 
 def _stage_variables(data: object) -> dict[str, str]:

@@ -1,12 +1,19 @@
-"""Running handlers the way Lambda would: in-process, with a deadline.
+"""Running handlers the way Lambda would: in-process, with two deadlines.
 
 Sync handlers run on a dedicated, elastic thread pool (never the default
 executor, whose few threads a hanging handler would starve); ``async def``
-handlers are awaited on the event loop. Either way the caller stops waiting at
-the route's timeout while the handler may finish in the background, as a
-Lambda keeps running after API Gateway gave up (spec §5). Whatever a handler
-raises, ``SystemExit`` and ``KeyboardInterrupt`` included, becomes a failed
-invocation: it never reaches the event loop.
+handlers are awaited on the event loop. Each invocation runs in its
+function's sandbox (:mod:`.sandbox`), with a fresh Lambda request id and a
+``context`` whose remaining time counts down the function's timeout.
+
+Two clocks run: the function's timeout (Lambda stops the function: a failed
+invocation, ``Task timed out after N.NN seconds``) and how long the caller
+waits (API Gateway's integration timeout, 29 s at most): whichever comes
+first is what the caller hears. A function still running when its caller
+stopped waiting runs on until it finishes or times out, and its posts still
+arrive, as a Lambda keeps running after API Gateway gave up (spec §5).
+Whatever a handler raises, ``SystemExit`` and ``KeyboardInterrupt`` included,
+becomes a failed invocation: it never reaches the event loop.
 """
 
 from __future__ import annotations
@@ -14,39 +21,56 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
-import os
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from emulator.model.function import FunctionConfig
-from emulator.runtime.context import LambdaContext, ManagementCallbacks, context_class
-from emulator.runtime.environ import Overlay, install, use_overlay
+from emulator.runtime.context import (
+    ClientContext,
+    ContextFactory,
+    LambdaContext,
+    ManagementCallbacks,
+    context_class,
+)
+from emulator.runtime.environ import install as install_environ
 from emulator.runtime.invocation import Invocation, InvocationOutcome
+from emulator.runtime.lambda_logs import emit_platform, end_line, report_line, start_line
 from emulator.runtime.loader import LoadedHandler
-from emulator.runtime.output import InvocationScope, current_scope
+from emulator.runtime.logroot import install as install_logroot
+from emulator.runtime.output import InvocationScope
+from emulator.runtime.sandbox import Sandbox
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
-__all__ = ["Invoker"]
+__all__ = ["FunctionTimeoutError", "Invoker"]
+
+logger = logging.getLogger("emulator")
+
+
+class FunctionTimeoutError(Exception):
+    """The function ran past its timeout: Lambda's ``Sandbox.Timedout`` (spec §3.6)."""
+
+    error_type: Final = "Sandbox.Timedout"
+
+    def __init__(self, request_id: str, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+        )
 
 
 class _Function:
-    """What every invocation of one function shares, worked out once.
+    """What every invocation of one function shares, worked out once."""
 
-    Each function gets its own ``LambdaContext`` subclass whose class holds
-    the attributes that never change (name, ARN, log group, callbacks), so
-    that a context per invocation sets only its request id and deadline.
-    """
+    __slots__ = ("context", "handler", "name", "sandbox")
 
-    __slots__ = ("context_class", "handler", "name", "overlay")
-
-    def __init__(self, handler: LoadedHandler, name: str, overlay: Overlay, base: LambdaContext):
+    def __init__(self, handler: LoadedHandler, sandbox: Sandbox, context: ContextFactory) -> None:
         self.handler = handler  # keeps the id this is cached under from being reused
-        self.name = name
-        self.overlay = overlay
-        self.context_class = context_class(name, base)
+        self.name = handler.config.name
+        self.sandbox = sandbox
+        self.context = context
 
 
 class _Raised:
@@ -73,107 +97,168 @@ async def _call_async(function: Callable[..., Any], event: Any, context: LambdaC
         return _Raised(exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None))
 
 
-def _enter(overlay: Overlay, scope: InvocationScope) -> None:
-    use_overlay(overlay)
-    current_scope.set(scope)
-
-
 class _Pending:
     """One invocation in flight: reports to ``on_done`` exactly once."""
 
-    __slots__ = ("deadline", "deadlines", "invoker", "on_done", "reported", "scope", "started")
+    __slots__ = (
+        "function",
+        "invoker",
+        "on_done",
+        "over",
+        "reported",
+        "scope",
+        "started",
+        "timeout",
+        "waits",
+    )
 
     def __init__(
         self,
         on_done: Callable[[Invocation], None],
-        started: float,
         invoker: Invoker,
+        function: _Function,
         scope: InvocationScope,
+        timeout: float,
+        waits: bool,
     ) -> None:
         self.on_done = on_done
-        self.started = started
         self.invoker = invoker
+        self.function = function
         self.scope = scope
-        self.reported = False
-        self.deadline = 0.0  # loop time
-        self.deadlines: _Deadlines | None = None
+        self.timeout = timeout
+        self.waits = waits  # the caller gives up before the function's timeout
+        self.started = time.monotonic()
+        self.reported = False  # the caller heard of it
+        self.over = False  # finished or timed out: its end is logged
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
     def finish(self, value: Any) -> None:
-        self.invoker._settled(self)
+        if self.over:
+            return  # it ran past its timeout: Lambda stopped it, its result is lost
         self.scope.flush()
+        self._end(self._elapsed_ms(), None)
         if self.reported:
-            return  # it timed out before; it finished in the background
+            return  # its caller stopped waiting; it finished in the background
         self.reported = True
-        if self.deadlines is not None:
-            self.deadlines.trim()
         scope, elapsed = self.scope, self._elapsed_ms()
         if isinstance(value, _Raised):
-            self.on_done(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
+            self._report(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
         else:
-            self.on_done(Invocation(InvocationOutcome.OK, value, None, elapsed, scope))
+            self._report(Invocation(InvocationOutcome.OK, value, None, elapsed, scope))
 
     def task_done(self, task: asyncio.Task[Any]) -> None:
         self.finish(_Raised(asyncio.CancelledError()) if task.cancelled() else task.result())
 
-    def expire(self) -> None:
-        if not self.reported:
+    def expire_wait(self) -> None:
+        """The caller stops waiting (API Gateway's integration timeout)."""
+        if not self.reported and not self.over:
             # AWS stops waiting; the function runs on and its posts still arrive.
             self.reported = True
-            self.on_done(
+            self._report(
                 Invocation(
                     InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms(), scope=self.scope
                 )
             )
 
+    def expire_function(self) -> None:
+        """The function's own timeout: Lambda stops it (spec §3.6)."""
+        if self.over:
+            return
+        scope = self.scope
+        scope.flush()
+        scope.plain_text = False  # Lambda stopped it: what it writes now is lost
+        error = FunctionTimeoutError(scope.request_id, self.timeout)
+        logger.error("%s (%s) %s", self.function.handler.config.handler, self.function.name, error)
+        self._end(self.timeout * 1000, "timeout")
+        if not self.reported:
+            self.reported = True
+            self._report(
+                Invocation(InvocationOutcome.ERROR, None, error, self.timeout * 1000, scope)
+            )
+
+    def _report(self, invocation: Invocation) -> None:
+        self.on_done(invocation)
+        if self.scope.after:
+            # What it asked to run once it is done (an `Event` invocation), after
+            # its caller has acted on its result: a $connect handler's greeting
+            # finds the connection open (spec §5.2 [INFER]).
+            asyncio.get_running_loop().call_soon(_run_all, self.scope.after)
+
+    def _end(self, duration_ms: float, status: str | None) -> None:
+        self.over = True
+        self.invoker._settled(self)
+        if self.invoker.platform_logs:
+            sandbox = self.function.sandbox
+            request_id = self.scope.request_id
+            emit_platform(self.scope, end_line(request_id))
+            init = sandbox.init_duration_ms if self.scope.cold else None
+            emit_platform(
+                self.scope,
+                report_line(
+                    request_id,
+                    duration_ms=duration_ms,
+                    memory_size=sandbox.function.memory_size,
+                    init_duration_ms=init,
+                    status=status,
+                ),
+            )
+
+
+def _run_all(calls: list[Callable[[], None]]) -> None:
+    for call in calls:
+        call()
+
 
 class _Deadlines:
-    """The timeouts of invocations that share one integration timeout.
+    """The deadlines of invocations that share one duration.
 
     A timer per invocation, armed and cancelled every message, churns the
-    loop's timer heap; here invocations with the same timeout queue in start
-    order (so deadlines only grow), and one timer watches the oldest that has
-    not finished.
+    loop's timer heap; here invocations with the same duration queue in start
+    order (so deadlines only grow), and one timer watches the oldest still
+    running. ``expire`` is called on each that is due.
     """
 
-    __slots__ = ("loop", "queue", "timer")
+    __slots__ = ("duration", "expire", "loop", "queue", "timer")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        duration: float,
+        expire: Callable[[_Pending], None],
+    ) -> None:
         self.loop = loop
-        self.queue: collections.deque[_Pending] = collections.deque()
+        self.duration = duration
+        self.expire = expire
+        self.queue: collections.deque[tuple[float, _Pending]] = collections.deque()
         self.timer: asyncio.TimerHandle | None = None
 
-    def add(self, pending: _Pending, deadline: float) -> None:
-        pending.deadline = deadline
-        pending.deadlines = self
-        self.queue.append(pending)
+    def add(self, pending: _Pending) -> None:
+        deadline = self.loop.time() + self.duration
+        queue = self.queue
+        while queue and queue[0][1].over:
+            queue.popleft()  # finished ones, oldest first
+        queue.append((deadline, pending))
         if self.timer is None:
             self.timer = self.loop.call_at(deadline, self.fire)
-
-    def trim(self) -> None:
-        """Forget invocations that finished, from the oldest on."""
-        queue = self.queue
-        while queue and queue[0].reported:
-            queue.popleft()
 
     def fire(self) -> None:
         self.timer = None
         now = self.loop.time()
         queue = self.queue
         while queue:
-            oldest = queue[0]
-            if not oldest.reported and oldest.deadline > now:
+            deadline, oldest = queue[0]
+            if not oldest.over and deadline > now:
                 # Not yet: look again when the oldest one still running is due.
-                self.timer = self.loop.call_at(oldest.deadline, self.fire)
+                self.timer = self.loop.call_at(deadline, self.fire)
                 return
             queue.popleft()
-            oldest.expire()
+            self.expire(oldest)
 
 
 class Invoker:
-    """Invokes loaded handlers with Lambda's environment and a deadline."""
+    """Invokes loaded handlers in their sandboxes, within their deadlines."""
 
     def __init__(
         self,
@@ -182,75 +267,40 @@ class Invoker:
         callbacks: ManagementCallbacks,
         base_dir: Path,
         max_threads: int = 512,
+        platform_logs: bool = False,
     ) -> None:
-        install()
+        install_environ()
+        install_logroot()
         self._region = region
         self._callbacks = callbacks
         self._base_dir = base_dir
         self._max_threads = max_threads
+        self.platform_logs = platform_logs  # START, END and REPORT lines per invocation
         self._pool = WorkerPool(max_threads)
         self._inbox: LoopInbox | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
-        self._deadlines: dict[float, _Deadlines] = {}
+        self._deadlines: dict[tuple[float, bool], _Deadlines] = {}
         # Per loaded handler, by identity (a reload loads new handlers).
         self._functions: dict[int, _Function] = {}
-        self._overlays: dict[tuple[str, frozenset[tuple[str, str]]], Overlay] = {}
-        self._log_streams: dict[str, str] = {}
         self._in_flight: set[_Pending] = set()
         self._drained: asyncio.Future[None] | None = None
 
     def _function(self, handler: LoadedHandler) -> _Function:
-        name = handler.config.name
+        sandbox = handler.sandbox
+        if sandbox is None:  # loaded without one (a test's own LoadedHandler)
+            sandbox = Sandbox(handler.config, region=self._region, task_root=self._base_dir)
         base = LambdaContext(
-            function_name=name,
+            function_name=handler.config.name,
             region=self._region,
             request_id="",
             deadline=0.0,
-            log_stream_name=self._log_stream(name),
+            log_stream_name=sandbox.log_stream,
             callbacks=self._callbacks,
             memory_size=handler.config.memory_size,
         )
-        prepared = _Function(handler, name, self._overlay(name, handler), base)
+        prepared = _Function(handler, sandbox, context_class(handler.config.name, base))
         self._functions[id(handler)] = prepared
         return prepared
-
-    def _overlay(self, name: str, handler: LoadedHandler) -> Overlay:
-        # One per function, kept across invocations like a Lambda container's.
-        # Routes that share a handler but not an environment are two functions.
-        key = (name, frozenset(handler.config.environment.items()))
-        overlay = self._overlays.get(key)
-        if overlay is None:
-            overlay = Overlay(self._lambda_environment(handler.config))
-            self._overlays[key] = overlay
-        return overlay
-
-    def _log_stream(self, name: str) -> str:
-        stream = self._log_streams.get(name)
-        if stream is None:
-            stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
-            self._log_streams[name] = stream
-        return stream
-
-    def _lambda_environment(self, function: FunctionConfig) -> dict[str, str]:
-        name, memory_size = function.name, function.memory_size
-        stream = self._log_stream(name)
-        return {
-            **function.environment,
-            # What the Lambda runtime sets; boto3 needs a region and credentials.
-            "AWS_REGION": self._region,
-            "AWS_DEFAULT_REGION": self._region,
-            "AWS_ACCESS_KEY_ID": "ASIAEMULATOREXAMPLE0",
-            "AWS_SECRET_ACCESS_KEY": "emulator/secret/access/key/example000000",
-            "AWS_SESSION_TOKEN": "emulator-session-token",
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.11",
-            "LAMBDA_TASK_ROOT": str(self._base_dir.resolve()),
-            "LAMBDA_RUNTIME_DIR": os.path.dirname(os.__file__),
-        }
 
     def start(
         self,
@@ -261,13 +311,17 @@ class Invoker:
         wait_s: float,
         on_done: Callable[[Invocation], None],
         route_key: str = "",
+        qualifier: str | None = None,
+        client_context: ClientContext | None = None,
     ) -> None:
-        """Invoke ``handler``; call ``on_done`` on the loop once, at the latest
-        after ``wait_s`` seconds (its integration timeout). ``route_key`` names
-        the route the invocation serves, for the log.
+        """Invoke ``handler``; call ``on_done`` on the loop once: when it returns or
+        raises, when it runs past its function's timeout, or when ``wait_s``
+        seconds (how long the caller waits) are up, whichever is first.
 
-        The per-message path: no task, no executor future, one timer. A sync
-        handler's result comes back through the loop's inbox (one wake-up per batch).
+        ``request_id`` is the caller's (API Gateway's); the function gets a
+        Lambda request id of its own. ``route_key`` names the route the
+        invocation serves, for the log. The per-message path: no task, no
+        executor future, no timer of its own.
         """
         loop = asyncio.get_running_loop()
         inbox = self._inbox
@@ -281,17 +335,24 @@ class Invoker:
         prepared = self._functions.get(id(handler))
         if prepared is None or prepared.handler is not handler:
             prepared = self._function(handler)
-        started = time.monotonic()
-        context = prepared.context_class(request_id, started + wait_s)
-        scope = InvocationScope(prepared.name, request_id, route_key)
+        sandbox = prepared.sandbox
+        aws_request_id = str(uuid.uuid4())
+        scope = sandbox.scope(aws_request_id, route_key)
+        scope.cold, sandbox.cold = sandbox.cold, False
+        timeout = handler.config.timeout
+        context = prepared.context(
+            aws_request_id, time.monotonic() + timeout, qualifier, client_context
+        )
         run_context = contextvars.copy_context()
-        run_context.run(_enter, prepared.overlay, scope)
-        pending = _Pending(on_done, started, self, scope)
-        deadlines = self._deadlines.get(wait_s)
-        if deadlines is None or deadlines.loop is not loop:
-            deadlines = self._deadlines[wait_s] = _Deadlines(loop)
-        deadlines.add(pending, loop.time() + wait_s)
+        run_context.run(sandbox.enter, scope)
+        waits = wait_s < timeout
+        pending = _Pending(on_done, self, prepared, scope, timeout, waits)
+        self._deadline(loop, timeout, False).add(pending)
+        if waits:
+            self._deadline(loop, wait_s, True).add(pending)
         self._in_flight.add(pending)
+        if self.platform_logs:
+            emit_platform(scope, start_line(aws_request_id))
         function = handler.function
         if handler.is_async:
             task = loop.create_task(_call_async(function, event, context), context=run_context)
@@ -303,6 +364,13 @@ class Invoker:
                 inbox.put(pending.finish, value)
 
             self._pool.submit(job)
+
+    def _deadline(self, loop: asyncio.AbstractEventLoop, duration: float, wait: bool) -> _Deadlines:
+        deadlines = self._deadlines.get((duration, wait))
+        if deadlines is None or deadlines.loop is not loop:
+            expire = _Pending.expire_wait if wait else _Pending.expire_function
+            deadlines = self._deadlines[(duration, wait)] = _Deadlines(loop, duration, expire)
+        return deadlines
 
     def bind(self, inbox: LoopInbox) -> None:
         """Send results to the loop through ``inbox`` (shared with other callers)."""

@@ -1,36 +1,37 @@
-"""Resolving Lambda handler strings (``module.function``) to Python callables.
+"""Importing each function's handler the way Lambda's init does (lambda-runtime-spec §2).
 
-Each function's module is imported from its code folder: the config's folder,
-or the function's ``codeUri`` under it, the way Lambda imports from a function's task
-root. The folder is put first on ``sys.path`` while the module is imported (so
-that ``import utils`` finds the ``utils.py`` beside it) and stays on it (for
-imports made later, inside the handler).
+A function's module is imported from its code folder (the config's folder,
+or its ``codeUri`` under it), the folder first on ``sys.path`` as Lambda puts
+``/var/task`` first, and under the function's environment: the import runs
+in the function's :class:`~.sandbox.Sandbox`, so module-level code that reads
+``os.environ``, creates boto3 clients or sets the root logger's level sees
+what it would see on Lambda. An init that runs past Lambda's 10 s limit is
+reported as such instead of hanging start-up, and a failed one as Lambda
+reports it (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``, or the
+exception), naming the function and its file.
 
-Functions in different folders often share a module name: a SAM template with
-``CodeUri: onconnect/`` and ``CodeUri: sendmessage/``, each holding an
-``app.py`` with ``Handler: app.handler``. On AWS they are separate functions
-with separate interpreters; here they share one. When two functions of a
-config use one module name from two folders, or the name is already imported from
-another folder, the module is imported under a name unique to its folder
-(``_apigw_ws_code_onconnect_1a2b3c4d.app``), so each function gets its own module
-object. Limitation: that applies to the handler's module (and a package it is
-in), not to what it imports by absolute name. Two ``utils.py`` in two folders
-are one ``utils`` in ``sys.modules``: whichever was imported first.
+Functions that share a code folder and a configured environment share one
+import of their modules. Functions with a different folder or environment
+get modules of their own, as separate Lambda environments would, under the
+modules' real names: the first such group imports into ``sys.modules`` as
+usual (so tests importing a handler module get that copy), each later group
+imports its own copies of every module of the API's folders, which live in
+its handlers' globals only. Libraries (site-packages) are imported once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import contextvars
+import difflib
 import importlib
-import importlib.machinery
-import importlib.util
 import inspect
-import re
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -38,9 +39,8 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig
-
-# The key of the authorizer's function among the loaded handlers.
-AUTHORIZER = "$authorizer"
+from emulator.runtime.lambda_logs import root_state
+from emulator.runtime.sandbox import INIT_TIMEOUT, Sandbox
 
 __all__ = [
     "AUTHORIZER",
@@ -51,17 +51,20 @@ __all__ = [
     "load_handlers",
 ]
 
-_ISOLATED_PREFIX = "_apigw_ws_code"
+# The key of the authorizer's function among the loaded handlers.
+AUTHORIZER = "$authorizer"
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the emulator's own code
 
 
 @dataclass(frozen=True)
 class LoadedHandler:
-    """A function's handler, ready to call, and the folder its module came from."""
+    """A function's handler, ready to call: its module's folder and environment."""
 
     config: FunctionConfig
     function: Callable[..., Any]
     is_async: bool
     folder: Path | None = None
+    sandbox: Sandbox | None = field(default=None, compare=False)
 
 
 def code_folder(function: FunctionConfig, base_dir: Path) -> Path:
@@ -70,74 +73,57 @@ def code_folder(function: FunctionConfig, base_dir: Path) -> Path:
     return folder.resolve()
 
 
-def _describe(exc: BaseException, package: str | None, folder: Path) -> str:
-    if isinstance(exc, SyntaxError):
-        return f"syntax error in {exc.filename}, line {exc.lineno}: {exc.msg}"
-    if isinstance(exc, ModuleNotFoundError) and package and (exc.name or "").startswith(package):
-        # Not the synthetic package's name: the module the user wrote, and where.
-        missing = (exc.name or "")[len(package) + 1 :]
-        return f"ModuleNotFoundError: No module named {missing!r} in {str(folder)!r}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def load_handler(
-    function: FunctionConfig, base_dir: Path, *, isolated: bool = False
+    function: FunctionConfig,
+    base_dir: Path,
+    *,
+    region: str = "us-east-1",
+    init_timeout: float = INIT_TIMEOUT,
 ) -> LoadedHandler:
-    """Import ``function.handler`` as Lambda would, from the function's code folder.
+    """Init one function on its own: its module imported under its environment.
 
-    ``isolated`` imports the module under a name unique to its folder (see the
-    module's docstring); it is implied when the module's name is already
-    imported from another folder. Raises :class:`ConfigError` at key
-    ``<where>.handler`` (``routes.$default.handler``) when the module cannot be
-    imported or the attribute is missing or not callable, and at
+    Raises :class:`ConfigError` at ``<where>.handler`` (``routes.$default.handler``)
+    when the init fails or the handler is missing or not callable, and at
     ``<where>.codeUri`` when the folder does not exist.
     """
-    prefix = f"{function.where}." if function.where else ""
-    key = f"{prefix}handler"
-    folder = code_folder(function, base_dir)
-    if function.code_uri is not None and not folder.is_dir():
-        problem = f"the code folder {str(folder)!r} does not exist or is not a folder"
-        raise ConfigError(problem, key=f"{prefix}codeUri")
-    package = None
-    if isolated or _imported_elsewhere(function.module, folder):
-        package = _isolated_package_name(folder)
-    try:
-        module = _import(function.module, folder, package)
-    except Exception as exc:
-        problem = f"cannot import module {function.module!r}: {_describe(exc, package, folder)}"
-        raise ConfigError(problem, key=key) from exc
-    handler = getattr(module, function.attribute, None)
-    if handler is None:
-        problem = f"module {function.module!r} has no function {function.attribute!r}"
-        raise ConfigError(problem, key=key)
-    if not callable(handler):
-        problem = f"{function.handler!r} is not callable (it is a {type(handler).__name__})"
-        raise ConfigError(problem, key=key)
-    return LoadedHandler(function, handler, inspect.iscoroutinefunction(handler), folder)
+    folder = _checked_folder(function, base_dir)
+    group = _Group(folder, region, init_timeout, roots=(base_dir.resolve(), folder))
+    with _fresh_modules((), [function.module] if _elsewhere(function.module, folder) else []):
+        return group.load([function])[function.name]
 
 
-def load_functions(config: ApiConfig) -> dict[str, LoadedHandler]:
+def load_functions(
+    config: ApiConfig, *, region: str = "us-east-1", init_timeout: float = INIT_TIMEOUT
+) -> dict[str, LoadedHandler]:
     """Every function's handler, by function name, or the first :class:`ConfigError`."""
-    folders: dict[str, set[Path]] = {}
+    groups: dict[tuple[Path, frozenset[tuple[str, str]]], list[FunctionConfig]] = {}
     for function in config.functions.values():
-        top = _top_level(function.module)
-        folders.setdefault(top, set()).add(code_folder(function, config.base_dir))
-    loaded = {}
-    for name, function in config.functions.items():
-        shared_name = len(folders[_top_level(function.module)]) > 1
         try:
-            loaded[name] = load_handler(function, config.base_dir, isolated=shared_name)
+            folder = _checked_folder(function, config.base_dir)
+        except ConfigError as exc:
+            raise exc.at("", config.source) from exc.__cause__
+        groups.setdefault((folder, frozenset(function.environment.items())), []).append(function)
+    roots = (config.base_dir.resolve(), *(folder for folder, _ in groups))
+    loaded: dict[str, LoadedHandler] = {}
+    for index, ((folder, _), functions) in enumerate(groups.items()):
+        group = _Group(folder, region, init_timeout, roots=roots)
+        # The first group imports into sys.modules as usual, unless a module of
+        # the same name is there from elsewhere (another API's folder).
+        foreign = [f.module for f in functions if _elsewhere(f.module, folder)]
+        try:
+            with _fresh_modules(roots if index > 0 else (), foreign):
+                loaded.update(group.load(functions))
         except ConfigError as exc:
             raise exc.at("", config.source) from exc.__cause__
     return loaded
 
 
-def load_handlers(config: ApiConfig) -> dict[str, LoadedHandler]:
+def load_handlers(
+    config: ApiConfig, *, region: str = "us-east-1", init_timeout: float = INIT_TIMEOUT
+) -> dict[str, LoadedHandler]:
     """The handler of every Lambda route, by route key, and the authorizer's
     (at :data:`AUTHORIZER`); or the first :class:`ConfigError` (with its source)."""
-    functions = load_functions(config)
+    functions = load_functions(config, region=region, init_timeout=init_timeout)
     handlers = {
         route_key: functions[route.function.name]
         for route_key, route in config.routes.items()
@@ -149,44 +135,259 @@ def load_handlers(config: ApiConfig) -> dict[str, LoadedHandler]:
     return handlers
 
 
-def _top_level(module: str) -> str:
-    return module.partition(".")[0]
+def _checked_folder(function: FunctionConfig, base_dir: Path) -> Path:
+    folder = code_folder(function, base_dir)
+    if function.code_uri is not None and not folder.is_dir():
+        problem = f"the code folder {str(folder)!r} does not exist or is not a folder"
+        raise ConfigError(problem, key=_key(function, "codeUri"))
+    return folder
 
 
-def _imported_elsewhere(module: str, folder: Path) -> bool:
+def _key(function: FunctionConfig, name: str) -> str:
+    return f"{function.where}.{name}" if function.where else name
+
+
+class _Group:
+    """Functions sharing a code folder and a configured environment: one init."""
+
+    def __init__(
+        self, folder: Path, region: str, init_timeout: float, *, roots: Sequence[Path]
+    ) -> None:
+        self.folder = folder
+        self.region = region
+        self.init_timeout = init_timeout
+        self.roots = roots
+
+    def load(self, functions: Sequence[FunctionConfig]) -> dict[str, LoadedHandler]:
+        first = functions[0]
+        root = root_state(first.logging)
+        sandboxes = {
+            f.name: Sandbox(f, region=self.region, task_root=self.folder, root=root)
+            for f in functions
+        }
+        modules: dict[str, ModuleType] = {}
+        started = time.monotonic()
+        for function in functions:
+            if function.module not in modules:
+                modules[function.module] = self._init(function, sandboxes[function.name])
+        init_ms = (time.monotonic() - started) * 1000
+        loaded = {}
+        for function in functions:
+            sandboxes[function.name].init_duration_ms = init_ms
+            handler = _handler(modules[function.module], function)
+            loaded[function.name] = LoadedHandler(
+                function,
+                handler,
+                inspect.iscoroutinefunction(handler),
+                self.folder,
+                sandboxes[function.name],
+            )
+        return loaded
+
+    def _init(self, function: FunctionConfig, sandbox: Sandbox) -> ModuleType:
+        """Import ``function``'s module in its sandbox, within the init limit."""
+        top = function.module.partition(".")[0]
+        if top in sys.builtin_module_names:
+            problem = (
+                f"Runtime.BuiltInModuleConflict: Cannot use built-in module {top}"
+                " as a handler module"
+            )
+            raise ConfigError(
+                f"function {function.name!r}: {problem}", key=_key(function, "handler")
+            )
+        context = contextvars.copy_context()
+        context.run(sandbox.enter, sandbox.scope(""))
+        outcome: dict[str, Any] = {}
+
+        def init() -> None:
+            try:
+                outcome["module"] = importlib.import_module(function.module)
+            except BaseException as exc:  # noqa: BLE001 - reported as Lambda reports it
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=context.run, args=(init,), daemon=True)
+        # Every other code folder off sys.path (this API's, and any an earlier
+        # load put there): as on Lambda, the module is found in its own folder.
+        others = {str(root) for root in self.roots if root != self.folder} | _added_folders
+        others.discard(str(self.folder))
+        with _first_on_path(str(self.folder)), _off_path(sorted(others)):
+            thread.start()
+            thread.join(self.init_timeout)
+            searched = list(sys.path)
+        if thread.is_alive():
+            problem = _timed_out(function, thread, self.init_timeout)
+            raise ConfigError(problem, key=_key(function, "handler"))
+        error = outcome.get("error")
+        if error is not None:
+            problem = _init_error(error, function, self.folder, searched)
+            raise ConfigError(problem, key=_key(function, "handler")) from error
+        module: ModuleType = outcome["module"]
+        return module
+
+
+@contextlib.contextmanager
+def _fresh_modules(roots: Sequence[Path], foreign: Sequence[str]) -> Iterator[None]:
+    """Import fresh copies of the API's own modules (those under ``roots``) and of
+    ``foreign`` ones (there from another folder), then put the others back."""
+    tops = {module.partition(".")[0] for module in foreign}
+    if not roots and not tops:
+        yield
+        return
+    roots = (*roots, *_foreign_roots(tops))
+
+    def replaced(name: str, module: ModuleType | None) -> bool:
+        top = name.partition(".")[0]
+        return module is not None and (_is_own(module, roots) or top in tops)
+
+    saved = {name: m for name, m in list(sys.modules.items()) if replaced(name, m)}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name, module in list(sys.modules.items()):
+            if replaced(name, module):
+                del sys.modules[name]
+        sys.modules.update(saved)
+
+
+def _elsewhere(module: str, folder: Path) -> bool:
     """Whether ``module``'s top-level name is in ``sys.modules`` from another folder."""
-    cached = sys.modules.get(_top_level(module))
-    if cached is None:
-        return False
-    roots = {Path(entry).resolve().parent for entry in getattr(cached, "__path__", None) or ()}
+    cached = sys.modules.get(module.partition(".")[0])
     file = getattr(cached, "__file__", None)
-    if not roots and file:
-        roots.add(Path(file).resolve().parent)
-    return folder not in roots
+    if cached is None or not file:
+        return False
+    return not Path(file).resolve().is_relative_to(folder)
 
 
-def _isolated_package_name(folder: Path) -> str:
-    digest = hashlib.sha256(str(folder).encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    readable = re.sub(r"\W", "_", folder.name.lower()) or "root"
-    return f"{_ISOLATED_PREFIX}_{readable}_{digest}"
+def _foreign_roots(tops: set[str]) -> list[Path]:
+    """The folders that modules of these names in ``sys.modules`` come from."""
+    roots = []
+    for top in tops:
+        file = getattr(sys.modules.get(top), "__file__", None)
+        if file:
+            path = Path(file).resolve()
+            roots.append(path.parent.parent if path.name == "__init__.py" else path.parent)
+    return roots
 
 
-def _import(module: str, folder: Path, package: str | None) -> ModuleType:
-    with _first_on_path(str(folder)):
-        if package is None:
-            return importlib.import_module(module)
-        created = package not in sys.modules
-        if created:
-            # A namespace-like package whose only location is the code folder.
-            spec = importlib.machinery.ModuleSpec(package, None, is_package=True)
-            spec.submodule_search_locations = [str(folder)]
-            sys.modules[package] = importlib.util.module_from_spec(spec)
-        try:
-            return importlib.import_module(f"{package}.{module}")
-        except BaseException:
-            if created and not any(name.startswith(f"{package}.") for name in sys.modules):
-                del sys.modules[package]
-            raise
+def _is_own(module: ModuleType, roots: Sequence[Path]) -> bool:
+    """Whether ``module`` is the API's code: a file in one of its folders, not a library."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return False
+    path = Path(file).resolve()
+    if "site-packages" in path.parts or "dist-packages" in path.parts:
+        return False
+    if path.is_relative_to(_PACKAGE_DIR):
+        return False
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _handler(module: ModuleType, function: FunctionConfig) -> Callable[..., Any]:
+    key = _key(function, "handler")
+    handler = getattr(module, function.attribute, None)
+    if handler is None:
+        callables = [name for name, value in vars(module).items() if callable(value)]
+        hint = _did_you_mean(function.attribute, callables)
+        problem = (
+            f"Runtime.HandlerNotFound: Handler '{function.attribute}'"
+            f" missing on module '{function.module}'{hint}"
+        )
+        raise ConfigError(f"function {function.name!r} ({_file(module)}): {problem}", key=key)
+    if not callable(handler):
+        problem = f"{function.handler!r} is not callable (it is a {type(handler).__name__})"
+        raise ConfigError(f"function {function.name!r}: {problem}", key=key)
+    return handler  # type: ignore[no-any-return]
+
+
+def _init_error(
+    error: BaseException, function: FunctionConfig, folder: Path, searched: Sequence[str]
+) -> str:
+    """The error Lambda reports for a failed init (lambda-runtime-spec §2.2)."""
+    module = function.module
+    who = f"function {function.name!r}"
+    if isinstance(error, SyntaxError):
+        where = f" ({error.filename}, line {error.lineno})"
+        problem = f"Syntax error in module '{module}': {error.msg}{where}"
+        return f"{who}: Runtime.UserCodeSyntaxError: {problem}"
+    if isinstance(error, ImportError):
+        text = f"{who}: Runtime.ImportModuleError: Unable to import module '{module}': {error}"
+        missing = error.name or ""
+        if isinstance(error, ModuleNotFoundError) and module.startswith(missing) and missing:
+            # The handler's own module is missing: say where it was looked for.
+            text += _missing_module(missing, folder, searched)
+        else:
+            text += _location(error)
+        return text
+    return f"{who}: {type(error).__name__}: {error}{_location(error)}"
+
+
+def _missing_module(missing: str, folder: Path, searched_path: Sequence[str]) -> str:
+    parent, _, leaf = missing.rpartition(".")
+    searched = folder.joinpath(*parent.split(".")) if parent else folder
+    found = []
+    if searched.is_dir():
+        found = [
+            child.stem if child.suffix == ".py" else child.name
+            for child in searched.iterdir()
+            if (child.suffix == ".py" or child.is_dir()) and not child.name.startswith((".", "_"))
+        ]
+    path = ", ".join(repr(entry) for entry in searched_path[:6])
+    more = ", ..." if len(searched_path) > 6 else ""
+    return f" (looked in {str(searched)!r}{_did_you_mean(leaf, found)}; sys.path: [{path}{more}])"
+
+
+def _location(error: BaseException) -> str:
+    """`` (app.py, line 3)``: where in the user's code the error was raised."""
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if "importlib" not in frame.filename
+        and not Path(frame.filename).is_relative_to(_PACKAGE_DIR)
+    ]
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
+
+
+def _timed_out(function: FunctionConfig, thread: threading.Thread, timeout: float) -> str:
+    where = ""
+    frame = sys._current_frames().get(thread.ident or 0)
+    if frame is not None:
+        stack = traceback.extract_stack(frame)
+        own = [f for f in stack if not Path(f.filename).is_relative_to(_PACKAGE_DIR)]
+        last = (own or stack)[-1]
+        where = f"; it is still running at {last.filename}, line {last.lineno}, in {last.name}"
+    return (
+        f"function {function.name!r}: its init did not finish within {timeout:.2f} seconds,"
+        f" Lambda's limit for importing a function's module{where}"
+    )
+
+
+def _file(module: ModuleType) -> str:
+    return str(getattr(module, "__file__", None) or module.__name__)
+
+
+def _did_you_mean(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@contextlib.contextmanager
+def _off_path(folders: Sequence[str]) -> Iterator[None]:
+    """The API's other code folders off ``sys.path`` while a function's module is
+    imported: as on Lambda, it finds the modules of its own folder only."""
+    removed = [(index, entry) for index, entry in enumerate(sys.path) if entry in folders]
+    for index, _ in reversed(removed):
+        del sys.path[index]
+    try:
+        yield
+    finally:
+        for index, entry in removed:
+            sys.path.insert(index, entry)
+
+
+# The code folders the loader put on sys.path, and left there.
+_added_folders: set[str] = set()
 
 
 @contextlib.contextmanager
@@ -194,6 +395,7 @@ def _first_on_path(folder: str) -> Iterator[None]:
     """``folder`` first on ``sys.path`` while importing; on it afterwards."""
     if folder not in sys.path:
         sys.path.insert(0, folder)  # stays: handlers may import lazily
+        _added_folders.add(folder)
         yield
         return
     moved = sys.path[0] != folder

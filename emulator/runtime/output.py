@@ -3,10 +3,11 @@
 Each invocation runs with its :class:`InvocationScope` in a context variable,
 :data:`current_scope` (threads it starts inherit it). Lines a handler writes
 with ``print`` (through :class:`AttributedStream`, which replaces
-``sys.stdout`` and ``sys.stderr`` while the emulator serves) and records it
-logs (tagged by :class:`AttributionFilter`) go to the ``emulator.handler``
-logger under the function and request id that wrote them, as CloudWatch groups
-a Lambda's output. Anything written outside an invocation goes to the real streams.
+``sys.stdout`` and ``sys.stderr`` while ``apigw-ws serve`` runs) and the lines
+its root logger writes in Lambda's format (:mod:`.lambda_logs`) go to the
+``emulator.handler`` logger under the function and request id that wrote
+them, as CloudWatch groups a Lambda's output (:func:`emit_line`). Anything
+written outside an invocation goes to the real streams.
 """
 
 from __future__ import annotations
@@ -16,15 +17,18 @@ import io
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, TextIO
+
+from emulator.runtime.logroot import outside
 
 __all__ = [
     "HANDLER_OUTPUT",
     "AttributedStream",
-    "AttributionFilter",
     "InvocationScope",
     "capture_output",
     "current_scope",
+    "emit_line",
     "real_stderr",
     "release_output",
 ]
@@ -33,16 +37,37 @@ HANDLER_OUTPUT = logging.getLogger("emulator.handler")
 
 
 class InvocationScope:
-    """One invocation, as seen from inside it: who runs, and what it posted."""
+    """One invocation (or a function's init), as seen from inside it: who runs,
+    what it posted, and what it asked to run once it is done.
 
-    __slots__ = ("buffers", "function_name", "posts", "request_id", "route_key")
+    ``request_id`` is Lambda's request id (``context.aws_request_id``): empty
+    during init, as in Lambda's own log lines. ``plain_text`` is False when the
+    function's JSON log level filters out plain text (lambda-runtime-spec §4.2).
+    """
 
-    def __init__(self, function_name: str, request_id: str, route_key: str) -> None:
+    __slots__ = (
+        "after",
+        "buffers",
+        "cold",
+        "function_name",
+        "plain_text",
+        "posts",
+        "request_id",
+        "route_key",
+    )
+
+    def __init__(
+        self, function_name: str, request_id: str, route_key: str, *, plain_text: bool = True
+    ) -> None:
         self.function_name = function_name
         self.request_id = request_id
         self.route_key = route_key
+        self.plain_text = plain_text
         self.posts = 0
         self.buffers: dict[str, str] = {}
+        # What runs when the invocation is over (an `Event` invocation it made).
+        self.after: list[Callable[[], None]] = []
+        self.cold = False  # the first invocation after its function's init
 
     def flush(self) -> None:
         """Emit output that did not end with a newline."""
@@ -60,16 +85,32 @@ current_scope: contextvars.ContextVar[InvocationScope | None] = contextvars.Cont
 _emitting = threading.local()
 
 
-def _emit_output(scope: InvocationScope, stream: str, line: str) -> None:
+def emit_line(scope: InvocationScope, stream: str, line: str, level: int = logging.INFO) -> None:
+    """Hand one line a function wrote (``stream``: stdout, stderr, logging,
+    platform) to the emulator's log, under the invocation that wrote it."""
     _emitting.active = True
     try:
-        _log_output(scope, stream, line)
+        record = HANDLER_OUTPUT.makeRecord(
+            HANDLER_OUTPUT.name,
+            level,
+            "(handler)",
+            0,
+            line,
+            (),
+            None,
+            extra={"apigw": _output_fields(scope, stream)},
+        )
+        # As the process, not the function: its root logger is not the emulator's.
+        # `handle`, not `info`: the function's own level has decided already.
+        with outside():
+            HANDLER_OUTPUT.handle(record)
     finally:
         _emitting.active = False
 
 
-def _log_output(scope: InvocationScope, stream: str, line: str) -> None:
-    HANDLER_OUTPUT.info(line, extra={"apigw": _output_fields(scope, stream)})
+def _emit_output(scope: InvocationScope, stream: str, line: str) -> None:
+    if scope.plain_text:
+        emit_line(scope, stream, line)
 
 
 def _output_fields(scope: InvocationScope, stream: str) -> dict[str, Any]:
@@ -116,17 +157,6 @@ class AttributedStream(io.TextIOBase):
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return self.real.encoding
-
-
-class AttributionFilter(logging.Filter):
-    """Tags records logged by handler code with the invocation they came from."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "apigw"):
-            scope = current_scope.get()
-            if scope is not None:
-                record.apigw = _output_fields(scope, "logging")
-        return True
 
 
 def capture_output() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import logging
 import queue
 import threading
@@ -171,6 +172,9 @@ class LoopInbox:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = self._loop = loop
+        # Calls run in the context the inbox was made in (the loop's), never in a
+        # copy of the putting thread's: a handler's environment stays its own.
+        self._context = contextvars.copy_context()
         self._calls: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = (
             collections.deque()
         )
@@ -183,7 +187,7 @@ class LoopInbox:
             self._woken = True
             # A closed loop: nobody is left to run the call.
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._run)
+                self._loop.call_soon_threadsafe(self._run, context=self._context)
 
     def _run(self) -> None:
         # Cleared before draining: a call put from now on wakes the loop again,

@@ -15,7 +15,6 @@ import logging
 from typing import Any, TextIO
 
 from emulator.runtime.output import (
-    AttributionFilter,
     capture_output,
     real_stderr,
     release_output,
@@ -36,9 +35,9 @@ class TextFormatter(logging.Formatter):
         details: dict[str, Any] | None = getattr(record, "apigw", None)
         message = record.getMessage()
         if details is not None and details.get("kind") == "output":
-            level = "" if details["stream"] != "logging" else f"[{record.levelname}] "
-            who = f"{details['function']} {details['requestId']}"
-            text = f"{_clock(record)}   {who} | {level}{message}"
+            # A logging line is in Lambda's own format already: level, time, request id.
+            who = f"{details['function']} {details['requestId'] or '(init)'}"
+            text = f"{_clock(record)}   {who} | {message}"
         elif details is not None:
             text = f"{_clock(record)} {message}"
         else:
@@ -75,7 +74,6 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
     unconfigure()
     handler = logging.StreamHandler(stream or real_stderr())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(AttributionFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     # Lambda's Python runtime leaves the root logger at WARNING: a handler that

@@ -26,7 +26,6 @@ from emulator.app import Emulator
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, with_limits
-from emulator.runtime.loader import load_handlers
 
 __all__ = ["Reloader"]
 
@@ -102,7 +101,7 @@ class Reloader:
                     os.remove(importlib.util.cache_from_source(str(file)))
         importlib.invalidate_caches()
         try:
-            handlers = load_handlers(config)
+            handlers = self.emulator.load(config)
         except ConfigError as exc:
             for name in fresh:
                 sys.modules.pop(name, None)

@@ -190,7 +190,11 @@ async def run_authorizer(
     )["requestContext"]
     sources = parse_identity_sources(authorizer.identity_source)
     missing = missing_identity(
-        sources, headers, query or [], {}, context_variables(request_context)
+        sources,
+        headers,
+        query or [],
+        info.stage_variables or {},
+        context_variables(request_context),
     )
     if missing is not None:
         # AWS: 401 without calling the authorizer.
@@ -201,7 +205,7 @@ async def run_authorizer(
         method_arn=method_arn,
         headers=headers,
         query=query,
-        stage_variables={},
+        stage_variables=info.stage_variables or {},
         request_context=request_context,
     )
     invocation = await invoke(handler, event, request_id)

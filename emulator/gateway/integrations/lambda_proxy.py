@@ -24,7 +24,7 @@ from emulator.gateway.results import (
 )
 from emulator.model.integration import LambdaIntegration
 from emulator.runtime.invocation import Invocation, InvocationOutcome
-from emulator.runtime.invoke import Invoker
+from emulator.runtime.invoke import FunctionTimeoutError, Invoker
 from emulator.runtime.loader import LoadedHandler
 
 __all__ = ["LambdaProxy", "proxy_outcome"]
@@ -97,7 +97,10 @@ class LambdaProxy:
     ) -> None:
         outcome = proxy_outcome(invocation, event["requestContext"]["eventType"])
         if invocation.outcome is InvocationOutcome.ERROR:
-            logger.error("%s (%s) raised", self.target, self.route_key, exc_info=invocation.error)
+            if not isinstance(invocation.error, FunctionTimeoutError):  # logged by the runtime
+                logger.error(
+                    "%s (%s) raised", self.target, self.route_key, exc_info=invocation.error
+                )
         elif invocation.outcome is InvocationOutcome.TIMEOUT:
             logger.error(
                 "%s (%s) timed out after %.3f s", self.target, self.route_key, self._timeout

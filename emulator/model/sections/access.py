@@ -9,12 +9,13 @@ from emulator.errors import ConfigError
 from emulator.model.api import AUTHORIZATION_TYPES, ApiKeyConfig, AuthorizerConfig, Limits
 from emulator.model.identity import parse_identity_sources
 from emulator.model.sections.checks import check_keys, flag, mapping, show
+from emulator.model.sections.functions import Functions
 from emulator.model.sections.integrations import wait
-from emulator.model.sections.routes import FUNCTION_KEYS, Functions, function_of, handler_document
+from emulator.model.sections.routes import HANDLER_KEYS, function_of, handler_document
 
 __all__ = ["parse_api_keys", "parse_authorization_type", "parse_authorizer", "parse_credentials"]
 
-_AUTHORIZER_KEYS = ("handler", "identitySource", "timeout", "environment", "codeUri")
+_AUTHORIZER_KEYS = ("handler", "function", "identitySource", "timeout", "environment", "codeUri")
 _API_KEY_KEYS = ("value", "id", "name", "enabled", "stages")
 
 
@@ -24,8 +25,13 @@ def parse_authorizer(
     document = mapping(data, "authorizer", "a mapping with a 'handler' key")
     check_keys(document, _AUTHORIZER_KEYS, "authorizer")
     own = {key: value for key, value in document.items() if key != "identitySource"}
-    value = handler_document(own, "authorizer", FUNCTION_KEYS)
-    function = function_of(value, own, common, "authorizer", functions)
+    if "function" in own and "handler" not in own:
+        check_keys(own, ("function", "timeout"), "authorizer")
+        function = functions.named(own["function"], "authorizer.function")
+        value: Mapping[object, object] = own
+    else:
+        value = handler_document(own, "authorizer", HANDLER_KEYS)
+        function = function_of(value, own, common, "authorizer", functions)
     timeout, own_timeout = wait(value, "authorizer", limits)
     sources = document.get("identitySource") or []
     if isinstance(sources, str):

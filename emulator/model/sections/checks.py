@@ -37,6 +37,8 @@ __all__ = [
 
 # AWS: TimeoutInMillis is 50-29000 for WebSocket APIs (botocore apigatewayv2 CreateIntegration).
 MIN_WAIT, MAX_WAIT = 0.05, 29.0
+# At most this many allowed keys are listed after a did-you-mean.
+_LISTED_KEYS = 12
 # What os.environ accepts as a name: not empty, no '=', no NUL.
 _ENV_NAME = re.compile(r"[^=\x00]+")
 
@@ -52,7 +54,10 @@ def check_keys(document: Mapping[object, object], allowed: Collection[str], wher
         if name not in allowed:
             label = name if isinstance(name, str) else show(name)
             hint = suggest(name, allowed)
-            problem = f"unknown key{hint} (allowed keys: {', '.join(allowed)})"
+            problem = f"unknown key{hint}"
+            if not hint or len(allowed) <= _LISTED_KEYS:
+                # A long list after a good guess only buries the guess.
+                problem += f" (allowed keys: {', '.join(allowed)})"
             raise ConfigError(problem, key=f"{where}.{label}" if where else label)
 
 

@@ -20,12 +20,10 @@ from emulator.model.api import (
     RouteConfig,
     RouteRequest,
 )
-from emulator.model.function import FunctionConfig, function_name_for
+from emulator.model.function import FunctionConfig
 from emulator.model.integration import LambdaIntegration
 from emulator.model.sections.checks import (
     check_keys,
-    code_uri,
-    environment,
     flag,
     handler_string,
     mapping,
@@ -33,50 +31,21 @@ from emulator.model.sections.checks import (
     strings,
     suggest,
 )
+from emulator.model.sections.functions import Functions, own_environment
 from emulator.model.sections.integrations import parse_integration, wait
 from emulator.model.selection import compile_expression
 
-__all__ = ["FUNCTION_KEYS", "Functions", "parse_routes"]
+__all__ = ["HANDLER_KEYS", "function_of", "handler_document", "parse_routes"]
 
 # Route settings whatever the integration (spec §A.7, §A.8).
 _REQUEST_KEYS = ("modelSelectionExpression", "requestModels", "requestParameters", "apiKeyRequired")
-# What a handler route says of its function, beside the route's own settings.
-FUNCTION_KEYS = ("handler", "timeout", "environment", "codeUri")
-_ROUTE_KEYS = (*FUNCTION_KEYS[:1], "routeResponse", *FUNCTION_KEYS[1:], *_REQUEST_KEYS)
+# A route's `handler:` (its implicit function's handler, folder and variables) and
+# `timeout` (how long API Gateway waits for it).
+HANDLER_KEYS = ("handler", "timeout", "environment", "codeUri")
+_ROUTE_KEYS = (*HANDLER_KEYS[:1], "routeResponse", *HANDLER_KEYS[1:], *_REQUEST_KEYS)
+_FUNCTION_ROUTE_KEYS = ("function", "routeResponse", "timeout", *_REQUEST_KEYS)
 _INTEGRATION_ROUTE_KEYS = ("integration", "routeResponse", *_REQUEST_KEYS)
 _ROUTE_PARAMETER = re.compile(r"route\.request\.(header|querystring)\.[a-zA-Z0-9._$-]+")
-
-
-class Functions:
-    """The functions a document makes, by name: one per handler, folder and environment.
-
-    Routes that name the same handler with the same code folder and
-    environment share one function, as they would share one deployed Lambda;
-    a second, different function of the same handler is named ``NAME-2``.
-    """
-
-    def __init__(self) -> None:
-        self.by_name: dict[str, FunctionConfig] = {}
-
-    def implicit(
-        self, handler: str, variables: Mapping[str, str], folder: object, where: str
-    ) -> FunctionConfig:
-        """The function of a ``handler:`` at ``where``, shared with any identical one."""
-        base = function_name_for(handler)
-        candidate = FunctionConfig(
-            base, handler, variables, code_uri(folder, f"{where}.codeUri"), where=where
-        )
-        name, number = base, 2
-        while name in self.by_name:
-            existing = self.by_name[name]
-            if existing == FunctionConfig(
-                existing.name, handler, variables, candidate.code_uri, where=where
-            ):
-                return existing
-            name, number = f"{base[: 64 - len(str(number)) - 1]}-{number}", number + 1
-        function = FunctionConfig(name, handler, variables, candidate.code_uri, where=where)
-        self.by_name[name] = function
-        return function
 
 
 def parse_routes(
@@ -98,7 +67,17 @@ def parse_routes(
             problem = f"route keys must be non-empty strings, got {show(route_key)}"
             raise ConfigError(problem, key="routes")
         where = _route_location(route_key)
-        if isinstance(value, Mapping) and "integration" in value and "handler" not in value:
+        if isinstance(value, Mapping) and "function" in value and "handler" not in value:
+            check_keys(value, _FUNCTION_ROUTE_KEYS, where)
+            function = functions.named(value["function"], f"{where}.function")
+            timeout, own_timeout = wait(value, where, limits)
+            routes[route_key] = RouteConfig(
+                route_key,
+                LambdaIntegration(function, timeout, own_timeout),
+                _two_way(route_key, value, where),
+                _route_request(route_key, value, where, models),
+            )
+        elif isinstance(value, Mapping) and "integration" in value and "handler" not in value:
             check_keys(value, _INTEGRATION_ROUTE_KEYS, where)
             integration = parse_integration(value["integration"], f"{where}.integration", limits)
             routes[route_key] = RouteConfig(
@@ -134,9 +113,12 @@ def handler_document(
     if not isinstance(value, Mapping):
         problem = "must be a handler string 'module.function' or a mapping with a 'handler' key"
         raise ConfigError(f"{problem}, got {show(value)}", key=where)
-    if "integration" in value and "handler" in value:
-        problem = f"a 'handler' or an 'integration', not both (allowed keys: {', '.join(allowed)})"
-        raise ConfigError(problem, key=f"{where}.integration")
+    for other in ("integration", "function"):
+        if other in value and "handler" in value:
+            problem = f"a 'handler' or a{'n' if other[0] == 'i' else ''} {other!r}, not both"
+            raise ConfigError(
+                f"{problem} (allowed keys: {', '.join(allowed)})", key=f"{where}.{other}"
+            )
     check_keys(value, allowed, where)
     if "handler" not in value:
         raise ConfigError("missing the required key 'handler'", key=where)
@@ -153,8 +135,7 @@ def function_of(
     """The implicit function of a ``handler:`` (``written`` as the document had it)."""
     short_form = isinstance(written, str)
     handler = handler_string(value["handler"], where if short_form else f"{where}.handler")
-    own = environment(value.get("environment"), f"{where}.environment")
-    variables = MappingProxyType({**common, **own}) if own else common
+    variables = own_environment(value, common, where)
     return functions.implicit(handler, variables, value.get("codeUri"), where)
 
 

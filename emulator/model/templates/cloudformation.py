@@ -77,6 +77,7 @@ class _Importer:
         if api_id is not None:
             endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
             self.t.resolver.bind(api, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+        self.t.bind_functions()
         self.integrations = IntegrationImporter(self.t, api)
         if self.t.type_of(api) == _SAM_API:
             name, expression, stage = self._sam_api(api)
@@ -383,6 +384,7 @@ class _Importer:
             identity_source=identity,
             environment=function.environment,
             timeout=function.timeout,
+            spec=function,
         )
 
     def _millis(self, raw: Any, key: str) -> float | None:

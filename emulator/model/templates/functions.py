@@ -169,6 +169,17 @@ class Template:
 
     # Functions
 
+    def bind_functions(self) -> None:
+        """``Ref`` of a function is the name the emulator serves it under, and
+        ``Fn::GetAtt Fn.Arn`` its ARN: a handler that invokes another function
+        of the template by either reaches it (the emulator's Lambda API)."""
+        region = self.resolver.resolve({"Ref": "AWS::Region"})
+        account = self.resolver.resolve({"Ref": "AWS::AccountId"})
+        for logical_id in self.of_type(*FUNCTION_TYPES):
+            name = self.served_name(logical_id) or logical_id
+            arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+            self.resolver.bind(logical_id, name, {"Arn": arn})
+
     def function_for(self, value: str, depth: int = 0) -> str | None:
         """The logical id of the function an integration URI or ARN invokes."""
         for ref in references(value):
@@ -179,7 +190,8 @@ class Template:
                 target = self.prop(ref.logical_id, "FunctionName", references_ok=True)
                 if target is not None:
                     return self.function_for(target, depth + 1)
-        for name in _FUNCTION_ARN.findall(value):
+        names = _FUNCTION_ARN.findall(value) or [value]  # an ARN, or a bare name
+        for name in names:
             for logical_id in self.of_type(*FUNCTION_TYPES):
                 if name in (logical_id, self.prop(logical_id, "FunctionName", references_ok=True)):
                     return logical_id
@@ -238,7 +250,43 @@ class Template:
             code_uri=code,
             environment=MappingProxyType(self._environment(logical_id, own, sam)),
             timeout=timeout,
+            memory_size=self._memory_size(merged, key_of),
+            logging=self._logging(merged, key_of),
+            function_name=self.served_name(logical_id),
         )
+
+    def served_name(self, logical_id: str) -> str | None:
+        """A function's FunctionName, when the template gives one resolvable here."""
+        name = self.prop(logical_id, "FunctionName", references_ok=True)
+        return None if name is None or has_references(name) else name
+
+    def _memory_size(self, merged: Mapping[str, Any], key_of: Mapping[str, str]) -> int | None:
+        if merged.get("MemorySize") is None:
+            return None
+        value = self.resolve(merged["MemorySize"], key_of["MemorySize"])
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problem = f"must be a whole number of MB, got {value!r}"
+            raise ConfigError(problem, key=key_of["MemorySize"], source=self.source)
+        return value
+
+    def _logging(self, merged: Mapping[str, Any], key_of: Mapping[str, str]) -> dict[str, str]:
+        """LoggingConfig as routes.yaml's ``loggingConfig`` (its LogGroup is not needed here)."""
+        if merged.get("LoggingConfig") is None:
+            return {}
+        key = key_of["LoggingConfig"]
+        value = self._whole(merged["LoggingConfig"], key)
+        names = {
+            "LogFormat": "logFormat",
+            "ApplicationLogLevel": "applicationLogLevel",
+            "SystemLogLevel": "systemLogLevel",
+        }
+        return {
+            names[name]: text
+            for name, raw in value.items()
+            if name in names and (text := self.text(raw, f"{key}.{name}")) is not None
+        }
 
     def raw_properties(self, logical_id: str) -> Mapping[str, Any]:
         properties = self.resources[logical_id].get("Properties")

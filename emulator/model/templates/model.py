@@ -52,6 +52,8 @@ class AuthorizerSpec:
     identity_source: tuple[str, ...] = ()
     environment: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     timeout: float = 3.0  # the function's Timeout
+    # The function as the template declares it, when it was resolved.
+    spec: FunctionSpec | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,16 @@ class FunctionSpec:
     code_uri: Path | None = None
     environment: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     timeout: float = 3.0  # Lambda's default Timeout
+    memory_size: int | None = None  # None: Lambda's default
+    # The routes.yaml `loggingConfig` of its LoggingConfig, if it has one.
+    logging: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    # The function's name once deployed (its FunctionName), if it differs from ``name``.
+    function_name: str | None = None
+
+    @property
+    def served_name(self) -> str:
+        """The name the emulator serves it under (``AWS_LAMBDA_FUNCTION_NAME``)."""
+        return self.function_name or self.name
 
 
 @dataclass(frozen=True)
@@ -132,35 +144,34 @@ def build(
 ) -> ApiConfig:
     """The routes.yaml document for ``routes``, parsed into an :class:`ApiConfig`.
 
-    A route's timeout is the shorter of its integration's (29 s by default)
-    and its function's: on AWS the function is stopped at its own timeout, and
-    ``context.get_remaining_time_in_millis()`` counts down from it. The
-    variables every function shares become the top-level ``environment``.
+    Each function of the template becomes an entry of ``functions`` with its
+    Timeout, MemorySize and LoggingConfig, and its routes use it by name; a
+    route's ``timeout`` is its integration's (TimeoutInMillis), if it has one.
+    The variables every function shares become the top-level ``environment``.
     ``authorizer`` becomes the ``authorizer`` section (``CUSTOM``);
     ``authorization_type`` is $connect's otherwise (``NONE`` or ``AWS_IAM``).
     ``top`` holds further top-level routes.yaml keys (``models``, ``apiKeys``...).
     """
-    functions = [route.function.environment for route in routes if route.function is not None]
+    specs = [route.function for route in routes if route.function is not None]
     if authorizer is not None:
-        functions.append(authorizer.environment)
+        specs.append(authorizer.spec or _spec_of(authorizer))
     common = dict(common_environment)
-    if not all(common.keys() <= environment.keys() for environment in functions):
+    if not all(common.keys() <= spec.environment.keys() for spec in specs):
         # A function without the shared variables (an AWS::Lambda::Function: no
         # Globals); a function that overrides one just has its own value.
         common = {}
+    functions = {spec.served_name: _function_entry(spec, common) for spec in specs}
     document: dict[str, object] = {
         "routeSelectionExpression": route_selection_expression,
         "environment": common,
+        "functions": functions,
     }
     if stage is not None:
         document["stage"] = stage
     if authorizer is not None:
         document["authorizer"] = {
-            "handler": authorizer.handler,
+            "function": (authorizer.spec or _spec_of(authorizer)).served_name,
             "identitySource": list(authorizer.identity_source),
-            "timeout": max(_MIN_WAIT, min(_MAX_WAIT, authorizer.timeout)),
-            "environment": _own(authorizer.environment, common),
-            **({"codeUri": authorizer.code_uri.as_posix()} if authorizer.code_uri else {}),
         }
     elif authorization_type != "NONE":
         document["authorizationType"] = authorization_type
@@ -181,17 +192,13 @@ def build(
             }
             continue
         entry: dict[str, object] = {
-            "handler": route.function.handler,
+            "function": route.function.served_name,
             "routeResponse": two_way,
-            "environment": _own(route.function.environment, common),
         }
-        wait = min(route.integration_timeout or _MAX_WAIT, route.function.timeout)
-        if route.integration_timeout is not None or wait < _MAX_WAIT:
+        if route.integration_timeout is not None:
             # Else AWS's default: left to `limits.integrationTimeout`, so a
             # command-line override of it applies to this route too.
-            entry["timeout"] = max(_MIN_WAIT, wait)
-        if route.function.code_uri is not None:
-            entry["codeUri"] = route.function.code_uri.as_posix()
+            entry["timeout"] = max(_MIN_WAIT, min(_MAX_WAIT, route.integration_timeout))
         entry.update(route.request)
         entries[route.route_key] = entry
     document["routes"] = entries
@@ -203,7 +210,39 @@ def build(
     try:
         return parse_config(document, base_dir=base_dir, source=source)
     except ConfigError as exc:
-        raise _relocate(exc, routes, top_locations) from exc.__cause__
+        raise _relocate(exc, routes, specs, top_locations) from exc.__cause__
+
+
+def _spec_of(authorizer: AuthorizerSpec) -> FunctionSpec:
+    """The function of an authorizer that carries no spec of its own."""
+    location = f"functions.{authorizer.function}"
+    return FunctionSpec(
+        name=authorizer.function,
+        handler=authorizer.handler,
+        location=location,
+        handler_key=f"{location}.handler",
+        environment_key=f"{location}.environment",
+        code_uri=authorizer.code_uri,
+        environment=authorizer.environment,
+        timeout=authorizer.timeout,
+    )
+
+
+def _function_entry(spec: FunctionSpec, common: Mapping[str, str]) -> dict[str, object]:
+    """The routes.yaml ``functions`` entry of a template's function."""
+    entry: dict[str, object] = {
+        "handler": spec.handler,
+        "environment": _own(spec.environment, common),
+        # Lambda's Timeout is whole seconds: a fraction is left for the check to refuse.
+        "timeout": int(spec.timeout) if float(spec.timeout).is_integer() else spec.timeout,
+    }
+    if spec.memory_size is not None:
+        entry["memorySize"] = spec.memory_size
+    if spec.logging:
+        entry["loggingConfig"] = dict(spec.logging)
+    if spec.code_uri is not None:
+        entry["codeUri"] = spec.code_uri.as_posix()
+    return entry
 
 
 def _own(environment: Mapping[str, str], common: Mapping[str, str]) -> dict[str, str]:
@@ -212,23 +251,27 @@ def _own(environment: Mapping[str, str], common: Mapping[str, str]) -> dict[str,
 
 
 def _relocate(
-    error: ConfigError, routes: Sequence[RouteSpec], top_locations: Mapping[str, str]
+    error: ConfigError,
+    routes: Sequence[RouteSpec],
+    specs: Sequence[FunctionSpec],
+    top_locations: Mapping[str, str],
 ) -> ConfigError:
     """The error at the template's resource and property, not at routes.yaml's key."""
     key = error.key
+    for spec in specs:
+        prefix = f"functions.{spec.served_name}"
+        if key == prefix or key.startswith(prefix + "."):
+            field_name = key[len(prefix) + 1 :].split(".", 1)[0]
+            where = {
+                "handler": spec.handler_key,
+                "environment": spec.environment_key,
+                "codeUri": f"{spec.location} (code folder)",
+            }.get(field_name, spec.location)
+            return ConfigError(error.problem, key=where, source=error.source)
     for route in sorted(routes, key=lambda r: len(r.route_key), reverse=True):
         prefix = f"routes.{route.route_key}"
         if key == prefix or key.startswith(prefix + "."):
-            field_name = key[len(prefix) + 1 :].split(".", 1)[0]
-            function = route.function
-            if function is None:
-                return ConfigError(error.problem, key=route.location, source=error.source)
-            where = {
-                "handler": function.handler_key,
-                "environment": function.environment_key,
-                "codeUri": f"{function.location} (code folder)",
-            }.get(field_name, route.location)
-            return ConfigError(error.problem, key=where, source=error.source)
+            return ConfigError(error.problem, key=route.location, source=error.source)
     first = key.split(".", 1)[0]
     return ConfigError(error.problem, key=top_locations.get(first, key), source=error.source)
 

@@ -23,7 +23,13 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import environment_value
-from emulator.model.templates.intrinsics import NO_VALUE, REGION, Resolver, Unresolvable
+from emulator.model.templates.intrinsics import (
+    ACCOUNT_ID,
+    NO_VALUE,
+    REGION,
+    Resolver,
+    Unresolvable,
+)
 from emulator.model.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -64,6 +70,7 @@ def import_serverless(
     if api_id is not None:
         endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
         importer.resolver.bind(API_LOGICAL_ID, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+    importer.bind_functions()
     return importer.run()
 
 
@@ -226,6 +233,7 @@ class _Importer:
             **self._environment(self.provider.get("environment"), "provider.environment"),
             **self._environment(definition.get("environment"), f"{where}.environment"),
         }
+        memory = definition.get("memorySize", self.provider.get("memorySize"))
         return FunctionSpec(
             name=name,
             # Lambda's Python runtime accepts "folder/module.function" as "folder.module".
@@ -235,7 +243,39 @@ class _Importer:
             environment_key=f"{where}.environment",
             environment=MappingProxyType(environment),
             timeout=timeout,
+            memory_size=self._memory_size(memory, f"{where}.memorySize"),
+            function_name=self.function_name(name),
         )
+
+    def bind_functions(self) -> None:
+        """``{Ref: GreeterLambdaFunction}`` (the logical id the framework gives
+        function ``greeter``) is the function's name, its ``Arn`` its ARN."""
+        for name in self.functions:
+            served = self.function_name(str(name))
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{served}"
+            self.resolver.bind(_logical_id(str(name)), served, {"Arn": arn})
+
+    def function_name(self, name: str) -> str:
+        """The function's name once deployed: its ``name``, or the framework's
+        ``<service>-<stage>-<function>``."""
+        definition = self.functions.get(name)
+        given = definition.get("name") if isinstance(definition, Mapping) else None
+        if given is not None:
+            text = self.text(given, f"functions.{name}.name")
+            if text:
+                return text
+        service = self.text(self.document.get("service"), "service") or "service"
+        return f"{service}-{self.v.stage or 'dev'}-{name}"
+
+    def _memory_size(self, raw: Any, key: str) -> int | None:
+        if raw is None:
+            return None
+        value = self.v.resolve(raw)
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(f"must be a whole number of MB, got {value!r}", key)
+        return value
 
     def _environment(self, raw: Any, where: str) -> dict[str, str]:
         if raw is None:
@@ -289,4 +329,11 @@ class _Importer:
             identity_source=tuple(identity),
             environment=spec.environment,
             timeout=spec.timeout,
+            spec=spec,
         )
+
+
+def _logical_id(name: str) -> str:
+    """The framework's logical id of function ``name``'s resource: ``GreeterLambdaFunction``."""
+    normalized = name[:1].upper() + name[1:]
+    return normalized.replace("-", "Dash").replace("_", "Underscore") + "LambdaFunction"

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from emulator.model.api import ApiConfig, RouteConfig
-from emulator.model.function import FunctionConfig
+from emulator.model.function import DEFAULT_MEMORY_SIZE, FunctionConfig, LoggingConfig
 from emulator.model.integration import LambdaIntegration
 
 __all__ = [
@@ -80,7 +80,7 @@ def authorizer_resources(
         return {}
     function = config.authorizer.function
     logical_id = names.unique("AuthorizerFunction")
-    resources.update(function_resources(logical_id, function, config.authorizer.timeout, config))
+    resources.update(function_resources(logical_id, function, config))
     properties: dict[str, Any] = {
         "ApiId": ref(API),
         "Name": sub("${AWS::StackName}-authorizer"),
@@ -118,13 +118,30 @@ def functions(config: ApiConfig, names: Names) -> dict[tuple[Any, ...], str]:
 
 
 def function_resources(
-    logical_id: str, function: FunctionConfig, timeout: float, config: ApiConfig
+    logical_id: str, function: FunctionConfig, config: ApiConfig
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "CodeUri": function.code_uri.as_posix() if function.code_uri is not None else ".",
         "Handler": function.handler,
-        "Timeout": min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(timeout))),
+        "Timeout": min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(function.timeout))),
     }
+    if function.memory_size != DEFAULT_MEMORY_SIZE:
+        properties["MemorySize"] = function.memory_size
+    logging_config = function.logging
+    if logging_config != LoggingConfig():
+        properties["LoggingConfig"] = {
+            "LogFormat": logging_config.log_format.value,
+            **(
+                {"ApplicationLogLevel": logging_config.application_log_level}
+                if logging_config.application_log_level
+                else {}
+            ),
+            **(
+                {"SystemLogLevel": logging_config.system_log_level}
+                if logging_config.system_log_level
+                else {}
+            ),
+        }
     own = {
         name: value
         for name, value in function.environment.items()

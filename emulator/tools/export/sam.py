@@ -124,8 +124,7 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     for key, logical_id in lambda_functions.items():
         served = [(r, i) for r, i in lambda_routes(config) if function_key(i.function) == key]
         function = served[0][1].function
-        timeout = max(route.timeout for route, _ in served)
-        resources.update(function_resources(logical_id, function, timeout, config))
+        resources.update(function_resources(logical_id, function, config))
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",

@@ -1,0 +1,137 @@
+"""A function's execution environment, as its code sees it (lambda-runtime-spec §1, §2).
+
+On Lambda each function runs in an environment of its own: its variables in
+``os.environ`` (those it is configured with, and those Lambda sets: region,
+name, memory, log group and stream, credentials...), its root logger, its
+log stream. Here functions share a process, so a :class:`Sandbox` holds what
+would be the environment's and :meth:`Sandbox.enter` makes it current in a
+context (:mod:`.environ`, :mod:`.logroot`): everything the function runs,
+its init included, runs in such a context, and so do threads it starts.
+
+Functions that share a code folder and a configured environment share one
+set of modules, imported once (:mod:`.loader`), and so one root logger: the
+state a module builds at import is the environment's.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from emulator.model.function import FunctionConfig, LogFormat
+from emulator.runtime.environ import Overlay, use_overlay
+from emulator.runtime.lambda_logs import plain_text_shown, root_state
+from emulator.runtime.logroot import RootState, use_root
+from emulator.runtime.output import InvocationScope, current_scope
+
+__all__ = [
+    "CREDENTIALS",
+    "INIT_TIMEOUT",
+    "Sandbox",
+    "lambda_variables",
+    "new_log_stream",
+]
+
+# AWS: Init (the import of the handler's module) is limited to 10 s (spec §2.3).
+INIT_TIMEOUT = 10.0
+# The execution role's credentials: placeholders unless the user asks for real ones.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIAEMULATOREXAMPLE0",
+    "AWS_SECRET_ACCESS_KEY": "emulator/secret/access/key/example000000",
+    "AWS_SESSION_TOKEN": "emulator-session-token",
+}
+
+
+def new_log_stream() -> str:
+    """``2025/12/28/[$LATEST]b33e12be6c054d53918d3142fbea7cef`` (spec §1.1)."""
+    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
+
+
+def lambda_variables(
+    function: FunctionConfig, *, region: str, log_stream: str, task_root: Path
+) -> dict[str, str]:
+    """What the function finds in ``os.environ``: its configuration's variables,
+    and over them the ones Lambda sets (spec §1.1). PATH, LANG and the like
+    stay the shell's: the function runs on this machine, not in /var/task."""
+    name = function.name
+    variables = {
+        **function.environment,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        **CREDENTIALS,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+        # The Python that runs it: this one.
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+        "_HANDLER": function.handler,
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "LAMBDA_RUNTIME_DIR": os.path.dirname(os.__file__),
+        "TZ": ":UTC",
+    }
+    logging_config = function.logging
+    if logging_config != type(logging_config)():
+        variables["AWS_LAMBDA_LOG_FORMAT"] = logging_config.log_format.value
+        if logging_config.log_format is LogFormat.JSON:
+            # As SAM sets it: only with JSON, INFO unless configured (spec §1.1).
+            variables["AWS_LAMBDA_LOG_LEVEL"] = logging_config.application_log_level or "INFO"
+    return variables
+
+
+class Sandbox:
+    """One function's execution environment: variables, root logger, log stream.
+
+    ``root`` is shared with the functions whose modules this one shares (see
+    the module's docstring); ``init_duration_ms`` is the shared init's.
+    """
+
+    __slots__ = (
+        "cold",
+        "function",
+        "init_duration_ms",
+        "log_stream",
+        "overlay",
+        "plain_text",
+        "root",
+    )
+
+    def __init__(
+        self,
+        function: FunctionConfig,
+        *,
+        region: str,
+        task_root: Path,
+        root: RootState | None = None,
+    ) -> None:
+        self.function = function
+        self.log_stream = new_log_stream()
+        self.overlay = Overlay(
+            lambda_variables(
+                function, region=region, log_stream=self.log_stream, task_root=task_root
+            )
+        )
+        self.root = root if root is not None else root_state(function.logging)
+        self.plain_text = plain_text_shown(function.logging)
+        self.init_duration_ms: float | None = None
+        self.cold = True  # the next invocation is the first after init
+
+    def scope(self, request_id: str, route_key: str = "") -> InvocationScope:
+        """A new invocation's scope (``request_id`` empty: the init's)."""
+        return InvocationScope(
+            self.function.name, request_id, route_key, plain_text=self.plain_text
+        )
+
+    def enter(self, scope: InvocationScope) -> None:
+        """Make this environment, and ``scope``, the current context's.
+
+        Call it in a fresh context (``contextvars.copy_context().run``).
+        """
+        use_overlay(self.overlay)
+        use_root(self.root)
+        current_scope.set(scope)
