@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -26,7 +26,8 @@ from emulator.gateway.pipeline import Observer, Pipeline, Services
 from emulator.model.api import ApiConfig
 from emulator.runtime import boto
 from emulator.runtime.invoke import Invoker
-from emulator.runtime.loader import LoadedHandler, load_handlers
+from emulator.runtime.lambda_service import LambdaService
+from emulator.runtime.loader import AUTHORIZER, LoadedHandler, load_functions
 from emulator.runtime.workers import LoopInbox
 from emulator.wire.messages import (
     HttpRequest,
@@ -40,6 +41,8 @@ from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server
 __all__ = ["Emulator", "SocketEndpoint"]
 
 DEFAULT_REGION = "us-east-1"
+# Lambda's Invoke API, served on the same port (as `sam local start-lambda` serves it).
+LAMBDA_API_PREFIX = "/2015-03-31/functions/"
 
 Peer = WebSocketPeer
 
@@ -85,7 +88,8 @@ class Emulator:
         self.domain_name = f"{self.api_id}.execute-api.{region}.amazonaws.com"
         clock = clock or SystemClock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Observers see what happens: kinds open, refuse, frame, invoke, send, close.
+        # Observers see what happens: kinds open, refuse, frame, invoke, send, close,
+        # and lambda (a function invoked through the Lambda API).
         self.observers: list[Observer] = []
         # Pages and WebSocket endpoints beside the API (the inspector), by path.
         self.http_routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
@@ -105,6 +109,9 @@ class Emulator:
             base_dir=config.base_dir,
             platform_logs=platform_logs,
         )
+        # The Lambda Invoke API of this API's functions (lambda.invoke from handlers).
+        self.lambda_api = LambdaService(self._invoker, region=region, observers=self.observers)
+        self.lambda_api.when_settled = self._gateway.when_settled
         # Before any function's init: module-level boto3 clients reach this emulator.
         boto.install()
         self._services = Services(
@@ -118,9 +125,10 @@ class Emulator:
             api_id=self.api_id,
             port=lambda: self.port,
         )
-        self._pipeline = self._gateway.pipeline = Pipeline(
-            config, self.load(config), self._services
-        )
+        self._loaded: dict[int, dict[str, LoadedHandler]] = {}
+        handlers = self.load(config)
+        self._pipeline = self._gateway.pipeline = Pipeline(config, handlers, self._services)
+        self._serve_functions(config, handlers)
         self._server = Server(
             self,
             max_message_bytes=config.limits.message_size,
@@ -145,7 +153,16 @@ class Emulator:
         """Init ``config``'s functions as this emulator runs them (its region):
         the handler of each Lambda route, and the authorizer's. Raises
         :class:`~emulator.errors.ConfigError` for a function whose init fails."""
-        return load_handlers(config, region=self.region)
+        functions = load_functions(config, region=self.region, lambda_api=self.lambda_api)
+        handlers = {
+            route_key: functions[route.function.name]
+            for route_key, route in config.routes.items()
+            if route.function is not None
+        }
+        if config.authorizer is not None:
+            handlers[AUTHORIZER] = functions[config.authorizer.function.name]
+        self._loaded[id(config)] = functions
+        return handlers
 
     def replace(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
         """Serve ``config`` with ``handlers`` from the next event on (live reload).
@@ -155,10 +172,19 @@ class Emulator:
         """
         stale = self._pipeline
         self._pipeline = self._gateway.pipeline = Pipeline(config, dict(handlers), self._services)
+        self._serve_functions(config, handlers)
         self._server.max_message_bytes = config.limits.message_size
         self._server.max_frame_bytes = config.limits.frame_size
         if self._loop is not None:
             self._spawn(stale.aclose())
+
+    def _serve_functions(self, config: ApiConfig, handlers: Mapping[str, LoadedHandler]) -> None:
+        """Every function of ``config`` answers the Lambda API, by its name."""
+        functions = self._loaded.pop(id(config), None)
+        if functions is None:  # handlers loaded elsewhere: the routes' and authorizer's
+            functions = {handler.config.name: handler for handler in handlers.values()}
+        self._loaded.clear()
+        self.lambda_api.functions = functions
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` in a task that :meth:`stop` waits for."""
@@ -177,9 +203,10 @@ class Emulator:
         inbox = LoopInbox(self._loop)
         self.connections.bind(inbox)
         self._invoker.bind(inbox)
+        self.lambda_api.bind(self._loop, inbox)
         await self._server.start(self.host, self.port)
         self.host, self.port = self._server.address[0], self._server.address[1]
-        boto.register(self, self.intercepted_hosts())
+        boto.register(self, self.intercepted_hosts(), self.lambda_api)
         self._started = True
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -242,11 +269,13 @@ class Emulator:
 
     # The wire's callbacks (an Application)
 
-    def handle_http(self, request: HttpRequest) -> HttpResponse:
+    def handle_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         path = request.target.split("?", 1)[0]
         page = self.http_routes.get(path)
         if page is not None:
             return page(request)
+        if path.startswith(LAMBDA_API_PREFIX):
+            return self.lambda_api.handle(request.target, request.headers, request.body)
         if is_management_path(path):
             return self.handle_management(request.method, request.target, request.body)
         # AWS answers a plain GET without the upgrade with 426 (spec §1).
@@ -304,7 +333,7 @@ class _EndpointApp:
         self.emulator = emulator
         self.endpoint = endpoint
 
-    def handle_http(self, request: HttpRequest) -> HttpResponse:
+    def handle_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         return self.emulator.handle_http(request)
 
     async def handle_upgrade(self, peer: Peer, request: UpgradeRequest) -> UpgradeAnswer:

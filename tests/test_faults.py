@@ -90,34 +90,44 @@ class Fault:
     handler: str
     frame: str  # the error frame's message
     log: str  # the emulator's log line
-    raised: type[BaseException] | None = None
+    runtime: str | None = None  # what Lambda's runtime writes to the function's log
     timeout: float = 29.0
 
 
 FAULTS = [
     pytest.param(
-        Fault("probe.boom", "Internal server error", "probe.boom (fail) raised", RuntimeError),
+        Fault(
+            "probe.boom",
+            "Internal server error",
+            "probe.boom (fail) raised RuntimeError: boom",
+            "[ERROR] RuntimeError: boom\nTraceback (most recent call last):\n",
+        ),
         id="raises",
     ),
     pytest.param(
         Fault(
             "probe.async_boom",
             "Internal server error",
-            "probe.async_boom (fail) raised",
-            RuntimeError,
+            "probe.async_boom (fail) raised RuntimeError: async boom",
+            "[ERROR] RuntimeError: async boom\nTraceback (most recent call last):\n",
         ),
         id="async-raises",
     ),
     pytest.param(
-        Fault("probe.exits", "Internal server error", "probe.exits (fail) raised", SystemExit),
+        Fault(
+            "probe.exits",
+            "Internal server error",
+            "probe.exits (fail) raised sys.exit(3): Runtime.ExitError",
+            "Error: Runtime exited with error: exit status 3\nRuntime.ExitError",
+        ),
         id="sys-exit",
     ),
     pytest.param(
         Fault(
             "probe.async_exits",
             "Internal server error",
-            "probe.async_exits (fail) raised",
-            KeyboardInterrupt,
+            "probe.async_exits (fail) raised KeyboardInterrupt",
+            "[ERROR] KeyboardInterrupt\nTraceback (most recent call last):\n",
         ),
         id="async-KeyboardInterrupt",
     ),
@@ -179,9 +189,17 @@ async def test_a_failing_handler_gets_aws_frame_and_a_log_line_naming_it(
     assert frame == error_frame(fault.frame, client.connection_id, request_id)
     [logged] = emulator_errors(caplog)
     assert logged.getMessage() == fault.log
-    if fault.raised is not None:
-        assert logged.exc_info is not None
-        assert type(logged.exc_info[1]) is fault.raised
+    assert logged.exc_info is None  # the traceback is the function's, in its own log
+    written = [r.getMessage() for r in caplog.records if r.name == "emulator.handler"]
+    if fault.runtime is None:
+        assert written == []
+    else:
+        [record] = written
+        assert fault.runtime in record
+        if "Traceback" in fault.runtime:
+            # The stack as the runtime writes it: the handler's frame, no-break spaces.
+            handler_file = fault.handler.split(".")[0] + ".py"
+            assert f'\u00a0\u00a0File "{HANDLERS.resolve() / handler_file}"' in record
     await round_trip(client)
     await round_trip(bystander)
 

@@ -43,7 +43,8 @@ class Run:
     """What one served session produced."""
 
     connection_id: str
-    request_id: str  # the talk invocation's
+    request_id: str  # the talk invocation's (Lambda's)
+    failed_request_id: str  # API Gateway's, from the fail route's error frame
     stdout: bytes  # everything after the URL line
     stderr: str
 
@@ -115,7 +116,13 @@ async def _session(tmp_path: Path, fmt: str) -> Run:
             await client.send("plain")
             assert await _recv(client) == "plain"
         stdout = await _stop(process)
-    return Run(_connection_id(error), request_id, stdout, _read(tmp_path / "stderr.log"))
+    return Run(
+        _connection_id(error),
+        request_id,
+        json.loads(error)["requestId"],
+        stdout,
+        _read(tmp_path / "stderr.log"),
+    )
 
 
 async def _forbidden_session(tmp_path: Path, fmt: str) -> tuple[str, str]:
@@ -262,20 +269,35 @@ async def test_json_log_lines_are_json_with_the_frame_facts(tmp_path: Path) -> N
     for entry in frames:
         assert isinstance(entry["durationMs"], int | float)
         assert entry["durationMs"] >= 0
-    assert frames[0]["requestId"] == run.request_id
+    # Lambda's request id (the function's context) beside API Gateway's.
+    assert frames[0]["lambdaRequestId"] == run.request_id
+    assert frames[2]["requestId"] == run.failed_request_id
+    assert frames[2]["lambdaRequestId"] not in (None, frames[2]["requestId"])
     assert frames[2]["error"] == "ValueError: bad input"
     assert "error" not in frames[0]
     assert frames[3]["durationMs"] >= 100.0
-    # The traceback of the failed handler is one JSON entry, not loose lines.
+    # The emulator says which handler raised what, in one line ...
     raised = [e for e in entries if e["kind"] == "log" and "raised" in e["message"]]
-    assert len(raised) == 1
-    assert raised[0]["level"] == "error"
-    assert raised[0]["exception"].endswith("ValueError: bad input")
+    assert [(e["level"], e["message"]) for e in raised] == [
+        ("error", "teach_log_handlers.fail (fail) raised ValueError: bad input")
+    ]
+    assert "exception" not in raised[0]
+    # ... and the traceback is the function's, as Lambda's runtime writes it: one entry.
+    [runtime] = [e for e in entries if e["kind"] == "output" and e["stream"] == "runtime"]
+    assert runtime["requestId"] == frames[2]["lambdaRequestId"]
+    assert runtime["level"] == "error"
+    assert runtime["message"].startswith(
+        "[ERROR] ValueError: bad input\nTraceback (most recent call last):\n"
+    )
 
 
 async def test_json_log_attributes_handler_output(tmp_path: Path) -> None:
     run = await _session(tmp_path, "json")
     output = [e for e in _json_entries(run.stderr) if e["kind"] == "output"]
+    # Besides talk's output, only what the runtime wrote for the handler that raised.
+    [failed] = [e for e in output if e["routeKey"] != "talk"]
+    assert (failed["routeKey"], failed["stream"]) == ("fail", "runtime")
+    output.remove(failed)
     attribution = {(e["function"], e["requestId"], e["routeKey"]) for e in output}
     assert attribution == {(FUNCTION, run.request_id, "talk")}
     lines = [(e["stream"], e["level"], e["message"]) for e in output]

@@ -144,6 +144,17 @@ class Lifecycle:
         )
         return answer
 
+    def when_settled(self, connection_id: str, call: Callable[[], None]) -> None:
+        """Run ``call`` once ``connection_id`` is open, or never will be: at once
+        if it is neither pending nor known."""
+        record = self.registry.get(connection_id)
+        if record is None or record.state is not ConnectionState.PENDING:
+            call()
+            return
+        if record.on_settled is None:
+            record.on_settled = []
+        record.on_settled.append(call)
+
     # An open connection
 
     def opened(self, peer: Peer) -> None:
@@ -152,6 +163,7 @@ class Lifecycle:
         record.state = ConnectionState.OPEN
         record.opened_at = record.active_at = self.now()
         self.timers.check(record)
+        _settle(record)
         if self._observers:
             info = record.info
             self._notify(
@@ -181,6 +193,7 @@ class Lifecycle:
         if record.state is ConnectionState.PENDING:
             # Refused, or gone while $connect ran: it never opened, no $disconnect.
             self.registry.discard(record.connection_id)
+            _settle(record)
             return
         record.state = ConnectionState.CLOSING
         self.timers.forget(record.connection_id)
@@ -228,3 +241,9 @@ def parse_query(raw_query: str) -> list[tuple[str, str]] | None:
 
 def _going_away(record: Record) -> None:
     record.peer.close(*GOING_AWAY)
+
+
+def _settle(record: Record) -> None:
+    calls, record.on_settled = record.on_settled, None
+    for call in calls or ():
+        call()

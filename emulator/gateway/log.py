@@ -41,7 +41,8 @@ def _details(
         "handler": handler,
         "durationMs": round(invocation.duration_ms, 3),
         "outcome": invocation.outcome.value,
-        "requestId": request_id if scope is None else scope.request_id,
+        "requestId": request_id,  # API Gateway's
+        "lambdaRequestId": None if scope is None else scope.request_id or None,
         "posts": 0 if scope is None else scope.posts,
     }
     if invocation.error is not None:

@@ -14,7 +14,7 @@ this module knows nothing of sockets.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 from emulator.errors import GoneError
@@ -34,7 +34,15 @@ class ConnectionState(enum.Enum):
 class ConnectionRecord(Generic[P]):
     """One connection: its shared event fields, state, and activity time."""
 
-    __slots__ = ("active_at", "info", "last_active_ms", "opened_at", "peer", "state")
+    __slots__ = (
+        "active_at",
+        "info",
+        "last_active_ms",
+        "on_settled",
+        "opened_at",
+        "peer",
+        "state",
+    )
 
     def __init__(self, info: ConnectionInfo, peer: P) -> None:
         self.info = info
@@ -44,6 +52,9 @@ class ConnectionRecord(Generic[P]):
         # Monotonic seconds, for the idle and maximum-duration timers.
         self.opened_at = 0.0
         self.active_at = 0.0
+        # What waits for $connect's outcome: run once the connection opened, or
+        # never will (an Event invocation its $connect handler made).
+        self.on_settled: list[Callable[[], None]] | None = None
 
     def timeout_due(self, now: float, idle: float, lifetime: float) -> tuple[bool, float]:
         """Whether a timer has expired at ``now``, else when to look again.

@@ -1,4 +1,4 @@
-"""In-process routing of botocore's @connections calls to running emulators.
+"""In-process routing of botocore's calls to running emulators.
 
 Handler code written for AWS builds
 ``boto3.client("apigatewaymanagementapi", endpoint_url=f"https://{domain}/{stage}")``
@@ -6,7 +6,14 @@ from its event. A ``before-send`` hook (botocore's documented extension point)
 answers those requests in-process when their host belongs to a running
 emulator, so no network and no TLS are involved and the code runs unchanged
 (spec §4.3); successful posts and deletes are answered earlier still, at
-``before-call``. Requests for any other host go out as usual.
+``before-call``. A call to an ``execute-api`` host that is no emulator's (a
+hard-coded API id) is refused in-process with an error that says so: it is
+never sent to AWS.
+
+``lambda.invoke`` from a function is answered by the Lambda API of the
+emulator the function runs in (:mod:`.lambda_service`), whatever the
+endpoint, and so is a call to an emulator's own host. Requests for any other
+host go out as usual.
 
 Besides this hook, only botocore's SigV4 signer is used, by :mod:`emulator.gateway.access.sigv4`
 and :mod:`emulator.gateway.integrations.aws`.
@@ -17,6 +24,10 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import io
+import json
+import logging
+import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,6 +35,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from emulator.runtime.logroot import outside
+from emulator.runtime.sandbox import LambdaApi, current_lambda_api
 from emulator.wire.messages import HttpResponse
 
 if TYPE_CHECKING:
@@ -31,24 +44,29 @@ if TYPE_CHECKING:
 
 __all__ = ["ManagementTarget", "install", "register", "unregister"]
 
+logger = logging.getLogger("emulator")
+
 _EVENT = "before-send.apigatewaymanagementapi"
+_LAMBDA_EVENT = "before-send.lambda.Invoke"
+# AWS's API hosts: {api-id}.execute-api.{region}.amazonaws.com (and .com.cn).
+_EXECUTE_API = re.compile(r"[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(:\d+)?")
 
 
 class ManagementTarget(Protocol):
     def handle_management(self, method: str, target: str, body: bytes) -> HttpResponse: ...
 
 
-class _Body:
-    """The raw stream botocore reads a response body from."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
+class _Body(io.BytesIO):
+    """The raw stream botocore reads a response body from: whole (``stream``),
+    or read from as a file by a ``StreamingBody`` (an Invoke ``Payload``)."""
 
     def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        yield self._data
+        yield self.getvalue()
 
 
 _targets: dict[str, ManagementTarget] = {}
+_lambda_hosts: dict[str, LambdaApi] = {}
+_refused: set[str] = set()  # execute-api hosts refused already (logged once each)
 _lock = threading.Lock()
 _installed = False
 
@@ -64,19 +82,60 @@ def _response(url: str, answer: HttpResponse) -> AWSResponse:
 
 def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     split = urlsplit(request.url)
-    target = _targets.get(split.netloc.lower())
+    host = split.netloc.lower()
+    target = _targets.get(host)
     if target is None:
+        if _targets and _EXECUTE_API.fullmatch(host):
+            return _response(request.url, _not_served(host))
         return None
     path = split.path + (f"?{split.query}" if split.query else "")
+    answer = target.handle_management(request.method, path, _body(request))
+    return _response(request.url, answer)
+
+
+def _body(request: Any) -> bytes:
     body = request.body
     if body is None:
-        body = b""
-    elif isinstance(body, str):
-        body = body.encode("utf-8")
-    elif not isinstance(body, bytes):
-        body = body.read()
-    answer = target.handle_management(request.method, path, body)
-    return _response(request.url, answer)
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if not isinstance(body, bytes):
+        return bytes(body.read())
+    return body
+
+
+def _not_served(host: str) -> HttpResponse:
+    """A 403 for an ``execute-api`` host that is none of the running emulators' APIs."""
+    served = sorted({h.split(".", 1)[0] for h in _targets if ".execute-api." in h})
+    message = (
+        f"apigw-ws: {host!r} is not an API of this emulator, which serves API id"
+        f" {', '.join(repr(api) for api in served)}: the call was not sent to AWS"
+    )
+    if host not in _refused:
+        _refused.add(host)
+        with outside():
+            logger.warning("%s (build the endpoint from the event's domainName and stage)", message)
+    body = json.dumps({"message": message}).encode()
+    return HttpResponse(
+        403,
+        (("Content-Type", "application/json"), ("x-amzn-ErrorType", "ForbiddenException")),
+        body,
+    )
+
+
+def _lambda_before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
+    """``lambda.Invoke``: the Lambda API of the function's emulator, or of the host's."""
+    split = urlsplit(request.url)
+    api = _lambda_hosts.get(split.netloc.lower()) or current_lambda_api.get()
+    if api is None:
+        return None
+    target = split.path + (f"?{split.query}" if split.query else "")
+    headers = [(str(name), _text(value)) for name, value in request.headers.items()]
+    return _response(request.url, api.call(target, headers, _body(request)))
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _before_call(params: Any, **kwargs: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
@@ -118,6 +177,7 @@ _FAST = ("PostToConnection", "DeleteConnection")
 def _add_builtin_handlers(handlers_module: Any) -> None:
     # Every botocore session created from now on (boto3's default one included).
     handlers_module.BUILTIN_HANDLERS.append((_EVENT, _before_send))
+    handlers_module.BUILTIN_HANDLERS.append((_LAMBDA_EVENT, _lambda_before_send))
     for operation in _FAST:
         handlers_module.BUILTIN_HANDLERS.append(
             (f"before-call.apigatewaymanagementapi.{operation}", _before_call)
@@ -173,6 +233,7 @@ def install() -> None:
             session = boto3.DEFAULT_SESSION._session
             # The stubs type handlers as returning None; botocore uses what they return.
             session.register(_EVENT, _before_send)  # type: ignore[arg-type]
+            session.register(_LAMBDA_EVENT, _lambda_before_send)  # type: ignore[arg-type]
             for operation in _FAST:
                 session.register(
                     f"before-call.apigatewaymanagementapi.{operation}",
@@ -180,14 +241,22 @@ def install() -> None:
                 )
 
 
-def register(target: ManagementTarget, hosts: Iterable[str]) -> None:
+def register(
+    target: ManagementTarget, hosts: Iterable[str], lambda_api: LambdaApi | None = None
+) -> None:
+    """Answer @connections calls to ``hosts`` with ``target`` (and Lambda's
+    Invoke with ``lambda_api``) in-process."""
     install()
     with _lock:
+        _refused.clear()  # an emulator started: its log says each refusal once
         for host in hosts:
             _targets[host.lower()] = target
+            if lambda_api is not None:
+                _lambda_hosts[host.lower()] = lambda_api
 
 
 def unregister(target: ManagementTarget) -> None:
     with _lock:
         for host in [h for h, t in _targets.items() if t is target]:
             del _targets[host]
+            _lambda_hosts.pop(host, None)

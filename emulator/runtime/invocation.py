@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from emulator.runtime.output import InvocationScope
 
-__all__ = ["Invocation", "InvocationOutcome"]
+__all__ = ["Invocation", "InvocationOutcome", "error_summary"]
 
 
 class InvocationOutcome(enum.Enum):
@@ -31,3 +31,14 @@ class Invocation:
     error: BaseException | None = None
     duration_ms: float = 0.0
     scope: InvocationScope | None = None  # who ran, and how many posts it made
+
+
+def error_summary(error: BaseException) -> str:
+    """One line for what a function raised: ``RuntimeError: boom``.
+
+    The traceback is in the function's own log, as Lambda's runtime writes it.
+    """
+    if isinstance(error, SystemExit):
+        return f"sys.exit({error.code!r}): Runtime.ExitError"
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -22,6 +22,7 @@ import asyncio
 import collections
 import contextvars
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -37,10 +38,17 @@ from emulator.runtime.context import (
 )
 from emulator.runtime.environ import install as install_environ
 from emulator.runtime.invocation import Invocation, InvocationOutcome
-from emulator.runtime.lambda_logs import emit_platform, end_line, report_line, start_line
+from emulator.runtime.lambda_api import error_object
+from emulator.runtime.lambda_logs import (
+    emit_platform,
+    end_line,
+    error_record,
+    report_line,
+    start_line,
+)
 from emulator.runtime.loader import LoadedHandler
 from emulator.runtime.logroot import install as install_logroot
-from emulator.runtime.output import InvocationScope
+from emulator.runtime.output import InvocationScope, emit_line
 from emulator.runtime.sandbox import Sandbox
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
@@ -138,6 +146,8 @@ class _Pending:
         if self.over:
             return  # it ran past its timeout: Lambda stopped it, its result is lost
         self.scope.flush()
+        if isinstance(value, _Raised):
+            _log_error(self.function, self.scope, value.error)
         self._end(self._elapsed_ms(), None)
         if self.reported:
             return  # its caller stopped waiting; it finished in the background
@@ -204,6 +214,19 @@ class _Pending:
                     status=status,
                 ),
             )
+
+
+def _log_error(function: _Function, scope: InvocationScope, error: BaseException) -> None:
+    """What Lambda's runtime writes to the function's log when it raised (spec §4.3)."""
+    if isinstance(error, asyncio.CancelledError):
+        return  # the emulator stopped it
+    failure = error_object(error, scope.request_id)
+    if failure["errorType"] == "Runtime.ExitError":
+        # The runtime process itself exited: Lambda's own line, no traceback.
+        emit_line(scope, "platform", f"{failure['errorMessage']}\n{failure['errorType']}")
+        return
+    record = error_record(failure, function.sandbox.function.logging)
+    emit_line(scope, "runtime", record, logging.ERROR)
 
 
 def _run_all(calls: list[Callable[[], None]]) -> None:
@@ -313,15 +336,21 @@ class Invoker:
         route_key: str = "",
         qualifier: str | None = None,
         client_context: ClientContext | None = None,
-    ) -> None:
+        tail: bool = False,
+        lambda_request_id: str | None = None,
+        connection_id: str = "",
+    ) -> str:
         """Invoke ``handler``; call ``on_done`` on the loop once: when it returns or
         raises, when it runs past its function's timeout, or when ``wait_s``
         seconds (how long the caller waits) are up, whichever is first.
 
         ``request_id`` is the caller's (API Gateway's); the function gets a
         Lambda request id of its own. ``route_key`` names the route the
-        invocation serves, for the log. The per-message path: no task, no
-        executor future, no timer of its own.
+        invocation serves, for the log; ``tail`` keeps its log lines on its
+        scope; ``lambda_request_id`` is the function's request id if the caller
+        made it already; ``connection_id`` is the connection whose event it
+        handles. Returns the Lambda request id. The per-message path: no
+        task, no executor future, no timer of its own.
         """
         loop = asyncio.get_running_loop()
         inbox = self._inbox
@@ -336,9 +365,12 @@ class Invoker:
         if prepared is None or prepared.handler is not handler:
             prepared = self._function(handler)
         sandbox = prepared.sandbox
-        aws_request_id = str(uuid.uuid4())
+        aws_request_id = lambda_request_id or str(uuid.uuid4())
         scope = sandbox.scope(aws_request_id, route_key)
         scope.cold, sandbox.cold = sandbox.cold, False
+        scope.connection_id = connection_id
+        if tail:
+            scope.tail = []
         timeout = handler.config.timeout
         context = prepared.context(
             aws_request_id, time.monotonic() + timeout, qualifier, client_context
@@ -364,6 +396,52 @@ class Invoker:
                 inbox.put(pending.finish, value)
 
             self._pool.submit(job)
+        return aws_request_id
+
+    def call_beside(
+        self, handler: LoadedHandler, event: Any, *, tail: bool = False
+    ) -> tuple[Invocation, str]:
+        """Run ``handler`` in a thread of its own and wait for it, within its timeout.
+
+        For a caller on the loop's thread, which :meth:`start` would need free
+        (an ``async def`` handler calling ``lambda.invoke`` synchronously).
+        """
+        prepared = self._functions.get(id(handler))
+        if prepared is None or prepared.handler is not handler:
+            prepared = self._function(handler)
+        sandbox = prepared.sandbox
+        aws_request_id = str(uuid.uuid4())
+        scope = sandbox.scope(aws_request_id)
+        if tail:
+            scope.tail = []
+        timeout = handler.config.timeout
+        context = prepared.context(aws_request_id, time.monotonic() + timeout, None, None)
+        run_context = contextvars.copy_context()
+        run_context.run(sandbox.enter, scope)
+        box: list[Any] = []
+
+        def run() -> None:
+            if handler.is_async:
+                box.append(asyncio.run(_call_async(handler.function, event, context)))
+            else:
+                box.append(_call_sync(handler.function, event, context))
+
+        started = time.monotonic()
+        thread = threading.Thread(target=run_context.run, args=(run,), daemon=True)
+        thread.start()
+        thread.join(timeout)
+        scope.flush()
+        elapsed = (time.monotonic() - started) * 1000
+        if not box:
+            error = FunctionTimeoutError(aws_request_id, timeout)
+            return Invocation(InvocationOutcome.ERROR, None, error, elapsed, scope), aws_request_id
+        value = box[0]
+        if isinstance(value, _Raised):
+            _log_error(prepared, scope, value.error)
+            invocation = Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope)
+        else:
+            invocation = Invocation(InvocationOutcome.OK, value, None, elapsed, scope)
+        return invocation, aws_request_id
 
     def _deadline(self, loop: asyncio.AbstractEventLoop, duration: float, wait: bool) -> _Deadlines:
         deadlines = self._deadlines.get((duration, wait))

@@ -17,6 +17,7 @@ import logging
 import math
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any, Final
 
 from emulator.model.function import LogFormat, LoggingConfig
@@ -29,6 +30,7 @@ __all__ = [
     "LambdaLogHandler",
     "LambdaTextFormatter",
     "end_line",
+    "error_record",
     "report_line",
     "root_state",
     "start_line",
@@ -146,6 +148,40 @@ def plain_text_shown(logging_config: LoggingConfig) -> bool:
     if logging_config.log_format is not LogFormat.JSON:
         return True
     return JSON_LEVELS[logging_config.application_log_level or "INFO"] <= logging.INFO
+
+
+def error_record(failure: Mapping[str, Any], logging_config: LoggingConfig) -> str:
+    """What the runtime writes for a function that raised: ``failure`` is the
+    error object (``errorType``, ``errorMessage``, ``stackTrace``), spec §4.3.
+
+    Text: ``[ERROR] Type: message``, ``Traceback (most recent call last):``,
+    then the stack's lines indented with no-break spaces, as one event.
+    """
+    if logging_config.log_format is LogFormat.JSON:
+        entry = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "log_level": "ERROR",
+            "errorMessage": failure.get("errorMessage"),
+            "errorType": failure.get("errorType"),
+            "requestId": failure.get("requestId", ""),
+            "stackTrace": failure.get("stackTrace", []),
+        }
+        return json.dumps(entry, ensure_ascii=False)
+    description = "[ERROR]"
+    error_type, message = failure.get("errorType"), failure.get("errorMessage")
+    if error_type:
+        description += f" {error_type}"
+    if message:
+        description += f"{':' if error_type else ''} {message}"
+    lines = [description, "Traceback (most recent call last):"]
+    for element in failure.get("stackTrace", []):
+        lines.extend(_indented(line) for line in str(element).splitlines() or [""])
+    return "\n".join(lines)
+
+
+def _indented(line: str) -> str:
+    stripped = line.lstrip(" ")
+    return "\u00a0" * (len(line) - len(stripped)) + stripped
 
 
 def start_line(request_id: str, version: str = "$LATEST") -> str:

@@ -40,7 +40,7 @@ from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig
 from emulator.runtime.lambda_logs import root_state
-from emulator.runtime.sandbox import INIT_TIMEOUT, Sandbox
+from emulator.runtime.sandbox import INIT_TIMEOUT, LambdaApi, Sandbox
 
 __all__ = [
     "AUTHORIZER",
@@ -93,7 +93,11 @@ def load_handler(
 
 
 def load_functions(
-    config: ApiConfig, *, region: str = "us-east-1", init_timeout: float = INIT_TIMEOUT
+    config: ApiConfig,
+    *,
+    region: str = "us-east-1",
+    init_timeout: float = INIT_TIMEOUT,
+    lambda_api: LambdaApi | None = None,
 ) -> dict[str, LoadedHandler]:
     """Every function's handler, by function name, or the first :class:`ConfigError`."""
     groups: dict[tuple[Path, frozenset[tuple[str, str]]], list[FunctionConfig]] = {}
@@ -106,7 +110,7 @@ def load_functions(
     roots = (config.base_dir.resolve(), *(folder for folder, _ in groups))
     loaded: dict[str, LoadedHandler] = {}
     for index, ((folder, _), functions) in enumerate(groups.items()):
-        group = _Group(folder, region, init_timeout, roots=roots)
+        group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api)
         # The first group imports into sys.modules as usual, unless a module of
         # the same name is there from elsewhere (another API's folder).
         foreign = [f.module for f in functions if _elsewhere(f.module, folder)]
@@ -119,11 +123,17 @@ def load_functions(
 
 
 def load_handlers(
-    config: ApiConfig, *, region: str = "us-east-1", init_timeout: float = INIT_TIMEOUT
+    config: ApiConfig,
+    *,
+    region: str = "us-east-1",
+    init_timeout: float = INIT_TIMEOUT,
+    lambda_api: LambdaApi | None = None,
 ) -> dict[str, LoadedHandler]:
     """The handler of every Lambda route, by route key, and the authorizer's
     (at :data:`AUTHORIZER`); or the first :class:`ConfigError` (with its source)."""
-    functions = load_functions(config, region=region, init_timeout=init_timeout)
+    functions = load_functions(
+        config, region=region, init_timeout=init_timeout, lambda_api=lambda_api
+    )
     handlers = {
         route_key: functions[route.function.name]
         for route_key, route in config.routes.items()
@@ -151,9 +161,16 @@ class _Group:
     """Functions sharing a code folder and a configured environment: one init."""
 
     def __init__(
-        self, folder: Path, region: str, init_timeout: float, *, roots: Sequence[Path]
+        self,
+        folder: Path,
+        region: str,
+        init_timeout: float,
+        *,
+        roots: Sequence[Path],
+        lambda_api: LambdaApi | None = None,
     ) -> None:
         self.folder = folder
+        self.lambda_api = lambda_api
         self.region = region
         self.init_timeout = init_timeout
         self.roots = roots
@@ -162,7 +179,9 @@ class _Group:
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
-            f.name: Sandbox(f, region=self.region, task_root=self.folder, root=root)
+            f.name: Sandbox(
+                f, region=self.region, task_root=self.folder, root=root, lambda_api=self.lambda_api
+            )
             for f in functions
         }
         modules: dict[str, ModuleType] = {}

@@ -49,11 +49,13 @@ class InvocationScope:
         "after",
         "buffers",
         "cold",
+        "connection_id",
         "function_name",
         "plain_text",
         "posts",
         "request_id",
         "route_key",
+        "tail",
     )
 
     def __init__(
@@ -68,6 +70,10 @@ class InvocationScope:
         # What runs when the invocation is over (an `Event` invocation it made).
         self.after: list[Callable[[], None]] = []
         self.cold = False  # the first invocation after its function's init
+        # The WebSocket connection whose event it handles, if any.
+        self.connection_id = ""
+        # Its log lines, kept when the caller asked for them (Invoke's LogType: Tail).
+        self.tail: list[str] | None = None
 
     def flush(self) -> None:
         """Emit output that did not end with a newline."""
@@ -88,6 +94,8 @@ _emitting = threading.local()
 def emit_line(scope: InvocationScope, stream: str, line: str, level: int = logging.INFO) -> None:
     """Hand one line a function wrote (``stream``: stdout, stderr, logging,
     platform) to the emulator's log, under the invocation that wrote it."""
+    if scope.tail is not None:
+        scope.tail.append(line)
     _emitting.active = True
     try:
         record = HANDLER_OUTPUT.makeRecord(

@@ -15,22 +15,28 @@ state a module builds at import is the environment's.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from emulator.model.function import FunctionConfig, LogFormat
 from emulator.runtime.environ import Overlay, use_overlay
 from emulator.runtime.lambda_logs import plain_text_shown, root_state
 from emulator.runtime.logroot import RootState, use_root
 from emulator.runtime.output import InvocationScope, current_scope
+from emulator.wire.messages import HttpResponse
 
 __all__ = [
     "CREDENTIALS",
     "INIT_TIMEOUT",
+    "LambdaApi",
     "Sandbox",
+    "current_lambda_api",
     "lambda_variables",
     "new_log_stream",
 ]
@@ -43,6 +49,20 @@ CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "emulator/secret/access/key/example000000",
     "AWS_SESSION_TOKEN": "emulator-session-token",
 }
+
+
+class LambdaApi(Protocol):
+    """The Lambda Invoke API of the emulator a function runs in (:mod:`.lambda_service`)."""
+
+    def call(self, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> HttpResponse:
+        """Answer one Invoke request, from any thread."""
+        ...
+
+
+# The Lambda API that code running in a sandbox reaches (botocore calls, :mod:`.boto`).
+current_lambda_api: contextvars.ContextVar[LambdaApi | None] = contextvars.ContextVar(
+    "emulator_lambda_api", default=None
+)
 
 
 def new_log_stream() -> str:
@@ -95,6 +115,7 @@ class Sandbox:
         "cold",
         "function",
         "init_duration_ms",
+        "lambda_api",
         "log_stream",
         "overlay",
         "plain_text",
@@ -108,8 +129,10 @@ class Sandbox:
         region: str,
         task_root: Path,
         root: RootState | None = None,
+        lambda_api: LambdaApi | None = None,
     ) -> None:
         self.function = function
+        self.lambda_api = lambda_api
         self.log_stream = new_log_stream()
         self.overlay = Overlay(
             lambda_variables(
@@ -135,3 +158,4 @@ class Sandbox:
         use_overlay(self.overlay)
         use_root(self.root)
         current_scope.set(scope)
+        current_lambda_api.set(self.lambda_api)

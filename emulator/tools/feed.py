@@ -121,6 +121,8 @@ def entry_for(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
     """The entry of any notification but ``frame`` (``frame``: :func:`frame_entry`)."""
     if kind == "invoke":
         return _invoke_entry(details)
+    if kind == "lambda":
+        return _lambda_entry(details)
     if kind == "send":
         data = details["data"]
         shown = clip(data) if isinstance(data, str) else f"[{len(data)} bytes, binary]"
@@ -143,6 +145,26 @@ def entry_for(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "close":
         return {"kind": kind, "id": details["connectionId"], "code": details["code"]}
     return {"kind": kind, "details": clip(to_json(dict(details)))}  # a kind added later
+
+
+def _lambda_entry(details: Mapping[str, Any]) -> dict[str, Any]:
+    """A function invoked through the Lambda API (by another function, or over HTTP)."""
+    invocation: Invocation = details["invocation"]
+    error = invocation.error
+    scope = invocation.scope
+    return {
+        "kind": "lambda",
+        "function": details["function"],
+        "invocationType": details["invocationType"],
+        "caller": details["caller"],
+        "requestId": scope.request_id if scope is not None else None,
+        "outcome": invocation.outcome.value,
+        "durationMs": round(invocation.duration_ms, 2),
+        "posts": scope.posts if scope is not None else 0,
+        "result": None if invocation.value is None else clip(to_json(invocation.value)),
+        "error": None if error is None else clip(f"{type(error).__name__}: {error}"),
+        "event": clip(to_json(details["event"]), EVENT_CLIP),
+    }
 
 
 def _invoke_entry(details: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, parse_config
 from emulator.runtime.invocation import Invocation
 
-__all__ = ["Client", "Harness", "InvocationRecord", "Record", "SentRecord"]
+__all__ = ["Client", "Harness", "InvocationRecord", "LambdaRecord", "Record", "SentRecord"]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -62,12 +62,32 @@ class SentRecord:
     source: str
 
 
+@dataclass(frozen=True)
+class LambdaRecord:
+    """A function invoked through the Lambda API: by another function, or over HTTP."""
+
+    function: str
+    invocation_type: str  # RequestResponse or Event
+    caller: str  # the calling function's name
+    event: Any
+    invocation: Invocation
+
+    @property
+    def outcome(self) -> str:
+        return self.invocation.outcome.value
+
+    @property
+    def result(self) -> Any:
+        return self.invocation.value
+
+
 class Record:
     """Everything that happened, in order, for assertions."""
 
     def __init__(self) -> None:
         self.invocations: list[InvocationRecord] = []
         self.sent: list[SentRecord] = []
+        self.lambda_invocations: list[LambdaRecord] = []
         self._changed = asyncio.Event()
 
     def observe(self, kind: str, details: Mapping[str, Any]) -> None:
@@ -78,6 +98,16 @@ class Record:
         elif kind == "send":
             self.sent.append(
                 SentRecord(details["connectionId"], details["data"], details["source"])
+            )
+        elif kind == "lambda":
+            self.lambda_invocations.append(
+                LambdaRecord(
+                    details["function"],
+                    details["invocationType"],
+                    details["caller"],
+                    details["event"],
+                    details["invocation"],
+                )
             )
         self._changed.set()
 
@@ -96,6 +126,7 @@ class Record:
     def clear(self) -> None:
         self.invocations.clear()
         self.sent.clear()
+        self.lambda_invocations.clear()
 
     async def wait_for_invocations(
         self, route_key: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT
@@ -117,6 +148,29 @@ class Record:
             raise AssertionError(
                 f"{route_key!r} was not invoked {count} time(s) within {timeout} s; "
                 f"invocations so far: {seen}"
+            ) from None
+
+    async def wait_for_lambda(
+        self, function: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[LambdaRecord]:
+        """Wait until ``function`` was invoked through the Lambda API ``count`` times
+        and those invocations are over (an ``Event`` one included)."""
+
+        async def reached() -> list[LambdaRecord]:
+            while True:
+                found = [i for i in self.lambda_invocations if i.function == function]
+                if len(found) >= count:
+                    return found
+                self._changed.clear()
+                await self._changed.wait()
+
+        try:
+            return await asyncio.wait_for(reached(), timeout)
+        except TimeoutError:
+            seen = [i.function for i in self.lambda_invocations]
+            raise AssertionError(
+                f"function {function!r} was not invoked {count} time(s) within {timeout} s;"
+                f" Lambda API invocations so far: {seen}"
             ) from None
 
 

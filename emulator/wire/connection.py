@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, cast
 
 from websockets.datastructures import Headers
@@ -36,6 +37,7 @@ CLOSE_TIMEOUT = 2.0
 NO_STATUS_REASON = "Client-side close frame status not set"
 
 _quiet = logging.getLogger("emulator.transport.websockets")
+logger = logging.getLogger("emulator.transport")
 
 
 class Listener(Protocol):
@@ -122,8 +124,24 @@ class Connection(asyncio.Protocol):
 
     # HTTP (an HttpOwner)
 
-    def answer_http(self, request: HttpRequest) -> HttpResponse:
+    def answer_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         return self.app.handle_http(request)
+
+    def await_http(
+        self, answer: Awaitable[HttpResponse], then: Callable[[HttpResponse], None]
+    ) -> None:
+        """Answer when ``answer`` is ready, unless the client has gone by then."""
+
+        async def wait() -> None:
+            try:
+                response = await answer
+            except Exception:  # a task boundary: the client gets a 500, not silence
+                logger.exception("answering %s failed", self.peer)
+                response = HttpResponse(500, (), b"")
+            if self.http is not None and self.transport is not None:
+                then(response)
+
+        asyncio.get_running_loop().create_task(wait())
 
     def write_http(self, data: bytes) -> None:
         assert self.transport is not None

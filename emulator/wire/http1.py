@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import h11
@@ -23,8 +24,9 @@ __all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "reason_phrase"]
 
 # A URL longer than this is refused (AWS quota: 4096 characters for WebSocket APIs).
 MAX_URL_LENGTH = 4096
-# Management request bodies beyond this are not buffered (AWS caps Data at 128 KB).
-MAX_HTTP_BODY = 1 << 20
+# Request bodies beyond this are not buffered: the largest any API here takes is
+# Lambda's Invoke, 6 MB (@connections caps Data at 128 KB itself).
+MAX_HTTP_BODY = 6 * 1024 * 1024
 
 
 class HttpOwner(Protocol):
@@ -33,7 +35,11 @@ class HttpOwner(Protocol):
     @property
     def peer(self) -> tuple[str, int]: ...
 
-    def answer_http(self, request: HttpRequest) -> HttpResponse: ...
+    def answer_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]: ...
+
+    def await_http(
+        self, answer: Awaitable[HttpResponse], then: Callable[[HttpResponse], None]
+    ) -> None: ...
 
     def start_websocket(self, raw: bytes) -> None: ...
 
@@ -81,11 +87,13 @@ class HttpFront:
         self.raw = bytearray()  # the current request's bytes, until it is parsed
         self.request: h11.Request | None = None
         self.body = bytearray()
+        self.waiting = False  # an answer is being worked out: read nothing more yet
 
     def receive(self, data: bytes) -> None:
         self.raw += data
         self.conn.receive_data(data)
-        self._events()
+        if not self.waiting:
+            self._events()
 
     def receive_eof(self) -> None:
         self.conn.receive_data(b"")
@@ -137,6 +145,8 @@ class HttpFront:
                     return
             elif isinstance(event, h11.EndOfMessage):
                 self._answer()
+                if self.waiting:
+                    return
             elif isinstance(event, h11.ConnectionClosed):
                 self.owner.close_transport()
                 return
@@ -156,6 +166,19 @@ class HttpFront:
                 peer=self.owner.peer,
             )
         )
+        if isinstance(response, HttpResponse):
+            self._respond(response)
+            return
+        # Answered later (a Lambda invocation): pipelined requests wait their turn.
+        self.waiting = True
+        self.owner.await_http(response, self._answered)
+
+    def _answered(self, response: HttpResponse) -> None:
+        self.waiting = False
+        self._respond(response)
+        self._events()
+
+    def _respond(self, response: HttpResponse) -> None:
         self._send(response)
         self.request = None
         self.body.clear()

@@ -91,7 +91,9 @@ class WebSocketPeer(Protocol):
 class Application(Protocol):
     """The emulator, as the transport sees it."""
 
-    def handle_http(self, request: HttpRequest) -> HttpResponse: ...
+    def handle_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        """Answer a plain HTTP request, at once or once an awaitable has the answer."""
+        ...
 
     def handle_upgrade(
         self, peer: WebSocketPeer, request: UpgradeRequest

@@ -39,7 +39,7 @@ from emulator.gateway.validation import missing_parameters, missing_parameters_b
 from emulator.model.api import ApiConfig, AuthorizerConfig
 from emulator.model.identity import parse_identity_sources
 from emulator.runtime.context import ACCOUNT_ID
-from emulator.runtime.invocation import Invocation, InvocationOutcome
+from emulator.runtime.invocation import Invocation, InvocationOutcome, error_summary
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler
 from emulator.wire.messages import UpgradeAnswer, UpgradeRequest
 
@@ -220,7 +220,8 @@ async def run_authorizer(
     )
     # Raising "Unauthorized" is an authorizer's way to answer; anything else is a bug.
     if decision.outcome is AuthorizerOutcome.FUNCTION_ERROR and invocation.error is not None:
-        logger.error("%s (authorizer) raised", handler.config.handler, exc_info=invocation.error)
+        summary = error_summary(invocation.error)
+        logger.error("%s (authorizer) raised %s", handler.config.handler, summary)
     if not decision.allowed:
         assert decision.status is not None
         if EVENTS.isEnabledFor(logging.INFO):

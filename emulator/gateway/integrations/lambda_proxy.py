@@ -23,7 +23,7 @@ from emulator.gateway.results import (
     interpret_route_result,
 )
 from emulator.model.integration import LambdaIntegration
-from emulator.runtime.invocation import Invocation, InvocationOutcome
+from emulator.runtime.invocation import Invocation, InvocationOutcome, error_summary
 from emulator.runtime.invoke import FunctionTimeoutError, Invoker
 from emulator.runtime.loader import LoadedHandler
 
@@ -87,6 +87,7 @@ class LambdaProxy:
             wait_s=self._timeout,
             route_key=self.route_key,
             on_done=partial(self._finish, event, on_done),
+            connection_id=event["requestContext"]["connectionId"],
         )
 
     def _finish(
@@ -97,9 +98,14 @@ class LambdaProxy:
     ) -> None:
         outcome = proxy_outcome(invocation, event["requestContext"]["eventType"])
         if invocation.outcome is InvocationOutcome.ERROR:
-            if not isinstance(invocation.error, FunctionTimeoutError):  # logged by the runtime
+            error = invocation.error
+            assert error is not None
+            if not isinstance(error, FunctionTimeoutError):  # logged by the runtime
                 logger.error(
-                    "%s (%s) raised", self.target, self.route_key, exc_info=invocation.error
+                    "%s (%s) raised %s",
+                    self.target,
+                    self.route_key,
+                    error_summary(error),
                 )
         elif invocation.outcome is InvocationOutcome.TIMEOUT:
             logger.error(

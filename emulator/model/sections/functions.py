@@ -117,7 +117,7 @@ class Functions:
                 handler_string(settings["handler"], f"{where}.handler"),
                 own_environment(settings, common, where),
                 code_uri(settings.get("codeUri"), f"{where}.codeUri"),
-                _timeout(settings.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout"),
+                _timeout(settings.get("timeout", int(DEFAULT_TIMEOUT)), f"{where}.timeout"),
                 _memory(settings.get("memorySize", DEFAULT_MEMORY_SIZE), f"{where}.memorySize"),
                 _logging(settings.get("loggingConfig"), f"{where}.loggingConfig"),
                 where=where,

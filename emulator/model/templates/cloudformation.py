@@ -22,7 +22,7 @@ from typing import Any
 
 from emulator.errors import ConfigError
 from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
-from emulator.model.templates.functions import Template
+from emulator.model.templates.functions import FUNCTION_TYPES, Template
 from emulator.model.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
 from emulator.model.templates.intrinsics import REGION, printable
 from emulator.model.templates.model import (
@@ -97,6 +97,7 @@ class _Importer:
             authorization_type=self.authorization_type,
             skipped=self.skipped,
             top=self.integrations.top(stage),
+            others=self._other_functions(),
         )
         return ImportedApi(
             config=config,
@@ -109,6 +110,15 @@ class _Importer:
             warnings=tuple(dict.fromkeys(self.t.warnings)),  # Globals warn once per function
             authorizer=self.authorizer,
         )
+
+    def _other_functions(self) -> list[FunctionSpec]:
+        """Every Python function of the template with local code, route or not."""
+        specs = []
+        for logical_id in self.t.of_type(*FUNCTION_TYPES):
+            spec = self.t.function(logical_id)
+            if isinstance(spec, FunctionSpec):
+                specs.append(spec)
+        return specs
 
     def _choose(self, wanted: str | None) -> str:
         apis = [

@@ -141,6 +141,7 @@ def build(
     authorization_type: str = "NONE",
     skipped: Sequence[str] = (),
     top: Mapping[str, object] | None = None,
+    others: Sequence[FunctionSpec] = (),
 ) -> ApiConfig:
     """The routes.yaml document for ``routes``, parsed into an :class:`ApiConfig`.
 
@@ -151,10 +152,14 @@ def build(
     ``authorizer`` becomes the ``authorizer`` section (``CUSTOM``);
     ``authorization_type`` is $connect's otherwise (``NONE`` or ``AWS_IAM``).
     ``top`` holds further top-level routes.yaml keys (``models``, ``apiKeys``...).
+    ``others`` are the template's other Python functions, behind no route:
+    declared all the same, so that a handler can invoke them (the Lambda API).
     """
     specs = [route.function for route in routes if route.function is not None]
     if authorizer is not None:
         specs.append(authorizer.spec or _spec_of(authorizer))
+    served = {spec.served_name for spec in specs}
+    specs.extend(spec for spec in others if spec.served_name not in served)
     common = dict(common_environment)
     if not all(common.keys() <= spec.environment.keys() for spec in specs):
         # A function without the shared variables (an AWS::Lambda::Function: no

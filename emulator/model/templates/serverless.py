@@ -160,6 +160,11 @@ class _Importer:
             warnings=self.warnings,
             authorizer=authorizer,
             skipped=list(skipped.values()),
+            others=[
+                spec
+                for name in self.functions
+                if isinstance(spec := self.function(str(name)), FunctionSpec)
+            ],
         )
         service = self.text(self.document.get("service"), "service") or "service"
         # The framework's default API name is "<stage>-<service>-websockets".

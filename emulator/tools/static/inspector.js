@@ -114,7 +114,7 @@
     return entry.kind;
   }
   function isError(entry) {
-    return (entry.kind === "invoke" && entry.outcome !== "ok")
+    return ((entry.kind === "invoke" || entry.kind === "lambda") && entry.outcome !== "ok")
       || (entry.kind === "send" && entry.source === "error")
       || (entry.kind === "frame" && entry.reason === "forbidden")
       || entry.kind === "refuse";
@@ -157,6 +157,20 @@
           line(el("span", { class: "error-text", text: "The integration timed out." }));
         }
         item.append(lazyDetails("Event delivered to the handler", entry.event, true));
+        if (entry.result !== null && entry.result.length <= 120) line("Result: ", code(entry.result));
+        else if (entry.result !== null) item.append(lazyDetails("Result", entry.result, true));
+        break;
+      }
+      case "lambda": {
+        const tone = entry.outcome === "ok" ? "ok" : "error";
+        badge("LAMBDA", tone);
+        const posts = entry.posts ? `, ${entry.posts} post${entry.posts === 1 ? "" : "s"}` : "";
+        summary(
+          `${entry.function} (${entry.invocationType} from ${entry.caller}):`
+          + ` ${entry.outcome} in ${entry.durationMs} ms${posts}`,
+        );
+        if (entry.error) line(el("span", { class: "error-text", text: entry.error }));
+        item.append(lazyDetails("Event (the Invoke payload)", entry.event, true));
         if (entry.result !== null && entry.result.length <= 120) line("Result: ", code(entry.result));
         else if (entry.result !== null) item.append(lazyDetails("Result", entry.result, true));
         break;
