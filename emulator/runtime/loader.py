@@ -16,11 +16,16 @@ another folder, the module is imported under a name unique to its folder
 object. Limitation: that applies to the handler's module (and a package it is
 in), not to what it imports by absolute name. Two ``utils.py`` in two folders
 are one ``utils`` in ``sys.modules``: whichever was imported first.
+
+A module is imported with its function's environment variables in
+``os.environ`` (over the process's own), as Lambda runs a function's init with
+them: ``table = dynamodb.Table(os.environ["TABLE_NAME"])`` at import works.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import importlib
 import importlib.machinery
@@ -38,6 +43,7 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig
+from emulator.runtime.environ import Overlay, install, use_overlay
 
 # The key of the authorizer's function among the loaded handlers.
 AUTHORIZER = "$authorizer"
@@ -104,7 +110,7 @@ def load_handler(
     if isolated or _imported_elsewhere(function.module, folder):
         package = _isolated_package_name(folder)
     try:
-        module = _import(function.module, folder, package)
+        module = _import_with_environment(function, folder, package)
     except Exception as exc:
         problem = f"cannot import module {function.module!r}: {_describe(exc, package, folder)}"
         raise ConfigError(problem, key=key) from exc
@@ -169,6 +175,19 @@ def _isolated_package_name(folder: Path) -> str:
     digest = hashlib.sha256(str(folder).encode("utf-8", "surrogatepass")).hexdigest()[:8]
     readable = re.sub(r"\W", "_", folder.name.lower()) or "root"
     return f"{_ISOLATED_PREFIX}_{readable}_{digest}"
+
+
+def _import_with_environment(
+    function: FunctionConfig, folder: Path, package: str | None
+) -> ModuleType:
+    """Import the module in a context whose ``os.environ`` has the function's variables."""
+    install()
+
+    def run() -> ModuleType:
+        use_overlay(Overlay(function.environment))
+        return _import(function.module, folder, package)
+
+    return contextvars.copy_context().run(run)
 
 
 def _import(module: str, folder: Path, package: str | None) -> ModuleType:
