@@ -19,6 +19,7 @@ EXPORTED = {
     "Limits",
     "RouteConfig",
     "export_sam",
+    "load_cdk",
     "load_config",
     "load_template",
     "parse_config",

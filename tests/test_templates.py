@@ -938,6 +938,7 @@ def test_public_names_are_pinned() -> None:
     assert set(emulator.model.templates.__all__) == {
         "AuthorizerSpec",
         "ImportedApi",
+        "load_cdk",
         "load_template",
     }
 

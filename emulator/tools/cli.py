@@ -58,10 +58,17 @@ def _parameter(text: str) -> tuple[str, str]:
 def _template_options(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group(
         "infrastructure templates",
-        "serve the API your SAM, CloudFormation or serverless.yml declares",
+        "serve the API your SAM, CloudFormation, serverless.yml or CDK app declares",
+    )
+    sources = group.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+    )
+    sources.add_argument(
+        "--cdk-out", metavar="DIR", help="a synthesized CDK app: the cdk.out `cdk synth` writes"
     )
     group.add_argument(
-        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+        "--stack", metavar="NAME", help="with --cdk-out: which stack, if several have an API"
     )
     group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
     group.add_argument(
@@ -79,17 +86,27 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     With ``api_id``, a template's references to its own API (a callback URL
     built from ``${MyApi}``) resolve to the id the emulator serves under.
     """
-    if args.template is None:
+    if args.template is None and args.cdk_out is None:
         return load_config(args.config)
-    from emulator.model.templates import load_template  # ~20 ms of start-up, for --template only
+    # ~20 ms of start-up, for templates only
+    from emulator.model.templates import load_cdk, load_template
 
-    imported = load_template(
-        args.template,
-        api=args.api,
-        parameters=dict(args.parameter or []),
-        environ=os.environ,
-        api_id=api_id,
-    )
+    if args.cdk_out is not None:
+        imported = load_cdk(
+            args.cdk_out,
+            stack=args.stack,
+            api=args.api,
+            parameters=dict(args.parameter or []),
+            api_id=api_id,
+        )
+    else:
+        imported = load_template(
+            args.template,
+            api=args.api,
+            parameters=dict(args.parameter or []),
+            environ=os.environ,
+            api_id=api_id,
+        )
     for skipped in imported.skipped:
         print(f"apigw-ws: skipped: {skipped}", file=sys.stderr)
     for warning in imported.warnings:
@@ -274,7 +291,10 @@ def _route(expression: str, message: str, routes: list[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``apigw-ws``; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "stack", None) is not None and getattr(args, "cdk_out", None) is None:
+        parser.error("--stack needs --cdk-out")
     if args.command == "check":
         return _check(args)
     if args.command == "export":
@@ -322,7 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Inspector(emulator).install()
     logs.configure(args.log_format)
     try:
-        watched = args.template or args.config
+        # A template's file; for a cdk.out, the stack's template that `cdk synth` rewrites.
+        watched = args.config if args.template is None and args.cdk_out is None else config.source
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
         asyncio.run(_serve(emulator, watched, reload_from))
     except OSError as exc:

@@ -24,7 +24,7 @@ from emulator.errors import ConfigError
 from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import Template
 from emulator.model.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
-from emulator.model.templates.intrinsics import REGION, printable
+from emulator.model.templates.intrinsics import REGION, STACK_NAME, OtherStacks, printable
 from emulator.model.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -50,15 +50,26 @@ def import_cloudformation(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    stack_name: str = STACK_NAME,
+    other_stacks: OtherStacks | None = None,
 ) -> ImportedApi:
     """The WebSocket API ``api`` (a logical id) of a template; the only one if None.
 
     ``api_id``, the id the emulator serves the API under, resolves references
     to the API itself (``!Ref Api``, ``${Api}``, ``!GetAtt Api.ApiId``,
     ``Api.ApiEndpoint``); without it they are only known once deployed.
+    ``stack_name`` is ``AWS::StackName``; ``other_stacks`` resolves references
+    to the outputs of the stacks deployed with it (a CDK app's other stacks).
     """
     template = _Importer(
-        Template(document, base_dir=base_dir, source=source, parameters=parameters)
+        Template(
+            document,
+            base_dir=base_dir,
+            source=source,
+            parameters=parameters,
+            stack_name=stack_name,
+            other_stacks=other_stacks,
+        )
     )
     return template.run(api, api_id)
 

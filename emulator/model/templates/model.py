@@ -19,6 +19,7 @@ from types import MappingProxyType
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.config import parse_config
+from emulator.model.function import DEFAULT_MEMORY_SIZE
 
 __all__ = [
     "AuthorizerSpec",
@@ -92,6 +93,7 @@ class FunctionSpec:
     code_uri: Path | None = None
     environment: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     timeout: float = 3.0  # Lambda's default Timeout
+    memory_size: int = DEFAULT_MEMORY_SIZE
 
 
 @dataclass(frozen=True)
