@@ -22,6 +22,7 @@ EXPORTED = {
     "load_cdk",
     "load_config",
     "load_template",
+    "load_terraform",
     "parse_config",
     "with_limits",
     # Route selection

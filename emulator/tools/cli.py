@@ -58,7 +58,7 @@ def _parameter(text: str) -> tuple[str, str]:
 def _template_options(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group(
         "infrastructure templates",
-        "serve the API your SAM, CloudFormation, serverless.yml or CDK app declares",
+        "serve the API your SAM, CloudFormation, serverless.yml, CDK app or Terraform declares",
     )
     sources = group.add_mutually_exclusive_group()
     sources.add_argument(
@@ -67,8 +67,24 @@ def _template_options(command: argparse.ArgumentParser) -> None:
     sources.add_argument(
         "--cdk-out", metavar="DIR", help="a synthesized CDK app: the cdk.out `cdk synth` writes"
     )
+    sources.add_argument(
+        "--terraform", metavar="DIR", help="a Terraform configuration: a folder of .tf files"
+    )
     group.add_argument(
         "--stack", metavar="NAME", help="with --cdk-out: which stack, if several have an API"
+    )
+    group.add_argument(
+        "--var",
+        type=_parameter,
+        action="append",
+        metavar="NAME=VALUE",
+        help="with --terraform: a variable's value, as terraform's -var; repeatable",
+    )
+    group.add_argument(
+        "--var-file",
+        action="append",
+        metavar="FILE",
+        help="with --terraform: a .tfvars file, as terraform's -var-file; repeatable",
     )
     group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
     group.add_argument(
@@ -86,12 +102,21 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     With ``api_id``, a template's references to its own API (a callback URL
     built from ``${MyApi}``) resolve to the id the emulator serves under.
     """
-    if args.template is None and args.cdk_out is None:
+    if args.template is None and args.cdk_out is None and args.terraform is None:
         return load_config(args.config)
     # ~20 ms of start-up, for templates only
-    from emulator.model.templates import load_cdk, load_template
+    from emulator.model.templates import load_cdk, load_template, load_terraform
 
-    if args.cdk_out is not None:
+    if args.terraform is not None:
+        imported = load_terraform(
+            args.terraform,
+            api=args.api,
+            variables=dict(args.var or []),
+            var_files=args.var_file or (),
+            environ=os.environ,
+            api_id=api_id,
+        )
+    elif args.cdk_out is not None:
         imported = load_cdk(
             args.cdk_out,
             stack=args.stack,
@@ -295,6 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "stack", None) is not None and getattr(args, "cdk_out", None) is None:
         parser.error("--stack needs --cdk-out")
+    if (getattr(args, "var", None) or getattr(args, "var_file", None)) and not getattr(
+        args, "terraform", None
+    ):
+        parser.error("--var and --var-file need --terraform")
     if args.command == "check":
         return _check(args)
     if args.command == "export":
@@ -344,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # A template's file; for a cdk.out, the stack's template that `cdk synth` rewrites.
         watched = args.config if args.template is None and args.cdk_out is None else config.source
+        if args.terraform is not None:
+            watched = args.terraform
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
         asyncio.run(_serve(emulator, watched, reload_from))
     except OSError as exc:

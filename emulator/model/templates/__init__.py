@@ -1,7 +1,9 @@
 """Serving a WebSocket API described by an infrastructure template.
 
 :func:`load_template` reads an AWS SAM or CloudFormation template (YAML or
-JSON) or a Serverless Framework ``serverless.yml`` and returns an
+JSON) or a Serverless Framework ``serverless.yml``, :func:`load_cdk` a
+synthesized CDK app and :func:`load_terraform` a Terraform configuration;
+each returns an
 :class:`ImportedApi`: an :class:`~emulator.model.config.ApiConfig` for
 :class:`~emulator.app.Emulator`, plus what could not be imported (routes whose
 function is not Python, values only known once deployed), so that nothing is
@@ -9,9 +11,11 @@ dropped silently. Pure: the only I/O is reading the template (and checking
 that code folders exist); the process environment is passed in.
 
 Modules: :mod:`.cloudformation` and :mod:`.serverless` (the two formats),
-:mod:`.functions` (a template's Lambda functions), :mod:`.intrinsics`
-(CloudFormation's functions), :mod:`.variables` (the framework's ``${...}``),
-:mod:`.model` (the values, and the routes.yaml document they become).
+:mod:`.cdk` (a CDK cloud assembly's stacks), :mod:`.terraform` (HCL, a
+package of its own), :mod:`.functions` (a template's Lambda functions),
+:mod:`.intrinsics` (CloudFormation's functions), :mod:`.variables` (the
+framework's ``${...}``), :mod:`.documents` (reading files), :mod:`.model`
+(the values, and the routes.yaml document they become).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ from emulator.model.templates.cloudformation import import_cloudformation
 from emulator.model.templates.documents import read_document
 from emulator.model.templates.model import AuthorizerSpec, ImportedApi
 from emulator.model.templates.serverless import import_serverless
+from emulator.model.templates.terraform import load_terraform
 
-__all__ = ["AuthorizerSpec", "ImportedApi", "load_cdk", "load_template"]
+__all__ = ["AuthorizerSpec", "ImportedApi", "load_cdk", "load_template", "load_terraform"]
 
 
 def load_template(
