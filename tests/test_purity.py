@@ -92,6 +92,8 @@ PURE = [
     "emulator.tools.feed",
     "emulator.tools.export",
     "emulator.tools.export.resources",
+    "emulator.tools.export.hcl",
+    "emulator.tools.export.terraform",
     "emulator.tools.export.sam",
 ]
 

@@ -200,10 +200,16 @@ def _parser() -> argparse.ArgumentParser:
     _template_options(check)
 
     export = commands.add_parser(
-        "export", help="write a routes.yaml as a deployable template (SAM) on stdout"
+        "export",
+        help="write a routes.yaml as a SAM template or a Terraform configuration on stdout",
     )
     export.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    export.add_argument("--format", choices=("sam",), default="sam", help="default: sam")
+    export.add_argument(
+        "--format",
+        choices=("sam", "terraform"),
+        default="sam",
+        help="sam (template.yaml) or terraform (a .tf file); default: sam",
+    )
 
     route = commands.add_parser(
         "route",
@@ -328,7 +334,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args)
     if args.command == "export":
         try:
-            template = export_sam(load_config(args.config))
+            if args.format == "terraform":
+                from emulator.tools.export.terraform import export_terraform
+
+                template = export_terraform(load_config(args.config))
+            else:
+                template = export_sam(load_config(args.config))
         except ConfigError as exc:
             print(f"apigw-ws: error: {exc}", file=sys.stderr)
             return 2

@@ -1,11 +1,10 @@
-"""Reading and writing HCL: the only module that imports python-hcl2.
+"""Reading HCL: the only module that imports python-hcl2.
 
 :func:`parse_file` reads a ``.tf`` or ``.tfvars`` file into a
 :class:`~.syntax.Body`, converting python-hcl2's raw parse tree (its Lark
 tree, which keeps every position) into :mod:`.syntax` values: strings come
 unescaped, templates as parts, heredocs with their indentation removed
-(``<<-``) and their interpolations parsed. :func:`dumps` writes HCL text for
-a document in python-hcl2's dict form. The parser is imported on first use:
+(``<<-``) and their interpolations parsed. The parser is imported on first use:
 building its grammar costs a noticeable time, paid only by ``--terraform``.
 
 Terraform rejects what python-hcl2 accepts silently: an attribute given
@@ -15,7 +14,6 @@ twice, and an attribute and a block of one name; so does this module.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ from emulator.model.templates.terraform.syntax import (
     Variable,
 )
 
-__all__ = ["INSTALL_HINT", "dumps", "parse_expression", "parse_file"]
+__all__ = ["INSTALL_HINT", "parse_expression", "parse_file"]
 
 INSTALL_HINT = "reading Terraform needs python-hcl2: pip install 'python-hcl2>=8.1.3,<9'"
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
@@ -74,12 +72,6 @@ def parse_expression(text: str, source: str, line: int) -> Expr:
     tree = _parse(f"x = {text}\n", source, line - 1)
     (attribute,) = _Converter(source, line - 1).body(tree).attributes.values()
     return attribute.value
-
-
-def dumps(document: Mapping[str, Any]) -> str:
-    """HCL text for a document in python-hcl2's dict form (strings with their quotes)."""
-    text: str = _hcl2().dumps(dict(document))
-    return re.sub(r"\n{3,}", "\n\n", text)
 
 
 def _parse(text: str, source: str, offset: int) -> Any:
