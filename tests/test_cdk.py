@@ -22,6 +22,7 @@ from emulator.app import Emulator
 from emulator.errors import ConfigError
 from emulator.model.templates import load_cdk, load_template
 from emulator.tools.cli import main
+from emulator.tools.reload import Reloader
 from emulator.tools.testing import Harness
 from tests.conftest import LocalDynamoDB
 
@@ -332,3 +333,17 @@ def _nested_copy(tmp_path: Path) -> Path:
     }
     (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return out
+
+
+async def test_a_new_synth_reloads_the_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # boto3 resources at import
+    out = _copy(tmp_path)
+    emulator = Emulator(load_cdk(out).config, host="127.0.0.1", port=0)
+    async with Harness(emulator):
+        watched = emulator.config.source
+        reloader = Reloader(emulator, watched, load=lambda: load_cdk(out).config)
+        template = json.loads((out / STACK).read_text(encoding="utf-8"))
+        template["Resources"]["ProdStage6F7F36FB"]["Properties"]["StageName"] = "beta"
+        (out / STACK).write_text(json.dumps(template), encoding="utf-8")  # what `cdk synth` does
+        assert reloader.apply([out / STACK]) is True
+        assert emulator.config.stage == "beta"
