@@ -7,6 +7,9 @@ the configurations in ``tests/fixtures/terraform/ground-truth``.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,7 @@ from emulator.model.templates.terraform.configuration import Configuration
 from emulator.tools.cli import main
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Harness
-from tests.conftest import LocalDynamoDB
+from tests.conftest import ROOT, LocalDynamoDB
 
 FIXTURES = Path(__file__).parent / "fixtures" / "terraform"
 GROUND_TRUTH = FIXTURES / "ground-truth"
@@ -487,3 +490,43 @@ async def test_an_edited_tf_file_reloads_the_api(tmp_path: Path) -> None:
         (folder / "stage.auto.tfvars").write_text('stage = "edited"\n')
         assert reloader.apply([folder / "stage.auto.tfvars"]) is True
         assert emulator.config.stage == "edited"
+
+
+ECHO_CLIENT = """
+import asyncio, sys
+from websockets.asyncio.client import connect
+async def main():
+    async with connect(sys.argv[1]) as ws:
+        await ws.send("hello")
+        print(await asyncio.wait_for(ws.recv(), 20))
+asyncio.run(main())
+"""
+
+
+def test_serve_a_terraform_configuration(tmp_path: Path) -> None:
+    """The real command: `serve --terraform DIR` answers a client, and stops on SIGTERM."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "emulator", "serve", "--terraform", str(FIXTURES / "minimal"),
+         "--port", "0", "--no-reload", "--no-inspector"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()
+            assert url.endswith("/dev")  # the stage's name
+            echoed = subprocess.run(
+                [sys.executable, "-c", ECHO_CLIENT, url],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            ).stdout
+            assert echoed.strip() == "hello"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    assert process.returncode == 0

@@ -99,7 +99,7 @@ def _format(spec: str, *values: Any) -> str:
         if verb == "q":
             return json.dumps(_text(value))
         if verb == "d":
-            return str(int(float(_text(value))))
+            return ("%" + match.group(1) + "d") % int(float(_text(value)))
         if verb in "fegEG":
             return ("%" + match.group(1) + verb) % float(_text(value))
         if verb == "v" and isinstance(value, dict | list):

@@ -151,7 +151,10 @@ class Evaluator:
             if isinstance(value, Unknown):
                 return value
         if isinstance(target, list):
-            number = _number(key, line)
+            try:
+                number = _number(key, line)
+            except EvalError:
+                number = math.nan
             if isinstance(number, Unknown) or (
                 isinstance(number, float) and not number.is_integer()
             ):
