@@ -4,7 +4,9 @@ The public API, importable from here:
 
 * :class:`Emulator`, one API served on one host and port;
 * loading an API: :func:`load_config`, :func:`parse_config`, :func:`with_limits`,
-  :func:`load_template` (SAM, CloudFormation, serverless.yml), and the values
+  :func:`load_template` (SAM, CloudFormation, serverless.yml), :func:`load_cdk`
+  (a synthesized CDK app), :func:`load_terraform` (a Terraform configuration),
+  and the values
   they give (:class:`ApiConfig`, :class:`RouteConfig`, :class:`AuthorizerConfig`,
   :class:`Limits`); :func:`export_sam` writes one back as a SAM template;
 * route selection: :func:`compile_expression`, :class:`RouteSelector`, and
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from emulator.model.api import ApiConfig, AuthorizerConfig, Limits, RouteConfig
     from emulator.model.config import load_config, parse_config, with_limits
     from emulator.model.selection import compile_expression
-    from emulator.model.templates import load_template
+    from emulator.model.templates import load_cdk, load_template, load_terraform
     from emulator.tools.export.sam import export_sam
     from emulator.tools.testing import Client, Harness, InvocationRecord, Record, SentRecord
 
@@ -70,8 +72,10 @@ __all__ = [
     "compile_expression",
     "explain",
     "export_sam",
+    "load_cdk",
     "load_config",
     "load_template",
+    "load_terraform",
     "parse_config",
     "with_limits",
 ]
@@ -91,6 +95,8 @@ _LAZY = {
     "explain": "emulator.gateway.explain",
     "export_sam": "emulator.tools.export.sam",
     "load_template": "emulator.model.templates",
+    "load_cdk": "emulator.model.templates",
+    "load_terraform": "emulator.model.templates",
     "Client": "emulator.tools.testing",
     "Harness": "emulator.tools.testing",
     "InvocationRecord": "emulator.tools.testing",

@@ -57,6 +57,16 @@ class SocketEndpoint(Protocol):
     def on_close(self, peer: WebSocketPeer) -> None: ...
 
 
+def served_region(explicit: str | None, config: ApiConfig | None = None) -> str:
+    """The region an API is served in: as given, else as the API says, else the
+    shell's ``AWS_REGION``, else AWS's default."""
+    if explicit:
+        return explicit
+    if config is not None and config.region:
+        return config.region
+    return os.environ.get("AWS_REGION") or DEFAULT_REGION
+
+
 class Emulator:
     """Serve ``config`` on ``host:port`` (port 0 picks a free port).
 
@@ -82,7 +92,7 @@ class Emulator:
         self.host = host
         self.port = port
         # As given, else as the API says, else the shell's, else AWS's default.
-        region = region or config.region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        region = served_region(region, config)
         self.region = region
         self.api_id = api_id or config.api_id or new_api_id()
         self.domain_name = f"{self.api_id}.execute-api.{region}.amazonaws.com"
@@ -126,7 +136,7 @@ class Emulator:
             port=lambda: self.port,
         )
         self._loaded: dict[int, dict[str, LoadedHandler]] = {}
-        handlers = self.load(config)
+        handlers = self.load(config, fresh=True)
         self._pipeline = self._gateway.pipeline = Pipeline(config, handlers, self._services)
         self._serve_functions(config, handlers)
         self._server = Server(
@@ -149,11 +159,17 @@ class Emulator:
         """The loaded handler of each Lambda route (and ``$authorizer``)."""
         return self._pipeline.handlers
 
-    def load(self, config: ApiConfig) -> dict[str, LoadedHandler]:
+    def load(self, config: ApiConfig, *, fresh: bool = False) -> dict[str, LoadedHandler]:
         """Init ``config``'s functions as this emulator runs them (its region):
         the handler of each Lambda route, and the authorizer's. Raises
-        :class:`~emulator.errors.ConfigError` for a function whose init fails."""
-        functions = load_functions(config, region=self.region, lambda_api=self.lambda_api)
+        :class:`~emulator.errors.ConfigError` for a function whose init fails.
+
+        ``fresh`` inits every module anew, as a new deployment would; else (a
+        reload) the modules that did not change are kept, with their state.
+        """
+        functions = load_functions(
+            config, region=self.region, lambda_api=self.lambda_api, fresh=fresh
+        )
         handlers = {
             route_key: functions[route.function.name]
             for route_key, route in config.routes.items()

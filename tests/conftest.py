@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -48,3 +48,50 @@ async def start_api() -> AsyncIterator[StartApi]:
     yield start
     for harness in started:
         await harness.stop()
+
+
+class LocalDynamoDB:
+    """DynamoDB on 127.0.0.1 (moto's server), reachable by the handlers' boto3."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def create_table(self, name: str, hash_key: str) -> None:
+        import boto3
+
+        boto3.client("dynamodb", endpoint_url=self.url).create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": hash_key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": hash_key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+
+    def items(self, name: str) -> list[dict[str, Any]]:
+        import boto3
+
+        table = boto3.resource("dynamodb", endpoint_url=self.url).Table(name)
+        items: list[dict[str, Any]] = table.scan()["Items"]
+        return items
+
+
+@pytest.fixture
+def local_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDynamoDB]:
+    """A DynamoDB endpoint for handlers that keep their state in a table.
+
+    Handlers create their boto3 resources at import, from the process
+    environment: the endpoint, a region and (dummy) credentials are set there.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    try:
+        yield LocalDynamoDB(url)
+    finally:
+        server.stop()

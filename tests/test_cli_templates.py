@@ -28,7 +28,9 @@ def forget_imported_handlers() -> Iterator[None]:
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
-        del sys.modules[name]
+        file = getattr(sys.modules[name], "__file__", None) or ""
+        if Path(file).resolve().is_relative_to(TEMPLATES):
+            del sys.modules[name]  # not botocore, which keeps the emulator's hooks
 
 
 def test_check_a_sam_template_lists_its_routes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,8 +19,10 @@ EXPORTED = {
     "Limits",
     "RouteConfig",
     "export_sam",
+    "load_cdk",
     "load_config",
     "load_template",
+    "load_terraform",
     "parse_config",
     "with_limits",
     # Route selection

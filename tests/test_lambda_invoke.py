@@ -101,6 +101,7 @@ async def test_the_ack_connect_sample_runs_unchanged(no_network: list[object]) -
         # $connect invoked GreeterFunction with Event; the greeter ran once $connect
         # had returned: GetConnection found the connection open (else: no welcome).
         assert await client.receive_text() == "welcome"
+        [greeting] = await harness.record.wait_for_lambda("GreeterFunction")
         await client.send_json({"action": "sendmessage", "data": "hi"})
         assert await client.receive_text() == "[formatted] hi"
         await client.send_json({"action": "boom"})
@@ -124,7 +125,6 @@ async def test_the_ack_connect_sample_runs_unchanged(no_network: list[object]) -
             ("FormatterFunction", "RequestResponse", "SendMessageFunction", "ok"),
             ("lambda-to-lambda-crasher", "RequestResponse", "BoomFunction", "error"),
         ]
-        [greeting] = harness.record.lambda_invocations[:1]
         assert greeting.event == {
             "connectionId": client.connection_id,
             "domainName": emulator.domain_name,

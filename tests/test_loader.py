@@ -8,6 +8,7 @@ for the whole session and the loader puts ``base_dir`` on ``sys.path``.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,6 +178,22 @@ def test_a_module_fixed_after_a_failed_import_loads(tmp_path: Path, name: str) -
 
 
 # Success
+
+
+def test_a_module_is_imported_with_its_functions_environment(tmp_path: Path, name: str) -> None:
+    """Lambda runs a function's init with its variables: AWS's samples read them at import."""
+    _module(
+        tmp_path,
+        name,
+        "import os\nTABLE = os.environ['TABLE_NAME']\n"
+        "def handler(event, context):\n    return TABLE\n",
+    )
+    function = FunctionConfig(
+        "connect", f"{name}.handler", environment={"TABLE_NAME": "connections"}
+    )
+    loaded = load_handler(function, tmp_path)
+    assert loaded.function({}, None) == "connections"
+    assert "TABLE_NAME" not in os.environ  # the process environment is left alone
 
 
 @pytest.mark.parametrize(

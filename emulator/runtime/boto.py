@@ -68,7 +68,6 @@ _targets: dict[str, ManagementTarget] = {}
 _lambda_hosts: dict[str, LambdaApi] = {}
 _refused: set[str] = set()  # execute-api hosts refused already (logged once each)
 _lock = threading.Lock()
-_installed = False
 
 
 def _response(url: str, answer: HttpResponse) -> AWSResponse:
@@ -176,6 +175,9 @@ _FAST = ("PostToConnection", "DeleteConnection")
 
 def _add_builtin_handlers(handlers_module: Any) -> None:
     # Every botocore session created from now on (boto3's default one included).
+    if getattr(handlers_module, "_apigw_ws_hooked", False):
+        return
+    handlers_module._apigw_ws_hooked = True
     handlers_module.BUILTIN_HANDLERS.append((_EVENT, _before_send))
     handlers_module.BUILTIN_HANDLERS.append((_LAMBDA_EVENT, _lambda_before_send))
     for operation in _FAST:
@@ -213,15 +215,18 @@ class _WhenBotocoreLoads(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Hook every botocore session, including ones that already exist."""
-    global _installed
+    """Hook every botocore session, including ones that already exist.
+
+    Idempotent, and again if botocore was imported anew (code that empties
+    ``sys.modules``): the hooks belong to the ``botocore.handlers`` module.
+    """
     with _lock:
-        if _installed:
-            return
-        _installed = True
         handlers_module = sys.modules.get("botocore.handlers")
         if handlers_module is None:
-            sys.meta_path.insert(0, _WhenBotocoreLoads())
+            if not any(isinstance(finder, _WhenBotocoreLoads) for finder in sys.meta_path):
+                sys.meta_path.insert(0, _WhenBotocoreLoads())
+            return
+        if getattr(handlers_module, "_apigw_ws_hooked", False):
             return
         _add_builtin_handlers(handlers_module)
         # boto3's default session, if it was created before us.

@@ -98,28 +98,74 @@ def load_functions(
     region: str = "us-east-1",
     init_timeout: float = INIT_TIMEOUT,
     lambda_api: LambdaApi | None = None,
+    problems: list[ConfigError] | None = None,
+    fresh: bool = True,
 ) -> dict[str, LoadedHandler]:
-    """Every function's handler, by function name, or the first :class:`ConfigError`."""
+    """Every function's handler, by function name, or the first :class:`ConfigError`.
+
+    ``fresh``: what an earlier load imported of the API's modules is imported
+    again, as a new execution environment would (not for a live reload).
+
+    With ``problems``, every function's error is added to it instead, and the
+    functions that did load are returned (``apigw-ws check``).
+    """
     groups: dict[tuple[Path, frozenset[tuple[str, str]]], list[FunctionConfig]] = {}
     for function in config.functions.values():
         try:
             folder = _checked_folder(function, config.base_dir)
         except ConfigError as exc:
-            raise exc.at("", config.source) from exc.__cause__
+            if problems is None:
+                raise exc.at("", config.source) from exc.__cause__
+            problems.append(exc.at("", config.source))
+            continue
         groups.setdefault((folder, frozenset(function.environment.items())), []).append(function)
     roots = (config.base_dir.resolve(), *(folder for folder, _ in groups))
+    # A new execution environment inits anew: what an earlier load of these
+    # folders imported (an emulator before this one, `check`) is imported again.
+    if fresh:
+        _forget_inits(roots)
+    before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
     for index, ((folder, _), functions) in enumerate(groups.items()):
         group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api)
         # The first group imports into sys.modules as usual, unless a module of
         # the same name is there from elsewhere (another API's folder).
         foreign = [f.module for f in functions if _elsewhere(f.module, folder)]
+        found: list[ConfigError] = []
         try:
             with _fresh_modules(roots if index > 0 else (), foreign):
-                loaded.update(group.load(functions))
+                loaded.update(group.load(functions, None if problems is None else found))
         except ConfigError as exc:
             raise exc.at("", config.source) from exc.__cause__
+        if problems is not None:
+            problems.extend(problem.at("", config.source) for problem in found)
+        if index == 0:
+            _remember_inits(set(sys.modules) - before, roots)
     return loaded
+
+
+# The API modules a load imported into sys.modules, by name: id of the module.
+_inits: dict[str, int] = {}
+
+
+def _remember_inits(names: set[str], roots: Sequence[Path]) -> None:
+    for name in names:
+        module = sys.modules.get(name)
+        if module is not None and _is_own(module, roots):
+            _inits[name] = id(module)
+
+
+def _forget_inits(roots: Sequence[Path]) -> None:
+    """Drop from sys.modules the API modules an earlier load imported, and only
+    those: a module the user imported (a test sharing state with its handler)
+    is used as it is."""
+    for name, ident in list(_inits.items()):
+        module = sys.modules.get(name)
+        if module is None or id(module) != ident:
+            del _inits[name]
+        elif _is_own(module, roots):
+            del sys.modules[name]
+            del _inits[name]
 
 
 def load_handlers(
@@ -175,7 +221,10 @@ class _Group:
         self.init_timeout = init_timeout
         self.roots = roots
 
-    def load(self, functions: Sequence[FunctionConfig]) -> dict[str, LoadedHandler]:
+    def load(
+        self, functions: Sequence[FunctionConfig], problems: list[ConfigError] | None = None
+    ) -> dict[str, LoadedHandler]:
+        """Init each module once; with ``problems``, a function that fails is left out."""
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
@@ -186,14 +235,30 @@ class _Group:
         }
         modules: dict[str, ModuleType] = {}
         started = time.monotonic()
+        failed: set[str] = set()
         for function in functions:
-            if function.module not in modules:
+            if function.module in modules or function.module in failed:
+                continue
+            try:
                 modules[function.module] = self._init(function, sandboxes[function.name])
+            except ConfigError as exc:
+                if problems is None:
+                    raise
+                problems.append(exc)
+                failed.add(function.module)
         init_ms = (time.monotonic() - started) * 1000
         loaded = {}
         for function in functions:
+            if function.module in failed:
+                continue
             sandboxes[function.name].init_duration_ms = init_ms
-            handler = _handler(modules[function.module], function)
+            try:
+                handler = _handler(modules[function.module], function)
+            except ConfigError as exc:
+                if problems is None:
+                    raise
+                problems.append(exc)
+                continue
             loaded[function.name] = LoadedHandler(
                 function,
                 handler,

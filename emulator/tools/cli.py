@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import ipaddress
 import logging
 import os
 import signal
+import string
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
-from emulator.app import Emulator
+from emulator.app import Emulator, served_region
 from emulator.clock import new_api_id
 from emulator.errors import ConfigError
 from emulator.gateway.explain import explain
@@ -20,7 +23,8 @@ from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, with_limits
 from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
-from emulator.runtime.loader import load_handler
+from emulator.runtime import boto
+from emulator.runtime.loader import load_functions
 from emulator.tools import logs
 from emulator.tools.export.sam import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
@@ -55,13 +59,53 @@ def _parameter(text: str) -> tuple[str, str]:
     return name, value
 
 
+def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) -> None:
+    group = command.add_argument_group("the API's identity")
+    group.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the region it is served in: AWS_REGION in functions, the domain name"
+        " (default: routes.yaml's region, else the shell's AWS_REGION, else us-east-1)",
+    )
+    if api_id:
+        group.add_argument(
+            "--api-id",
+            metavar="ID",
+            help="the API id (default: routes.yaml's apiId; a template's API gets one"
+            " that stays the same; else a new one at each start)",
+        )
+
+
 def _template_options(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group(
         "infrastructure templates",
-        "serve the API your SAM, CloudFormation or serverless.yml declares",
+        "serve the API your SAM, CloudFormation, serverless.yml, CDK app or Terraform declares",
+    )
+    sources = group.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+    )
+    sources.add_argument(
+        "--cdk-out", metavar="DIR", help="a synthesized CDK app: the cdk.out `cdk synth` writes"
+    )
+    sources.add_argument(
+        "--terraform", metavar="DIR", help="a Terraform configuration: a folder of .tf files"
     )
     group.add_argument(
-        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+        "--stack", metavar="NAME", help="with --cdk-out: which stack, if several have an API"
+    )
+    group.add_argument(
+        "--var",
+        type=_parameter,
+        action="append",
+        metavar="NAME=VALUE",
+        help="with --terraform: a variable's value, as terraform's -var; repeatable",
+    )
+    group.add_argument(
+        "--var-file",
+        action="append",
+        metavar="FILE",
+        help="with --terraform: a .tfvars file, as terraform's -var-file; repeatable",
     )
     group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
     group.add_argument(
@@ -73,23 +117,59 @@ def _template_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _from_template(args: argparse.Namespace) -> bool:
+    return args.template is not None or args.cdk_out is not None or args.terraform is not None
+
+
+def _stable_api_id(args: argparse.Namespace) -> str:
+    """An API id for a template's API that is the same at every start: from the
+    template's path and the API chosen (AWS's ids: 10 lowercase letters and digits)."""
+    where = args.template or args.cdk_out or args.terraform
+    key = f"{Path(where).resolve()}|{args.api or ''}|{getattr(args, 'stack', None) or ''}"
+    digest = hashlib.sha256(key.encode()).digest()
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(alphabet[byte % len(alphabet)] for byte in digest[:10])
+
+
 def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     """The API to serve: a routes.yaml, or the one a template declares.
 
     With ``api_id``, a template's references to its own API (a callback URL
-    built from ``${MyApi}``) resolve to the id the emulator serves under.
+    built from ``${MyApi}``) resolve to the id the emulator serves under; its
+    ``AWS::Region`` is ``--region``, else the shell's ``AWS_REGION``.
     """
-    if args.template is None:
+    if not _from_template(args):
         return load_config(args.config)
-    from emulator.model.templates import load_template  # ~20 ms of start-up, for --template only
+    region = args.region or os.environ.get("AWS_REGION") or None
+    # ~20 ms of start-up, for templates only
+    from emulator.model.templates import load_cdk, load_template, load_terraform
 
-    imported = load_template(
-        args.template,
-        api=args.api,
-        parameters=dict(args.parameter or []),
-        environ=os.environ,
-        api_id=api_id,
-    )
+    if args.terraform is not None:
+        imported = load_terraform(
+            args.terraform,
+            api=args.api,
+            variables=dict(args.var or []),
+            var_files=args.var_file or (),
+            environ=os.environ,
+            api_id=api_id,
+        )
+    elif args.cdk_out is not None:
+        imported = load_cdk(
+            args.cdk_out,
+            stack=args.stack,
+            api=args.api,
+            parameters=dict(args.parameter or []),
+            api_id=api_id,
+        )
+    else:
+        imported = load_template(
+            args.template,
+            api=args.api,
+            parameters=dict(args.parameter or []),
+            environ=os.environ,
+            api_id=api_id,
+            region=region,
+        )
     for skipped in imported.skipped:
         print(f"apigw-ws: skipped: {skipped}", file=sys.stderr)
     for warning in imported.warnings:
@@ -108,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
         "--config", default="routes.yaml", help="the API to serve (default: ./routes.yaml)"
     )
     _template_options(serve)
+    _identity_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
@@ -145,6 +226,11 @@ def _parser() -> argparse.ArgumentParser:
         "host and port (--no-inspector: GET / answers 426, as on AWS)",
     )
     serve.add_argument(
+        "--platform-logs",
+        action="store_true",
+        help="write Lambda's START, END and REPORT lines for each invocation",
+    )
+    serve.add_argument(
         "--log-format",
         choices=("text", "json"),
         default="text",
@@ -156,12 +242,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
     _template_options(check)
+    _identity_options(check, api_id=False)
 
     export = commands.add_parser(
-        "export", help="write a routes.yaml as a deployable template (SAM) on stdout"
+        "export",
+        help="write a routes.yaml as a SAM template or a Terraform configuration on stdout",
     )
     export.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    export.add_argument("--format", choices=("sam",), default="sam", help="default: sam")
+    export.add_argument(
+        "--format",
+        choices=("sam", "terraform"),
+        default="sam",
+        help="sam (template.yaml) or terraform (a .tf file); default: sam",
+    )
 
     route = commands.add_parser(
         "route",
@@ -226,12 +319,10 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 1
-    problems = []
-    for function in config.functions.values():
-        try:
-            load_handler(function, config.base_dir)
-        except ConfigError as exc:
-            problems.append(exc.at("", config.source))
+    problems: list[ConfigError] = []
+    # Each function's init as `serve` runs it: its environment, the region.
+    boto.install()
+    load_functions(config, region=served_region(args.region, config), problems=problems)
     for problem in problems:
         print(f"apigw-ws: error: {problem}", file=sys.stderr)
     if problems:
@@ -274,12 +365,24 @@ def _route(expression: str, message: str, routes: list[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``apigw-ws``; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "stack", None) is not None and getattr(args, "cdk_out", None) is None:
+        parser.error("--stack needs --cdk-out")
+    if (getattr(args, "var", None) or getattr(args, "var_file", None)) and not getattr(
+        args, "terraform", None
+    ):
+        parser.error("--var and --var-file need --terraform")
     if args.command == "check":
         return _check(args)
     if args.command == "export":
         try:
-            template = export_sam(load_config(args.config))
+            if args.format == "terraform":
+                from emulator.tools.export.terraform import export_terraform
+
+                template = export_terraform(load_config(args.config))
+            else:
+                template = export_sam(load_config(args.config))
         except ConfigError as exc:
             print(f"apigw-ws: error: {exc}", file=sys.stderr)
             return 2
@@ -293,17 +396,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _, name, _ in _LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
-        api_id = new_api_id()
+        # A template's references to its own API need the id before it is read.
+        api_id = args.api_id or (_stable_api_id(args) if _from_template(args) else None)
         config = with_limits(_load_api(args, api_id), overrides)
+        api_id = api_id or config.api_id or new_api_id()
+        # Before the functions' init: what their modules print or log at import is shown.
+        logs.configure(args.log_format)
         emulator = Emulator(
             config,
             host=args.host,
             port=args.port,
+            region=args.region,
             api_id=api_id,
             max_connections=args.max_connections,
             max_header_bytes=args.max_header_size,
+            platform_logs=args.platform_logs,
         )
     except ConfigError as exc:
+        logs.unconfigure()
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
@@ -320,9 +430,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if args.inspector:
         Inspector(emulator).install()
-    logs.configure(args.log_format)
     try:
-        watched = args.template or args.config
+        # A template's file; for a cdk.out, the stack's template that `cdk synth` rewrites.
+        watched = args.config if args.template is None and args.cdk_out is None else config.source
+        if args.terraform is not None:
+            watched = args.terraform
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
         asyncio.run(_serve(emulator, watched, reload_from))
     except OSError as exc:

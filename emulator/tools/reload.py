@@ -47,7 +47,8 @@ class Reloader:
         limits: Mapping[str, object] | None = None,
         load: Callable[[], ApiConfig] | None = None,
     ) -> None:
-        """Watch ``config_path`` (a routes.yaml, or a template read by ``load``)."""
+        """Watch ``config_path`` (a routes.yaml, or a template read by ``load``; a
+        folder: a Terraform configuration, whose .tf and .tfvars files are watched)."""
         self.emulator = emulator
         self.load = load
         self.limits = dict(limits or {})  # command-line limits, kept across reloads
@@ -71,9 +72,9 @@ class Reloader:
 
     def apply(self, changed: Iterable[str | Path]) -> bool:
         """Reload after ``changed`` files changed; True if a new version serves."""
-        changed = {Path(path).resolve() for path in changed}
+        paths = {Path(path).resolve() for path in changed}
         config = self.emulator.config
-        config_changed = self.config_path is not None and self.config_path in changed
+        config_changed = self._config_changed(paths)
         if config_changed:
             assert self.config_path is not None
             try:
@@ -84,7 +85,7 @@ class Reloader:
             except ConfigError as exc:
                 logger.warning("%s; still serving the previous version", exc)
                 return False
-        stale = {name for name, file in self._user_modules().items() if file in changed}
+        stale = {name for name, file in self._user_modules().items() if file in paths}
         if not stale and not config_changed:
             return False
         # The functions' modules, by the names they are imported under (a module
@@ -138,8 +139,19 @@ class Reloader:
                 if touched:
                     self.results.put_nowait(self.apply(path for _, path in changes))
 
+    def _config_changed(self, paths: set[Path]) -> bool:
+        """Whether the config changed: its file, or a Terraform file under its folder."""
+        folder = self.config_path
+        if folder is None:
+            return False
+        if folder in paths:
+            return True
+        return folder.is_dir() and any(
+            path.suffix in (".tf", ".tfvars") and path.is_relative_to(folder) for path in paths
+        )
+
     def _touches_api(self, changes: Iterable[tuple[object, str]]) -> bool:
         paths = {Path(path).resolve() for _, path in changes}
-        if self.config_path is not None and self.config_path in paths:
+        if self._config_changed(paths):
             return True
         return any(file in paths for file in self._user_modules().values())

@@ -24,7 +24,7 @@ from emulator.errors import ConfigError
 from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import FUNCTION_TYPES, Template
 from emulator.model.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
-from emulator.model.templates.intrinsics import REGION, printable
+from emulator.model.templates.intrinsics import REGION, STACK_NAME, OtherStacks, printable
 from emulator.model.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -50,17 +50,30 @@ def import_cloudformation(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    stack_name: str = STACK_NAME,
+    other_stacks: OtherStacks | None = None,
+    region: str | None = None,
 ) -> ImportedApi:
     """The WebSocket API ``api`` (a logical id) of a template; the only one if None.
 
     ``api_id``, the id the emulator serves the API under, resolves references
     to the API itself (``!Ref Api``, ``${Api}``, ``!GetAtt Api.ApiId``,
     ``Api.ApiEndpoint``); without it they are only known once deployed.
+    ``stack_name`` is ``AWS::StackName``; ``other_stacks`` resolves references
+    to the outputs of the stacks deployed with it (a CDK app's other stacks).
     """
     template = _Importer(
-        Template(document, base_dir=base_dir, source=source, parameters=parameters)
+        Template(
+            document,
+            base_dir=base_dir,
+            source=source,
+            parameters=parameters,
+            stack_name=stack_name,
+            other_stacks=other_stacks,
+            region=region or REGION,
+        )
     )
-    return template.run(api, api_id)
+    return template.run(api, api_id, region)
 
 
 class _Importer:
@@ -72,10 +85,12 @@ class _Importer:
         self.authorization_type = "NONE"
         self.top_locations: dict[str, str] = {}
 
-    def run(self, wanted: str | None, api_id: str | None = None) -> ImportedApi:
+    def run(
+        self, wanted: str | None, api_id: str | None = None, region: str | None = None
+    ) -> ImportedApi:
         api = self._choose(wanted)
         if api_id is not None:
-            endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
+            endpoint = f"wss://{api_id}.execute-api.{self.t.resolver.region}.amazonaws.com"
             self.t.resolver.bind(api, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
         self.t.bind_functions()
         self.integrations = IntegrationImporter(self.t, api)
@@ -98,6 +113,7 @@ class _Importer:
             skipped=self.skipped,
             top=self.integrations.top(stage),
             others=self._other_functions(),
+            region=region,
         )
         return ImportedApi(
             config=config,

@@ -8,6 +8,14 @@ resource and property, and resolves ``AWS::Serverless::Function`` (with SAM's
 ``Globals``) and ``AWS::Lambda::Function`` resources into
 :class:`~emulator.model.templates.model.FunctionSpec` values, or the reason a
 function cannot run here.
+
+A stack synthesized by the AWS CDK names each function's code by an S3 key
+(``Code: {S3Bucket, S3Key}``) and says where the asset was staged in the
+resource's metadata (``aws:asset:path``, a folder beside the template); that
+folder is the code folder. A variable naming a table or bucket by ``Ref``
+(``TABLE_NAME: !Ref ConnectionsTable``, the CDK's ``table.table_name``) gets a
+stand-in: the resource's logical id, with a warning, so that the handler works
+against a local endpoint holding a table of that name.
 """
 
 from __future__ import annotations
@@ -21,12 +29,17 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.templates.intrinsics import (
     NO_VALUE,
+    REGION,
+    STACK_NAME,
+    OtherStacks,
+    Reference,
     Resolver,
     Unresolvable,
     has_references,
     is_intrinsic,
     printable,
     references,
+    substitute_references,
 )
 from emulator.model.templates.model import FunctionSpec, timeout_seconds
 
@@ -37,6 +50,18 @@ FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 _DEFAULT_TIMEOUT = 3.0
 # A literal function ARN, with an optional alias or version after the name.
 _FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]+)")
+# Resources whose Ref is a name that a local endpoint can hold (each type's
+# "Return values" in the CloudFormation User Guide): a stand-in is used for them.
+_STAND_IN_TYPES = frozenset(
+    {
+        "AWS::DynamoDB::Table",
+        "AWS::DynamoDB::GlobalTable",
+        "AWS::Serverless::SimpleTable",
+        "AWS::S3::Bucket",
+        "AWS::Kinesis::Stream",
+        "AWS::Events::EventBus",
+    }
+)
 
 
 class Template:
@@ -49,6 +74,9 @@ class Template:
         base_dir: Path,
         source: str,
         parameters: Mapping[str, str] | None = None,
+        stack_name: str = STACK_NAME,
+        other_stacks: OtherStacks | None = None,
+        region: str = REGION,
     ) -> None:
         resources = document.get("Resources")
         if not isinstance(resources, Mapping):
@@ -61,7 +89,9 @@ class Template:
         }
         self.base_dir = base_dir
         self.source = source
-        self.resolver = Resolver(document, parameters)
+        self.resolver = Resolver(
+            document, parameters, stack_name=stack_name, other_stacks=other_stacks, region=region
+        )
         self.warnings: list[str] = []
         globals_ = document.get("Globals")
         function_globals = globals_.get("Function") if isinstance(globals_, Mapping) else None
@@ -305,6 +335,9 @@ class Template:
             return f"function {logical_id} has no Code"
         key = key_of[name]
         value = self.resolve(raw, key)
+        asset = self._asset_folder(logical_id, name)
+        if asset is not None:
+            return asset
         if isinstance(value, Mapping):
             what = "inline code (ZipFile)" if "ZipFile" in value else "not a local folder"
             return f"function {logical_id}'s {name} is {what}"
@@ -314,6 +347,23 @@ class Template:
         if value.startswith("s3://") or value.lower().endswith((".zip", ".jar")):
             return f"function {logical_id}'s {name} {value!r} is not a local folder"
         return local_folder(value, self.base_dir, key, self.source)
+
+    def _asset_folder(self, logical_id: str, name: str) -> Path | str | None:
+        """The folder the CDK staged the code in (``aws:asset:path``), if it says so."""
+        metadata = self.resources[logical_id].get("Metadata")
+        if not isinstance(metadata, Mapping) or metadata.get("aws:asset:property") != name:
+            return None
+        path = metadata.get("aws:asset:path")
+        if not isinstance(path, str):
+            return None
+        key = f"Resources.{logical_id}.Metadata.aws:asset:path"
+        if not (self.base_dir / path).is_dir():
+            if (self.base_dir / path).is_file():
+                return f"function {logical_id}'s code asset {path!r} is a file, not a folder"
+            folder = str(self.base_dir)
+            problem = f"the code asset {path!r} is not in {folder!r}: run `cdk synth` again"
+            raise ConfigError(problem, key=key, source=self.source)
+        return local_folder(path, self.base_dir, key, self.source)
 
     def _environment(self, logical_id: str, own: Mapping[str, Any], sam: bool) -> dict[str, str]:
         """Environment.Variables (over SAM's Globals), one variable at a time."""
@@ -346,7 +396,29 @@ class Template:
 
     def environment_value(self, raw: Any, key: str) -> str | None:
         """A variable's value as Lambda sets it, or None (and a warning) if unknown here."""
-        return environment_value(self.resolver.resolve, raw, key, self.warnings)
+
+        def resolve(value: Any) -> Any:
+            return self.with_stand_ins(self.resolver.resolve(value), key)
+
+        return environment_value(resolve, raw, key, self.warnings)
+
+    def with_stand_ins(self, value: Any, key: str) -> Any:
+        """``value`` with each ``Ref`` to a table or bucket replaced by its logical id."""
+        if not isinstance(value, str) or not has_references(value):
+            return value
+
+        def stand_in(reference: Reference) -> str:
+            if reference.attribute is None and self.type_of(reference.logical_id) in (
+                _STAND_IN_TYPES
+            ):
+                self.warnings.append(
+                    f"{key}: {reference} is only known once deployed;"
+                    f" {reference.logical_id!r} stands for it locally"
+                )
+                return reference.logical_id
+            return reference.token()
+
+        return substitute_references(value, stand_in)
 
 
 def environment_value(

@@ -4,10 +4,14 @@ A pure module. :class:`Resolver` evaluates ``Ref``, ``Fn::Sub``, ``Fn::Join``,
 ``Fn::If``, ``Fn::Select``, ``Fn::Split``, ``Fn::FindInMap``, ``Fn::Base64`` and
 the condition functions against a template's ``Parameters`` (overrides, then
 ``Default``), ``Mappings`` and ``Conditions``, with fixed pseudo parameters
-(``AWS::Region`` us-east-1, ``AWS::AccountId`` 000000000000, ...).
+(``AWS::Region`` us-east-1, ``AWS::AccountId`` 000000000000, ...). Given the
+other stacks of the same deployment (:class:`OtherStacks`, as a CDK cloud
+assembly has them), it also evaluates ``Fn::ImportValue`` and CDK's
+``Fn::GetStackOutput``.
 
 What only exists once a stack is deployed (a resource's generated name or ARN,
-another stack's export, the account's availability zones) is never guessed.
+an export of a stack not at hand, the account's availability zones) is never
+guessed.
 A reference to a resource becomes a *reference token* inside the resolved
 string, so that ``!Sub arn:...:functions/${OnConnectFunction.Arn}/invocations``
 still says which function it names (:func:`references`); the callers decide
@@ -25,7 +29,7 @@ import base64
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "ACCOUNT_ID",
@@ -33,6 +37,7 @@ __all__ = [
     "PARTITION",
     "REGION",
     "STACK_NAME",
+    "OtherStacks",
     "Reference",
     "Resolver",
     "Unresolvable",
@@ -68,6 +73,22 @@ _NAME_PROPERTIES = {
 
 class Unresolvable(Exception):
     """A value that cannot be computed without AWS, or a malformed intrinsic."""
+
+
+class OtherStacks(Protocol):
+    """The other stacks deployed with a template: their outputs, resolved.
+
+    Each method returns the output's value, or raises :class:`Unresolvable`
+    saying why it is not known locally.
+    """
+
+    def output(self, stack_name: str, output_name: str) -> Any:
+        """``Outputs.<output_name>.Value`` of the stack named ``stack_name``."""
+        ...
+
+    def export(self, name: str) -> Any:
+        """The value of the output whose ``Export.Name`` is ``name``."""
+        ...
 
 
 class _NoValue:
@@ -148,24 +169,28 @@ class Resolver:
         parameters: Mapping[str, str] | None = None,
         *,
         stack_name: str = STACK_NAME,
+        other_stacks: OtherStacks | None = None,
+        region: str = REGION,
     ) -> None:
+        self.region = region
         self._parameters = _section(template, "Parameters")
         self._resources = _section(template, "Resources")
         self._mappings = _section(template, "Mappings")
         self._conditions = _section(template, "Conditions")
         self._overrides = dict(parameters or {})
+        self._other_stacks = other_stacks
         self._evaluated: dict[str, bool] = {}
         self._evaluating: list[str] = []
         self._bound: dict[str, str] = {}
         self._bound_attributes: dict[tuple[str, str], str] = {}
         self._pseudo: dict[str, Any] = {
-            "AWS::Region": REGION,
+            "AWS::Region": region,
             "AWS::AccountId": ACCOUNT_ID,
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": stack_name,
             "AWS::StackId": (
-                f"arn:{PARTITION}:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{stack_name}"
+                f"arn:{PARTITION}:cloudformation:{region}:{ACCOUNT_ID}:stack/{stack_name}"
                 "/00000000-0000-0000-0000-000000000000"
             ),
             "AWS::NotificationARNs": [],
@@ -381,7 +406,26 @@ class Resolver:
         return parts
 
     def _fn_importvalue(self, argument: Any) -> Any:
-        raise Unresolvable(f"Fn::ImportValue {argument!r} is another stack's export")
+        name = self.resolve(argument)
+        if self._other_stacks is None or not isinstance(name, str):
+            raise Unresolvable(f"Fn::ImportValue {name!r} is another stack's export")
+        return self._other_stacks.export(name)
+
+    def _fn_getstackoutput(self, argument: Any) -> Any:
+        """CDK's weak cross-stack reference (``@aws-cdk/core:defaultCrossStackReferences``)."""
+        parts = self.resolve(argument)
+        if not (
+            isinstance(parts, Mapping)
+            and isinstance(parts.get("StackName"), str)
+            and isinstance(parts.get("OutputName"), str)
+        ):
+            raise Unresolvable(
+                f"Fn::GetStackOutput takes {{StackName, OutputName}}, got {argument!r}"
+            )
+        stack, output = parts["StackName"], parts["OutputName"]
+        if self._other_stacks is None:
+            raise Unresolvable(f"Fn::GetStackOutput {output!r} is an output of stack {stack!r}")
+        return self._other_stacks.output(stack, output)
 
     def _fn_getazs(self, argument: Any) -> Any:
         raise Unresolvable("Fn::GetAZs depends on the account's availability zones")

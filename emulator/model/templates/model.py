@@ -142,6 +142,7 @@ def build(
     skipped: Sequence[str] = (),
     top: Mapping[str, object] | None = None,
     others: Sequence[FunctionSpec] = (),
+    region: str | None = None,
 ) -> ApiConfig:
     """The routes.yaml document for ``routes``, parsed into an :class:`ApiConfig`.
 
@@ -154,6 +155,7 @@ def build(
     ``top`` holds further top-level routes.yaml keys (``models``, ``apiKeys``...).
     ``others`` are the template's other Python functions, behind no route:
     declared all the same, so that a handler can invoke them (the Lambda API).
+    ``region``, when the template or its loader says which, is the API's.
     """
     specs = [route.function for route in routes if route.function is not None]
     if authorizer is not None:
@@ -173,6 +175,8 @@ def build(
     }
     if stage is not None:
         document["stage"] = stage
+    if region is not None:
+        document["region"] = region
     if authorizer is not None:
         document["authorizer"] = {
             "function": (authorizer.spec or _spec_of(authorizer)).served_name,

@@ -26,7 +26,6 @@ from emulator.model.templates.functions import environment_value
 from emulator.model.templates.intrinsics import (
     ACCOUNT_ID,
     NO_VALUE,
-    REGION,
     Resolver,
     Unresolvable,
 )
@@ -68,7 +67,7 @@ def import_serverless(
         document, base_dir, source, Variables(document, options=options, environ=environ)
     )
     if api_id is not None:
-        endpoint = f"wss://{api_id}.execute-api.{REGION}.amazonaws.com"
+        endpoint = f"wss://{api_id}.execute-api.{importer.v.region}.amazonaws.com"
         importer.resolver.bind(API_LOGICAL_ID, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
     importer.bind_functions()
     return importer.run()
@@ -89,7 +88,9 @@ class _Importer:
             raise self.error("must be a mapping of function names to functions", "functions")
         self.functions: Mapping[str, Any] = functions or {}
         resources = variables.resolve_leniently(document.get("resources") or {})
-        self.resolver = Resolver(resources if isinstance(resources, Mapping) else {})
+        self.resolver = Resolver(
+            resources if isinstance(resources, Mapping) else {}, region=variables.region
+        )
         self.warnings: list[str] = []
         self._specs: dict[str, FunctionSpec | str] = {}
 
@@ -160,6 +161,7 @@ class _Importer:
             warnings=self.warnings,
             authorizer=authorizer,
             skipped=list(skipped.values()),
+            region=self._region(),
             others=[
                 spec
                 for name in self.functions
@@ -180,6 +182,12 @@ class _Importer:
             warnings=tuple(dict.fromkeys(self.warnings)),
             authorizer=authorizer,
         )
+
+    def _region(self) -> str | None:
+        """The region the service says it is deployed to (``--region``, provider.region)."""
+        if self.v.region_given():
+            return self.v.region
+        return None
 
     def _event(self, websocket: Any, where: str) -> tuple[str, bool, Any]:
         if not isinstance(websocket, Mapping):
@@ -257,7 +265,7 @@ class _Importer:
         function ``greeter``) is the function's name, its ``Arn`` its ARN."""
         for name in self.functions:
             served = self.function_name(str(name))
-            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{served}"
+            arn = f"arn:aws:lambda:{self.v.region}:{ACCOUNT_ID}:function:{served}"
             self.resolver.bind(_logical_id(str(name)), served, {"Arn": arn})
 
     def function_name(self, name: str) -> str:

@@ -51,6 +51,10 @@ class Variables:
         self.stage = self._options.get("stage") or self._setting("stage", "dev")
         self.region = self._options.get("region") or self._setting("region", REGION)
 
+    def region_given(self) -> bool:
+        """Whether the region comes from ``--region`` or provider.region, not the default."""
+        return bool(self._options.get("region") or self._provider.get("region"))
+
     def _setting(self, name: str, default: str) -> str:
         value = self.resolve(self._provider.get(name))
         return str(value) if value not in (None, "") else default

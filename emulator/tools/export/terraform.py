@@ -1,0 +1,365 @@
+"""Writing an API as a Terraform configuration that deploys it (``apigw-ws export``).
+
+A pure module: :func:`export_terraform` turns an
+:class:`~emulator.model.api.ApiConfig` into the text of one ``.tf`` file for
+the AWS provider (5.x) and the archive provider:
+
+* an ``aws_apigatewayv2_api`` (``protocol_type = "WEBSOCKET"``) and an
+  ``aws_apigatewayv2_stage`` named as the config's ``stage``, auto-deployed,
+  with its ``stageVariables``;
+* one ``aws_lambda_function`` per distinct handler, code folder and
+  environment, its code zipped by an ``archive_file`` data source from the
+  code folder, with one role allowed to post to connections, and the
+  ``aws_lambda_permission`` letting API Gateway invoke it;
+* per route an ``aws_apigatewayv2_route`` and an ``aws_apigatewayv2_integration``
+  (``AWS_PROXY``, or the route's ``HTTP_PROXY``/``HTTP``/``AWS``/``MOCK``
+  integration with its ``aws_apigatewayv2_integration_response`` resources),
+  and for a two-way route an ``aws_apigatewayv2_route_response``;
+* ``$connect``'s authorization: ``AWS_IAM``, or the ``authorizer`` as an
+  ``aws_apigatewayv2_authorizer`` of type ``REQUEST``.
+
+Paths are written relative to ``path.module``: save the file beside the
+config. It reads back through :func:`emulator.model.templates.load_terraform`
+into the same routes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from emulator.model.api import ApiConfig, Limits, RouteConfig
+from emulator.model.function import FunctionConfig
+from emulator.model.integration import IntegrationConfig, LambdaIntegration
+from emulator.tools.export.hcl import BLOCK, write_hcl
+from emulator.tools.export.resources import Names, function_key, functions, lambda_routes
+
+__all__ = ["export_terraform"]
+
+RUNTIME = "python3.13"
+_API = "aws_apigatewayv2_api.websocket"
+_BLOCK = BLOCK
+
+
+def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
+    """The Terraform configuration (HCL text) that deploys ``config`` to AWS."""
+    names = Names()
+    resources: list[dict[str, Any]] = []
+    data: list[dict[str, Any]] = []
+
+    def resource(kind: str, name: str, body: dict[str, Any]) -> None:
+        resources.append({_q(kind): {_q(name): {**body, _BLOCK: True}}})
+
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", Path(config.base_dir).name).strip("-") or "websocket"
+    resource(
+        "aws_apigatewayv2_api",
+        "websocket",
+        {
+            "name": _q(f"{name}-websocket"),
+            "protocol_type": _q("WEBSOCKET"),
+            "route_selection_expression": _q(config.route_selection_expression.source),
+        },
+    )
+    _role(resource)
+    by_key = functions(config, names)
+    timeouts: dict[str, float] = {}
+    for route, integration in lambda_routes(config):
+        logical = by_key[function_key(integration.function)]
+        timeouts[logical] = max(timeouts.get(logical, 0.0), route.timeout)
+    for _, integration in lambda_routes(config):
+        logical = by_key[function_key(integration.function)]
+        if logical in timeouts:
+            function = integration.function
+            _function(resource, data, _name(logical), function, timeouts.pop(logical), runtime)
+    authorization = _authorization(
+        config, resource, data, names.unique("AuthorizerFunction"), runtime
+    )
+    for route_key, route in config.routes.items():
+        snake = _snake(names.route(route_key))
+        if isinstance(route.integration, LambdaIntegration):
+            target = _name(by_key[function_key(route.integration.function)])
+            body = {
+                "api_id": f"${{{_API}.id}}",
+                "integration_type": _q("AWS_PROXY"),
+                "integration_uri": f"${{aws_lambda_function.{target}.invoke_arn}}",
+                "timeout_milliseconds": _millis(route.timeout),
+            }
+            resource("aws_apigatewayv2_integration", snake, body)
+        else:
+            _backend(resource, snake, route.integration)
+        resource("aws_apigatewayv2_route", snake, _route(route, snake, authorization))
+        if route.route_response:
+            resource(
+                "aws_apigatewayv2_route_response",
+                snake,
+                {
+                    "api_id": f"${{{_API}.id}}",
+                    "route_id": f"${{aws_apigatewayv2_route.{snake}.id}}",
+                    "route_response_key": _q("$default"),
+                },
+            )
+    stage: dict[str, Any] = {
+        "api_id": f"${{{_API}.id}}",
+        "name": _q(config.stage),
+        "auto_deploy": True,
+    }
+    if config.stage_variables:
+        stage["stage_variables"] = _map(config.stage_variables)
+    resource("aws_apigatewayv2_stage", "stage", stage)
+    document: dict[str, Any] = {
+        "terraform": [
+            {
+                "required_providers": [
+                    {
+                        "aws": {"source": _q("hashicorp/aws"), "version": _q(">= 5.0")},
+                        "archive": {"source": _q("hashicorp/archive"), "version": _q(">= 2.4")},
+                        _BLOCK: True,
+                    }
+                ],
+                _BLOCK: True,
+            }
+        ],
+        "data": data,
+        "resource": resources,
+        "output": [
+            {
+                _q("websocket_url"): {
+                    "value": "${aws_apigatewayv2_stage.stage.invoke_url}",
+                    _BLOCK: True,
+                }
+            },
+            {
+                _q("connections_url"): {
+                    "description": _q("The endpoint_url of the @connections API"),
+                    "value": '${replace(aws_apigatewayv2_stage.stage.invoke_url, "wss://", "https://")}',
+                    _BLOCK: True,
+                }
+            },
+        ],
+    }
+    return _header(config) + write_hcl(document)
+
+
+def _role(resource: Any) -> None:
+    assume = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+            }
+        ],
+    }
+    resource(
+        "aws_iam_role",
+        "functions",
+        {"name_prefix": _q("apigw-ws-"), "assume_role_policy": f"${{jsonencode({_hcl(assume)})}}"},
+    )
+    resource(
+        "aws_iam_role_policy_attachment",
+        "logs",
+        {
+            "role": "${aws_iam_role.functions.name}",
+            "policy_arn": _q("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+        },
+    )
+    manage = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": "${" + _API + ".execution_arn}/*",
+            }
+        ],
+    }
+    resource(
+        "aws_iam_role_policy",
+        "manage_connections",
+        {"role": "${aws_iam_role.functions.id}", "policy": f"${{jsonencode({_hcl(manage)})}}"},
+    )
+
+
+def _function(
+    resource: Any,
+    data: list[dict[str, Any]],
+    name: str,
+    function: FunctionConfig,
+    timeout: float,
+    runtime: str,
+) -> None:
+    code = function.code_uri.as_posix() if function.code_uri is not None else ""
+    zipped = _snake(code) or "code"  # one archive per code folder
+    if not any(_q(zipped) in item[_q("archive_file")] for item in data):
+        archive: dict[str, Any] = {
+            "type": _q("zip"),
+            "source_dir": _q("${path.module}" + (f"/{code}" if code else ""), template=True),
+            "output_path": _q(f"${{path.module}}/build/{zipped}.zip", template=True),
+        }
+        if not code:  # the config's own folder: not what Terraform writes there
+            archive["excludes"] = [_q("build"), _q(".terraform"), _q("terraform.tfstate")]
+        data.append({_q("archive_file"): {_q(zipped): {**archive, _BLOCK: True}}})
+    body: dict[str, Any] = {
+        "function_name": _q(f"${{aws_apigatewayv2_api.websocket.name}}-{name}", template=True),
+        "filename": f"${{data.archive_file.{zipped}.output_path}}",
+        "source_code_hash": f"${{data.archive_file.{zipped}.output_base64sha256}}",
+        "handler": _q(function.handler),
+        "runtime": _q(runtime),
+        "role": "${aws_iam_role.functions.arn}",
+        # Lambda's timeout is whole seconds, 1 to 900.
+        "timeout": min(900, max(1, math.ceil(timeout))),
+    }
+    if function.environment:
+        body["environment"] = [{"variables": _map(function.environment), _BLOCK: True}]
+    resource("aws_lambda_function", name, body)
+    resource(
+        "aws_lambda_permission",
+        name,
+        {
+            "action": _q("lambda:InvokeFunction"),
+            "function_name": f"${{aws_lambda_function.{name}.function_name}}",
+            "principal": _q("apigateway.amazonaws.com"),
+            "source_arn": _q(f"${{{_API}.execution_arn}}/*", template=True),
+        },
+    )
+
+
+def _authorization(
+    config: ApiConfig, resource: Any, data: list[dict[str, Any]], logical: str, runtime: str
+) -> dict[str, Any]:
+    """The $connect route's authorization settings; the authorizer's resources."""
+    if config.authorizer is None:
+        if config.authorization_type == "AWS_IAM":
+            return {"authorization_type": _q("AWS_IAM")}
+        return {}
+    authorizer = config.authorizer
+    name = _name(logical)
+    _function(resource, data, name, authorizer.function, authorizer.timeout, runtime)
+    body: dict[str, Any] = {
+        "api_id": f"${{{_API}.id}}",
+        "name": _q("authorizer"),
+        "authorizer_type": _q("REQUEST"),
+        "authorizer_uri": f"${{aws_lambda_function.{name}.invoke_arn}}",
+    }
+    if config.authorizer.identity_source:
+        body["identity_sources"] = [_q(s) for s in config.authorizer.identity_source]
+    resource("aws_apigatewayv2_authorizer", "connect", body)
+    return {
+        "authorization_type": _q("CUSTOM"),
+        "authorizer_id": "${aws_apigatewayv2_authorizer.connect.id}",
+    }
+
+
+def _route(route: RouteConfig, name: str, authorization: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "api_id": f"${{{_API}.id}}",
+        "route_key": _q(route.route_key),
+        "target": _q(f"integrations/${{aws_apigatewayv2_integration.{name}.id}}", template=True),
+    }
+    if route.route_key == "$connect":
+        body.update(authorization)
+        if route.request.api_key_required:
+            body["api_key_required"] = True
+    if route.route_response:
+        body["route_response_selection_expression"] = _q("$default")
+    if route.request.request_parameters:
+        body["request_parameter"] = [
+            {"request_parameter_key": _q(key), "required": required, _BLOCK: True}
+            for key, required in route.request.request_parameters.items()
+        ]
+    return body
+
+
+def _backend(resource: Any, name: str, integration: IntegrationConfig) -> None:
+    body: dict[str, Any] = {
+        "api_id": f"${{{_API}.id}}",
+        "integration_type": _q(integration.type.value),
+    }
+    if integration.uri is not None:
+        body["integration_uri"] = _q(integration.uri)
+        body["integration_method"] = _q(integration.method)
+    body["timeout_milliseconds"] = _millis(integration.timeout)
+    if integration.request_parameters:
+        body["request_parameters"] = _map(integration.request_parameters)
+    if integration.request_templates:
+        body["request_templates"] = _map(integration.request_templates)
+    if integration.template_selection_expression is not None:
+        body["template_selection_expression"] = _q(integration.template_selection_expression.source)
+    if integration.passthrough_behavior.value != "WHEN_NO_MATCH":  # AWS's default
+        body["passthrough_behavior"] = _q(integration.passthrough_behavior.value)
+    if integration.content_handling is not None:
+        body["content_handling_strategy"] = _q(integration.content_handling.value)
+    resource("aws_apigatewayv2_integration", name, body)
+    for index, response in enumerate(integration.responses, start=1):
+        entry: dict[str, Any] = {
+            "api_id": f"${{{_API}.id}}",
+            "integration_id": f"${{aws_apigatewayv2_integration.{name}.id}}",
+            "integration_response_key": _q(response.key),
+        }
+        if response.template_selection_expression is not None:
+            entry["template_selection_expression"] = _q(
+                response.template_selection_expression.source
+            )
+        if response.response_templates:
+            entry["response_templates"] = _map(response.response_templates)
+        if response.content_handling is not None:
+            entry["content_handling_strategy"] = _q(response.content_handling.value)
+        resource("aws_apigatewayv2_integration_response", f"{name}_{index}", entry)
+
+
+# HCL values, in python-hcl2's dict form: strings with their quotes, expressions as ${...}
+
+
+def _q(text: str, *, template: bool = False) -> str:
+    """A quoted HCL string; ``${`` and ``%{`` are written literally unless ``template``."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    if not template:
+        escaped = escaped.replace("${", "$${").replace("%{", "%%{")
+    return escaped
+
+
+def _map(values: Any) -> dict[str, str]:
+    return {_q(str(key)): _q(str(value)) for key, value in values.items()}
+
+
+def _hcl(value: Any) -> str:
+    """A JSON-like value as an HCL expression (for jsonencode)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_q(k)} = {_hcl(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl(v) for v in value) + "]"
+    return _q(str(value), template=True)  # this module's own values: ${...} is meant
+
+
+def _millis(seconds: float) -> int:
+    return min(29000, max(50, round(seconds * 1000)))  # AWS: 50-29000 ms
+
+
+def _name(logical_id: str) -> str:
+    """``SendMessageFunction`` (the SAM export's name) → ``send_message``."""
+    return _snake(logical_id.removesuffix("Function")) or "function"
+
+
+def _snake(name: str) -> str:
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return re.sub(r"[^a-z0-9_]", "_", snake)
+
+
+def _header(config: ApiConfig) -> str:
+    lines = [
+        f"# Generated by `apigw-ws export --format terraform` from {config.source}.",
+        "# Code folders are relative to path.module: save this file beside that file.",
+    ]
+    if config.limits != Limits():
+        lines.append("# Not exported: `limits` (AWS's own quotas apply once deployed).")
+    if config.aws_endpoints:
+        lines.append("# Not exported: `awsEndpoints` (AWS integrations call AWS once deployed).")
+    if config.models:
+        lines.append("# Not exported: `models` (requests are not validated once deployed).")
+    if config.api_keys:
+        lines.append("# Not exported: `apiKeys` (create the keys and usage plan separately).")
+    return "\n".join(lines) + "\n\n"
