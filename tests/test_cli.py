@@ -262,6 +262,20 @@ async def test_serve_prints_its_url_routes_and_stops_cleanly_on_signal(
         ]
 
 
+async def test_serve_stops_cleanly_on_a_signal_as_soon_as_it_listens(tmp_path: Path) -> None:
+    # Live reload on, in a folder with a tree beside the API (as a .venv is).
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    for n in range(50):
+        (app / ".venv" / "lib" / f"package{n}" / "sub").mkdir(parents=True)
+    async with _serve(["--port", "0"], cwd=app, log=tmp_path / "stderr.log") as server:
+        server.process.send_signal(signal.SIGTERM)
+        rest = await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+        assert rest == b""
+        assert "Traceback" not in server.errors()
+
+
 async def test_serve_without_config_uses_routes_yaml_in_the_working_directory(
     tmp_path: Path,
 ) -> None:
