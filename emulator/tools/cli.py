@@ -291,6 +291,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "route":
         return _route(args.expression, args.message, args.routes)
+    # Logging is set up before the handlers' modules are imported, as Lambda's
+    # runtime has it before a function's init: a module that sets the root
+    # logger's level at import (AWS's samples do) keeps that level.
+    logs.configure(args.log_format)
+    try:
+        return _serve_api(args)
+    finally:
+        logs.unconfigure()
+
+
+def _serve_api(args: argparse.Namespace) -> int:
     try:
         overrides = {
             name: getattr(args, name)
@@ -324,7 +335,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     if args.inspector:
         Inspector(emulator).install()
-    logs.configure(args.log_format)
     try:
         watched = args.template or args.config
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
@@ -338,6 +348,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        logs.unconfigure()
     return 0
