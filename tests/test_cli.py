@@ -90,7 +90,8 @@ def test_serve_with_a_missing_config_file_fails_clearly(
     assert main(["serve", "--config", str(missing), "--port", "0"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"apigw-ws: error: {missing}: file not found\n"
+    assert err.startswith(f"apigw-ws: error: {missing}: file not found (looked for {missing})")
+    assert "  apigw-ws init " in err  # the ways to name an API: tests/test_cli_first_hour.py
 
 
 @pytest.mark.parametrize(

@@ -79,6 +79,8 @@ PURE = [
     "emulator.tools.export",
     "emulator.tools.export.resources",
     "emulator.tools.export.sam",
+    "emulator.tools.options",
+    "emulator.tools.starter",
 ]
 
 IO = ("asyncio", "websockets", "socket")

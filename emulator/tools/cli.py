@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 from emulator.app import Emulator
 from emulator.clock import new_api_id
@@ -26,53 +27,10 @@ from emulator.runtime.loader import load_handler
 from emulator.tools import logs
 from emulator.tools.export.sam import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
-from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES
+from emulator.tools.options import LIMIT_OPTIONS, TEMPLATE_NAMES, missing_config, parser
+from emulator.tools.starter import starter_files
 
 __all__ = ["main"]
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
-    return port
-
-
-_LIMIT_OPTIONS = (
-    ("--idle-timeout", "idleTimeout", float),
-    ("--max-connection-duration", "maxConnectionDuration", float),
-    ("--integration-timeout", "integrationTimeout", float),
-    ("--frame-size", "frameSize", int),
-    ("--message-size", "messageSize", int),
-)
-
-
-def _parameter(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
-
-
-def _template_options(command: argparse.ArgumentParser) -> None:
-    group = command.add_argument_group(
-        "infrastructure templates",
-        "serve the API your SAM, CloudFormation or serverless.yml declares",
-    )
-    group.add_argument(
-        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
-    )
-    group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
-    group.add_argument(
-        "--parameter",
-        type=_parameter,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a template parameter (serverless.yml: an option such as stage=dev); repeatable",
-    )
 
 
 def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
@@ -97,87 +55,6 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     for warning in imported.warnings:
         print(f"apigw-ws: warning: {warning}", file=sys.stderr)
     return imported.config
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="apigw-ws",
-        description="A local emulator of Amazon API Gateway WebSocket APIs.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="serve the API described by a routes.yaml")
-    serve.add_argument(
-        "--config", default="routes.yaml", help="the API to serve (default: ./routes.yaml)"
-    )
-    _template_options(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument(
-        "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
-    )
-    limits = serve.add_argument_group(
-        "limits", "AWS's quotas by default; set them in routes.yaml or here (seconds, bytes)"
-    )
-    for option, name, kind in _LIMIT_OPTIONS:
-        limits.add_argument(option, dest=name, type=kind, metavar="N", default=None)
-    serve.add_argument(
-        "--max-connections",
-        type=int,
-        default=None,
-        metavar="N",
-        help="refuse upgrades beyond N open connections with 429 (default: no cap)",
-    )
-    serve.add_argument(
-        "--max-header-size",
-        type=int,
-        default=DEFAULT_MAX_HEADER_BYTES,
-        metavar="BYTES",
-        help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
-    )
-    serve.add_argument(
-        "--reload",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="apply edits to handler modules and the config without dropping connections",
-    )
-    serve.add_argument(
-        "--inspector",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="serve a chat page at / and a live inspector at /_inspector on the same "
-        "host and port (--no-inspector: GET / answers 426, as on AWS)",
-    )
-    serve.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="one readable line per connection and frame (text), or JSON lines",
-    )
-
-    check = commands.add_parser(
-        "check", help="validate a routes.yaml and list its routes and handlers"
-    )
-    check.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    _template_options(check)
-
-    export = commands.add_parser(
-        "export", help="write a routes.yaml as a deployable template (SAM) on stdout"
-    )
-    export.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    export.add_argument("--format", choices=("sam",), default="sam", help="default: sam")
-
-    route = commands.add_parser(
-        "route",
-        help="explain, step by step, how API Gateway routes a message",
-        description="Explain how a route selection expression routes MESSAGE, step by step.",
-    )
-    route.add_argument("expression", help="e.g. '$request.body.action'")
-    route.add_argument("message", help="the text of the WebSocket message")
-    route.add_argument(
-        "--routes",
-        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
-        help="the API's route keys, comma-separated, e.g. 'join,leave,$default'",
-    )
-    return parser
 
 
 def _is_loopback(host: str) -> bool:
@@ -276,21 +153,80 @@ def _route(expression: str, message: str, routes: list[str] | None) -> int:
     return 0
 
 
+def _config(command: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Settle ``args.config``; the message to print if there is no API to load."""
+    option = getattr(args, "config_option", None)
+    if option is not None and args.config is not None and option != args.config:
+        command.error(f"two configs: {args.config} and --config {option}; give one")
+    given = args.config or option
+    if given is not None and getattr(args, "template", None) is not None:
+        command.error(f"{given} and --template {args.template}: give one API")
+    args.config = given or "routes.yaml"
+    if getattr(args, "template", None) is not None or os.path.isfile(args.config):
+        return None
+    templates = [name for name in TEMPLATE_NAMES if os.path.isfile(name)]
+    return missing_config(
+        args.command,
+        args.config,
+        given=given is not None,
+        looked_for=os.path.abspath(args.config),
+        templates=templates,
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        template = export_sam(load_config(args.config))
+    except ConfigError as exc:
+        print(f"apigw-ws: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(template)
+    return 0
+
+
+def _init(directory: str) -> int:
+    folder = Path(directory)
+    files = {folder / path: text for path, text in starter_files(folder.resolve().name).items()}
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        print(
+            f"apigw-ws: error: {', '.join(existing)}: already there; nothing written "
+            "(init never overwrites a file: pick another folder, e.g. apigw-ws init my-api)",
+            file=sys.stderr,
+        )
+        return 1
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"wrote {', '.join(str(path) for path in files)}")
+    steps = [f"cd {directory}"] if folder.resolve() != Path.cwd().resolve() else []
+    steps += [
+        "apigw-ws serve        # then open http://127.0.0.1:3001/",
+        "pytest                # with pytest and pytest-asyncio installed",
+    ]
+    print("next:\n" + "\n".join(f"  {step}" for step in steps))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``apigw-ws``; returns the process exit status."""
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.command == "route":
+        return _route(args.expression, args.message, args.routes)
+    if args.command == "init":
+        return _init(args.directory)
+    problem = _config(args.command_parser, args)
+    if problem is not None:
+        print(f"apigw-ws: error: {problem}", file=sys.stderr)
+        return 2
     if args.command == "check":
         return _check(args)
     if args.command == "export":
-        try:
-            template = export_sam(load_config(args.config))
-        except ConfigError as exc:
-            print(f"apigw-ws: error: {exc}", file=sys.stderr)
-            return 2
-        sys.stdout.write(template)
-        return 0
-    if args.command == "route":
-        return _route(args.expression, args.message, args.routes)
+        return _export(args)
+    return _run_serve(args)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
     # Logging is set up before the handlers' modules are imported, as Lambda's
     # runtime has it before a function's init: a module that sets the root
     # logger's level at import (AWS's samples do) keeps that level.
@@ -305,7 +241,7 @@ def _serve_api(args: argparse.Namespace) -> int:
     try:
         overrides = {
             name: getattr(args, name)
-            for _, name, _ in _LIMIT_OPTIONS
+            for _, name, _ in LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
         api_id = new_api_id()

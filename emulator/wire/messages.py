@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
     "Application",
     "HttpRequest",
     "HttpResponse",
@@ -21,6 +22,10 @@ __all__ = [
     "UpgradeRequest",
     "WebSocketPeer",
 ]
+
+# A request line and headers beyond this are refused with 431. AWS documents
+# 10240 bytes for REST APIs' request line and headers; INFER the same here.
+DEFAULT_MAX_HEADER_BYTES = 10240
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from emulator.wire.connection import CLOSE_TIMEOUT, Connection
-from emulator.wire.messages import Application
+from emulator.wire.messages import DEFAULT_MAX_HEADER_BYTES, Application
 
 __all__ = ["DEFAULT_MAX_HEADER_BYTES", "Server"]
-
-# A request line and headers beyond this are refused with 431. AWS documents
-# 10240 bytes for REST APIs' request line and headers; INFER the same here.
-DEFAULT_MAX_HEADER_BYTES = 10240
 
 
 class Server:
