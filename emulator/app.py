@@ -34,7 +34,7 @@ from emulator.wire.messages import (
     UpgradeRequest,
     WebSocketPeer,
 )
-from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server
+from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server, tls_context
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -73,6 +73,8 @@ class Emulator:
         id_factory: IdFactory = new_id,
         max_connections: int | None = None,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -106,6 +108,7 @@ class Emulator:
             region=region,
             api_id=self.api_id,
             port=lambda: self.port,
+            proto="https" if certfile else "http",
         )
         self._pipeline = self._gateway.pipeline = Pipeline(
             config, load_handlers(config), self._services
@@ -116,6 +119,7 @@ class Emulator:
             max_frame_bytes=config.limits.frame_size,
             max_connections=max_connections,
             max_header_bytes=max_header_bytes,
+            tls=tls_context(certfile, keyfile) if certfile else None,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -187,14 +191,21 @@ class Emulator:
         await self.stop()
 
     @property
+    def secure(self) -> bool:
+        """Whether it serves over TLS (``wss://``, ``https://``)."""
+        return self._server.secure
+
+    @property
     def url(self) -> str:
-        """The WebSocket URL, e.g. ``ws://127.0.0.1:3001/local``."""
-        return f"ws://{_netloc(self.host, self.port)}/{self.config.stage}"
+        """The WebSocket URL, e.g. ``ws://127.0.0.1:3001/local`` (``wss://`` over TLS)."""
+        scheme = "wss" if self.secure else "ws"
+        return f"{scheme}://{_netloc(self.host, self.port)}/{self.config.stage}"
 
     @property
     def management_url(self) -> str:
         """The endpoint_url for ``boto3.client("apigatewaymanagementapi", ...)``."""
-        return f"http://{_netloc(self.host, self.port)}/{self.config.stage}"
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{_netloc(self.host, self.port)}/{self.config.stage}"
 
     @property
     def callback_url(self) -> str:

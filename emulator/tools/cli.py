@@ -158,6 +158,8 @@ def _config(command: argparse.ArgumentParser, args: argparse.Namespace) -> str |
     option = getattr(args, "config_option", None)
     if option is not None and args.config is not None and option != args.config:
         command.error(f"two configs: {args.config} and --config {option}; give one")
+    if getattr(args, "keyfile", None) is not None and args.certfile is None:
+        command.error("--keyfile needs --certfile: the certificate it is the key of")
     given = args.config or option
     if given is not None and getattr(args, "template", None) is not None:
         command.error(f"{given} and --template {args.template}: give one API")
@@ -253,6 +255,8 @@ def _serve_api(args: argparse.Namespace) -> int:
             api_id=api_id,
             max_connections=args.max_connections,
             max_header_bytes=args.max_header_size,
+            certfile=args.certfile,
+            keyfile=args.keyfile,
         )
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)

@@ -119,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
         "apigw-ws serve --template serverless.yml --api MyWebSocketApi",
         "apigw-ws serve --idle-timeout 5 --frame-size 1024   # shrink AWS's limits",
         "apigw-ws serve --no-reload --no-inspector --log-format json",
+        "apigw-ws serve --certfile cert.pem --keyfile key.pem   # wss:// and https://",
     )
     _config_argument(serve, "serve")
     serve.add_argument(
@@ -151,6 +152,13 @@ def parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_HEADER_BYTES,
         metavar="BYTES",
         help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
+    )
+    tls = serve.add_argument_group(
+        "TLS", "serve wss:// and https:// instead, on the same port: the API, @connections, pages"
+    )
+    tls.add_argument("--certfile", metavar="FILE", help="the certificate (chain), PEM")
+    tls.add_argument(
+        "--keyfile", metavar="FILE", help="its private key, PEM (default: in the --certfile)"
     )
     serve.add_argument(
         "--reload",

@@ -52,6 +52,7 @@ class UpgradeRequest:
     headers: tuple[tuple[str, str], ...]  # in order, names as the client spelled them
     peer: tuple[str, int]
     local: tuple[str, int]
+    secure: bool = False  # over TLS: wss://
 
 
 @dataclass(frozen=True)
