@@ -36,7 +36,7 @@ from emulator.wire.messages import (
     UpgradeRequest,
     WebSocketPeer,
 )
-from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server
+from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server, tls_context
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -88,6 +88,8 @@ class Emulator:
         max_connections: int | None = None,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
         platform_logs: bool = False,
+        certfile: str | None = None,
+        keyfile: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -134,6 +136,7 @@ class Emulator:
             region=region,
             api_id=self.api_id,
             port=lambda: self.port,
+            proto="https" if certfile else "http",
         )
         self._loaded: dict[int, dict[str, LoadedHandler]] = {}
         handlers = self.load(config, fresh=True)
@@ -145,6 +148,7 @@ class Emulator:
             max_frame_bytes=config.limits.frame_size,
             max_connections=max_connections,
             max_header_bytes=max_header_bytes,
+            tls=tls_context(certfile, keyfile) if certfile else None,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._started = False
@@ -247,14 +251,21 @@ class Emulator:
         await self.stop()
 
     @property
+    def secure(self) -> bool:
+        """Whether it serves over TLS (``wss://``, ``https://``)."""
+        return self._server.secure
+
+    @property
     def url(self) -> str:
-        """The WebSocket URL, e.g. ``ws://127.0.0.1:3001/local``."""
-        return f"ws://{_netloc(self.host, self.port)}/{self.config.stage}"
+        """The WebSocket URL, e.g. ``ws://127.0.0.1:3001/local`` (``wss://`` over TLS)."""
+        scheme = "wss" if self.secure else "ws"
+        return f"{scheme}://{_netloc(self.host, self.port)}/{self.config.stage}"
 
     @property
     def management_url(self) -> str:
         """The endpoint_url for ``boto3.client("apigatewaymanagementapi", ...)``."""
-        return f"http://{_netloc(self.host, self.port)}/{self.config.stage}"
+        scheme = "https" if self.secure else "http"
+        return f"{scheme}://{_netloc(self.host, self.port)}/{self.config.stage}"
 
     @property
     def callback_url(self) -> str:

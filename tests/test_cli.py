@@ -90,7 +90,8 @@ def test_serve_with_a_missing_config_file_fails_clearly(
     assert main(["serve", "--config", str(missing), "--port", "0"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == f"apigw-ws: error: {missing}: file not found\n"
+    assert err.startswith(f"apigw-ws: error: {missing}: file not found (looked for {missing})")
+    assert "  apigw-ws init " in err  # the ways to name an API: tests/test_cli_first_hour.py
 
 
 @pytest.mark.parametrize(
@@ -264,6 +265,20 @@ async def test_serve_prints_its_url_routes_and_stops_cleanly_on_signal(
         assert _disconnects(tmp_path / "disconnects.jsonl") == [
             {"statusCode": 1001, "reason": client.close_reason}
         ]
+
+
+async def test_serve_stops_cleanly_on_a_signal_as_soon_as_it_listens(tmp_path: Path) -> None:
+    # Live reload on, in a folder with a tree beside the API (as a .venv is).
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    for n in range(50):
+        (app / ".venv" / "lib" / f"package{n}" / "sub").mkdir(parents=True)
+    async with _serve(["--port", "0"], cwd=app, log=tmp_path / "stderr.log") as server:
+        server.process.send_signal(signal.SIGTERM)
+        rest = await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+        assert rest == b""
+        assert "Traceback" not in server.errors()
 
 
 async def test_serve_without_config_uses_routes_yaml_in_the_working_directory(

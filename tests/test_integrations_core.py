@@ -301,6 +301,14 @@ def test_http_proxy_message_request() -> None:
     )
 
 
+def test_over_tls_the_backend_is_told_https() -> None:
+    config = integration(IntegrationType.HTTP_PROXY)
+    data = request_data(message("hi"), {})
+    request = prepare(config, data, api_id="abc", port=3443, proto="https", trace="T").request
+    forwarded = [(n, v) for n, v in request.headers if n.startswith("X-Forwarded-P")]
+    assert forwarded == [("X-Forwarded-Port", "3443"), ("X-Forwarded-Proto", "https")]
+
+
 def test_http_proxy_connect_request() -> None:
     event = connect([("Host", "h"), ("Origin", "o"), ("Upgrade", "websocket")], [("a", "1")])
 

@@ -204,6 +204,34 @@ async def test_text_log_attributes_handler_output_to_function_and_request_id(
     assert max(i for i, line in enumerate(lines) if who in line) < talk_frame
 
 
+async def test_a_root_logger_level_set_at_import_is_kept(tmp_path: Path) -> None:
+    # AWS's samples set the root logger to INFO when their module is imported;
+    # Lambda's runtime has set up logging before that, so the level holds.
+    module = "teach_log_info_" + re.sub(r"\W", "_", tmp_path.name)
+    (tmp_path / f"{module}.py").write_text(
+        "import logging\n\nlogger = logging.getLogger()\nlogger.setLevel(logging.INFO)\n\n\n"
+        "def handler(event, context):\n"
+        '    logger.info("info from %s", "the handler")\n'
+        '    return {"statusCode": 200, "body": "ok"}\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "routes.yaml"
+    config.write_text(
+        f"stage: teach\nroutes:\n  $default: {{handler: {module}.handler, routeResponse: true}}\n",
+        encoding="utf-8",
+    )
+    async with _served(config, "text", tmp_path / "stderr.log") as (process, url):
+        async with connect(url, open_timeout=TIMEOUT) as client:
+            await client.send("hi")
+            assert await _recv(client) == "ok"
+        await _stop(process)
+    info = [line for line in _read(tmp_path / "stderr.log").splitlines() if "[INFO]" in line]
+    assert len(info) == 1, info
+    assert re.search(
+        rf" \| \[INFO\]\t{LAMBDA_TIME}\t[0-9a-f-]{{36}}\tinfo from the handler$", info[0]
+    )
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 async def test_forbidden_frames_are_logged_with_why(tmp_path: Path, fmt: str) -> None:
     cid, stderr = await _forbidden_session(tmp_path, fmt)

@@ -235,13 +235,79 @@ def test_the_marker_and_option_are_documented(pytester: pytest.Pytester) -> None
     result.stdout.fnmatch_lines(["@pytest.mark.apigw(routes, base_dir=None)*"])
 
 
-def test_the_readme_example_passes(pytester: pytest.Pytester) -> None:
-    """The README's complete test of the chat application, run as a user would."""
+def test_async_tests_that_use_the_fixtures_run_in_strict_mode(pytester: pytest.Pytester) -> None:
+    """Strict mode, no marker: the tests that use the fixtures (directly or through
+    another fixture) run on asyncio; an unrelated coroutine test is left alone."""
+    module = handlers(pytester)
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        ECHO = {{"$default": {{"handler": "{module}.echo", "routeResponse": True}}}}
+        pytestmark = pytest.mark.apigw(routes=ECHO)
+
+        @pytest.fixture
+        def chat(apigw):
+            return apigw
+
+        async def test_direct(apigw):
+            client = await apigw.connect()
+            await client.send_text("direct")
+            assert await client.receive_text() == "direct"
+
+        async def test_factory(apigw_factory):
+            api = await apigw_factory(ECHO)
+            client = await api.connect()
+            await client.send_text("factory")
+            assert await client.receive_text() == "factory"
+
+        async def test_through_a_fixture(chat):
+            client = await chat.connect()
+            await client.send_text("through")
+            assert await client.receive_text() == "through"
+
+        class TestInAClass:
+            async def test_method(self, apigw):
+                assert (await apigw.connect()).connection_id
+
+        async def test_unrelated():
+            pass
+        """
+    )
+    result = run(pytester, "--asyncio-mode=strict")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*test_unrelated*", "*async def functions are not natively supported*"]
+    )
+
+
+def readme_project(pytester: pytest.Pytester) -> None:
+    """A fresh project as the README describes it: the example, the chat
+    application, and ``apigw_routes`` as the only setting."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Tests of your own API: the pytest plugin", 1)[1]
     example = section.split("```python\n", 1)[1].split("```", 1)[0]
-    pytester.makepyfile(test_readme=example)
+    where = example.splitlines()[0]
+    assert where.startswith("# tests/test_chat.py -- with `apigw_routes = routes.yaml` under")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "test_chat.py").write_text(example, encoding="utf-8")
     shutil.copy(ROOT / "routes.yaml", pytester.path / "routes.yaml")
     shutil.copytree(ROOT / "handlers", pytester.path / "handlers")
-    pytester.makeini("[pytest]\napigw_routes = routes.yaml\nasyncio_mode = auto\n")
-    run(pytester).assert_outcomes(passed=2)
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\napigw_routes = "routes.yaml"\n')
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["--asyncio-mode=auto"], ["-n", "4"]],
+    ids=["strict mode", "auto mode", "xdist"],
+)
+def test_the_readme_example_passes(pytester: pytest.Pytester, args: list[str]) -> None:
+    """The README's complete test of the chat application, run as a user would:
+    in a fresh project, in its own process, with no asyncio configuration."""
+    readme_project(pytester)
+    # -W error: no warning either, such as pytest-asyncio's unset loop scope.
+    result = pytester.runpytest_subprocess("-W", "error", *args)
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str() + result.stderr.str()
+    assert "is unset" not in output
+    assert "Warning" not in output

@@ -96,6 +96,8 @@ PURE = [
     "emulator.tools.export.hcl",
     "emulator.tools.export.terraform",
     "emulator.tools.export.sam",
+    "emulator.tools.options",
+    "emulator.tools.starter",
 ]
 
 IO = ("asyncio", "websockets", "socket")

@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
+import emulator as emulator_package
 from emulator.app import Emulator
-from emulator.model.config import load_config
+from emulator.model.config import load_config, parse_config
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Client, Harness
 
@@ -222,6 +223,70 @@ async def test_invalid_routes_yaml_keeps_the_previous_config(
     assert len(warnings) == 1, warnings
     assert warnings[0].startswith(f"{app.config.resolve()}: "), warnings
     assert problem in warnings[0]
+
+
+async def test_a_module_from_a_new_folder_is_watched_once_imported(app: App, live: Live) -> None:
+    # A route added to routes.yaml, whose handler lives in a folder no module
+    # came from so far; then an edit of that handler.
+    package = app.folder / f"{app.app}_more"
+    package.mkdir()
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    more = package / "handlers.py"
+    more.write_text(
+        'def extra(event, context):\n    return {"statusCode": 200, "body": "more v1"}\n',
+        encoding="utf-8",
+    )
+    route = f"  extra:\n    handler: {package.name}.handlers.extra\n    routeResponse: true\n"
+    app.edit(app.config, ("routes:\n", "routes:\n" + route))
+    assert await live.result() is True
+    assert await live.ask('{"action":"extra"}') == "more v1"
+    assert package.resolve() in live.reloader.folders()
+    app.edit(more, ("more v1", "more v2"))
+    assert await live.result() is True
+    assert await live.ask('{"action":"extra"}') == "more v2"
+
+
+async def test_only_the_folders_of_the_api_are_watched(app: App) -> None:
+    # A tree beside the API that no module of it comes from, such as a virtual
+    # environment or node_modules: a watch of the whole folder would walk it all.
+    for name in (".venv", "node_modules", "docs"):
+        for depth in range(3):
+            (app.folder / name / "/".join(["sub"] * (depth + 1))).mkdir(parents=True)
+    helpers = app.folder / "lib"
+    helpers.mkdir()
+    (helpers / f"{app.app}_helper.py").write_text("VALUE = 1\n", encoding="utf-8")
+    config = app.folder / "helper.yaml"
+    config.write_text(
+        f"routes:\n  $default: {app.app}.handler\n  other: {app.app}_helper_route.handler\n",
+        encoding="utf-8",
+    )
+    (app.folder / f"{app.app}_helper_route.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(helpers)!r})\nimport {app.app}_helper\n\n"
+        "def handler(event, context):\n    return None\n",
+        encoding="utf-8",
+    )
+    emulator = Emulator(load_config(config), host="127.0.0.1", port=0)
+    folders = Reloader(emulator, config).folders()
+    assert folders == {app.folder.resolve(), helpers.resolve()}
+
+
+MOCK = {"routes": {"$default": {"integration": {"type": "MOCK"}}}}
+
+
+def test_installed_packages_are_not_the_apis_modules() -> None:
+    # An API whose folder holds the interpreter's own packages (a .venv beside
+    # routes.yaml, with the emulator installed in it): none of them is watched.
+    emulator = Emulator(parse_config(MOCK, base_dir=Path(sys.prefix)), port=0)
+    assert Reloader(emulator, None).folders() == {Path(sys.prefix).resolve()}
+
+
+def test_the_emulators_own_modules_are_not_the_apis() -> None:
+    # This repository's routes.yaml sits above the emulator's package.
+    package = Path(emulator_package.__file__).resolve().parent
+    emulator = Emulator(parse_config(MOCK, base_dir=package.parent), port=0)
+    folders = Reloader(emulator, None).folders()
+    assert package.parent in folders
+    assert not any(folder.is_relative_to(package) for folder in folders), folders
 
 
 async def test_apply_directly(app: App) -> None:

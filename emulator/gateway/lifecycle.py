@@ -131,7 +131,7 @@ class Lifecycle:
             ("X-Amzn-Trace-Id", trace_id(now, request_id)),
             ("X-Forwarded-For", request.peer[0]),
             ("X-Forwarded-Port", str(request.local[1])),
-            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Proto", "https" if request.secure else "http"),
         ]
         answer, record.info = await pipeline.connect(
             info,

@@ -95,6 +95,7 @@ class Services:
     region: str
     api_id: str
     port: Callable[[], int]
+    proto: str = "http"  # how clients reach the emulator: https over TLS
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,11 @@ class Pipeline:
         if self._runner is None:
             services = self._services
             self._runner = IntegrationRunner(
-                self.config, api_id=services.api_id, region=services.region, port=services.port
+                self.config,
+                api_id=services.api_id,
+                region=services.region,
+                port=services.port,
+                proto=services.proto,
             )
         return BackendIntegration(route, self._runner, self._services.spawn)
 

@@ -39,7 +39,7 @@ from emulator.runtime.lambda_api import (
     result_response,
 )
 from emulator.runtime.loader import LoadedHandler
-from emulator.runtime.output import current_scope
+from emulator.runtime.output import InvocationScope, current_scope
 from emulator.runtime.workers import LoopInbox
 from emulator.wire.messages import HttpResponse
 
@@ -89,7 +89,7 @@ class LambdaService:
     ) -> HttpResponse:
         """Answer ``POST /2015-03-31/functions/{name}/invocations`` (spec §5)."""
         future: asyncio.Future[HttpResponse] = asyncio.get_running_loop().create_future()
-        self._start(target, headers, body, future.set_result, False, _OVER_HTTP)
+        self._start(target, headers, body, future.set_result, None, _OVER_HTTP)
         return await future
 
     # Calls from handler threads (botocore, in-process)
@@ -111,7 +111,7 @@ class LambdaService:
         # Asked for from inside an invocation: an Event runs once it is over.
         scope = current_scope.get()
         caller = scope.function_name if scope is not None else _OUTSIDE
-        self._inbox.put(self._start, target, headers, body, done, scope is not None, caller)
+        self._inbox.put(self._start, target, headers, body, done, scope, caller)
         timeout = self._longest_timeout() + _GRACE
         if not answered.wait(timeout):
             return HttpResponse(500, (), b'{"message":"the emulator did not answer in time"}')
@@ -123,7 +123,7 @@ class LambdaService:
         headers: Sequence[tuple[str, str]],
         body: bytes,
         done: Any,
-        deferred: bool,
+        asked_by: InvocationScope | None,
         caller: str,
     ) -> None:
         """On the loop: parse, find the function, invoke it; ``done`` gets the answer."""
@@ -138,7 +138,9 @@ class LambdaService:
             return
         event = event_of(request.payload)
         if request.invocation_type == "Event":
-            scope = current_scope.get() if deferred else None
+            # Asked for from inside an invocation (its scope, from the caller's
+            # thread: on the loop there is none): it runs once that one is over.
+            scope = asked_by
             run = _EventRun(self, handler, event, request, caller)
             if scope is None:
                 run()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import gc
 import hashlib
 import ipaddress
 import logging
@@ -28,93 +30,10 @@ from emulator.runtime.loader import load_functions
 from emulator.tools import logs
 from emulator.tools.export.sam import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
-from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES
+from emulator.tools.options import LIMIT_OPTIONS, TEMPLATE_NAMES, missing_config, parser
+from emulator.tools.starter import starter_files
 
 __all__ = ["main"]
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
-    return port
-
-
-_LIMIT_OPTIONS = (
-    ("--idle-timeout", "idleTimeout", float),
-    ("--max-connection-duration", "maxConnectionDuration", float),
-    ("--integration-timeout", "integrationTimeout", float),
-    ("--frame-size", "frameSize", int),
-    ("--message-size", "messageSize", int),
-)
-
-
-def _parameter(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return name, value
-
-
-def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) -> None:
-    group = command.add_argument_group("the API's identity")
-    group.add_argument(
-        "--region",
-        metavar="REGION",
-        help="the region it is served in: AWS_REGION in functions, the domain name"
-        " (default: routes.yaml's region, else the shell's AWS_REGION, else us-east-1)",
-    )
-    if api_id:
-        group.add_argument(
-            "--api-id",
-            metavar="ID",
-            help="the API id (default: routes.yaml's apiId; a template's API gets one"
-            " that stays the same; else a new one at each start)",
-        )
-
-
-def _template_options(command: argparse.ArgumentParser) -> None:
-    group = command.add_argument_group(
-        "infrastructure templates",
-        "serve the API your SAM, CloudFormation, serverless.yml, CDK app or Terraform declares",
-    )
-    sources = group.add_mutually_exclusive_group()
-    sources.add_argument(
-        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
-    )
-    sources.add_argument(
-        "--cdk-out", metavar="DIR", help="a synthesized CDK app: the cdk.out `cdk synth` writes"
-    )
-    sources.add_argument(
-        "--terraform", metavar="DIR", help="a Terraform configuration: a folder of .tf files"
-    )
-    group.add_argument(
-        "--stack", metavar="NAME", help="with --cdk-out: which stack, if several have an API"
-    )
-    group.add_argument(
-        "--var",
-        type=_parameter,
-        action="append",
-        metavar="NAME=VALUE",
-        help="with --terraform: a variable's value, as terraform's -var; repeatable",
-    )
-    group.add_argument(
-        "--var-file",
-        action="append",
-        metavar="FILE",
-        help="with --terraform: a .tfvars file, as terraform's -var-file; repeatable",
-    )
-    group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
-    group.add_argument(
-        "--parameter",
-        type=_parameter,
-        action="append",
-        metavar="NAME=VALUE",
-        help="a template parameter (serverless.yml: an option such as stage=dev); repeatable",
-    )
 
 
 def _from_template(args: argparse.Namespace) -> bool:
@@ -177,100 +96,6 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     return imported.config
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="apigw-ws",
-        description="A local emulator of Amazon API Gateway WebSocket APIs.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="serve the API described by a routes.yaml")
-    serve.add_argument(
-        "--config", default="routes.yaml", help="the API to serve (default: ./routes.yaml)"
-    )
-    _template_options(serve)
-    _identity_options(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument(
-        "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
-    )
-    limits = serve.add_argument_group(
-        "limits", "AWS's quotas by default; set them in routes.yaml or here (seconds, bytes)"
-    )
-    for option, name, kind in _LIMIT_OPTIONS:
-        limits.add_argument(option, dest=name, type=kind, metavar="N", default=None)
-    serve.add_argument(
-        "--max-connections",
-        type=int,
-        default=None,
-        metavar="N",
-        help="refuse upgrades beyond N open connections with 429 (default: no cap)",
-    )
-    serve.add_argument(
-        "--max-header-size",
-        type=int,
-        default=DEFAULT_MAX_HEADER_BYTES,
-        metavar="BYTES",
-        help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
-    )
-    serve.add_argument(
-        "--reload",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="apply edits to handler modules and the config without dropping connections",
-    )
-    serve.add_argument(
-        "--inspector",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="serve a chat page at / and a live inspector at /_inspector on the same "
-        "host and port (--no-inspector: GET / answers 426, as on AWS)",
-    )
-    serve.add_argument(
-        "--platform-logs",
-        action="store_true",
-        help="write Lambda's START, END and REPORT lines for each invocation",
-    )
-    serve.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="one readable line per connection and frame (text), or JSON lines",
-    )
-
-    check = commands.add_parser(
-        "check", help="validate a routes.yaml and list its routes and handlers"
-    )
-    check.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    _template_options(check)
-    _identity_options(check, api_id=False)
-
-    export = commands.add_parser(
-        "export",
-        help="write a routes.yaml as a SAM template or a Terraform configuration on stdout",
-    )
-    export.add_argument("config", nargs="?", default="routes.yaml", help="default: ./routes.yaml")
-    export.add_argument(
-        "--format",
-        choices=("sam", "terraform"),
-        default="sam",
-        help="sam (template.yaml) or terraform (a .tf file); default: sam",
-    )
-
-    route = commands.add_parser(
-        "route",
-        help="explain, step by step, how API Gateway routes a message",
-        description="Explain how a route selection expression routes MESSAGE, step by step.",
-    )
-    route.add_argument("expression", help="e.g. '$request.body.action'")
-    route.add_argument("message", help="the text of the WebSocket message")
-    route.add_argument(
-        "--routes",
-        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
-        help="the API's route keys, comma-separated, e.g. 'join,leave,$default'",
-    )
-    return parser
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -308,9 +133,11 @@ async def _serve(
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        # The watcher sees `stop` within its step (10 ms) on its own thread; the
+        # connections close meanwhile.
+        await emulator.stop()
         if watching is not None:
             await watching
-        await emulator.stop()
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -363,45 +190,124 @@ def _route(expression: str, message: str, routes: list[str] | None) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``apigw-ws``; returns the process exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+def _config(command: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Settle ``args.config``; the message to print if there is no API to load."""
+    option = getattr(args, "config_option", None)
+    if option is not None and args.config is not None and option != args.config:
+        command.error(f"two configs: {args.config} and --config {option}; give one")
+    if getattr(args, "keyfile", None) is not None and args.certfile is None:
+        command.error("--keyfile needs --certfile: the certificate it is the key of")
+    given = args.config or option
     if getattr(args, "stack", None) is not None and getattr(args, "cdk_out", None) is None:
-        parser.error("--stack needs --cdk-out")
+        command.error("--stack needs --cdk-out")
     if (getattr(args, "var", None) or getattr(args, "var_file", None)) and not getattr(
         args, "terraform", None
     ):
-        parser.error("--var and --var-file need --terraform")
+        command.error("--var and --var-file need --terraform")
+    from_template = hasattr(args, "template") and _from_template(args)
+    if given is not None and from_template:
+        command.error(f"{given} and {_template_option(args)}: give one API")
+    args.config = given or "routes.yaml"
+    if from_template or os.path.isfile(args.config):
+        return None
+    templates = [name for name in TEMPLATE_NAMES if os.path.isfile(name)]
+    return missing_config(
+        args.command,
+        args.config,
+        given=given is not None,
+        looked_for=os.path.abspath(args.config),
+        templates=templates,
+    )
+
+
+def _template_option(args: argparse.Namespace) -> str:
+    if args.template is not None:
+        return f"--template {args.template}"
+    if args.cdk_out is not None:
+        return f"--cdk-out {args.cdk_out}"
+    return f"--terraform {args.terraform}"
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        if args.format == "terraform":
+            from emulator.tools.export.terraform import export_terraform
+
+            template = export_terraform(load_config(args.config))
+        else:
+            template = export_sam(load_config(args.config))
+    except ConfigError as exc:
+        print(f"apigw-ws: error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(template)
+    return 0
+
+
+def _init(directory: str) -> int:
+    folder = Path(directory)
+    files = {folder / path: text for path, text in starter_files(folder.resolve().name).items()}
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        print(
+            f"apigw-ws: error: {', '.join(existing)}: already there; nothing written "
+            "(init never overwrites a file: pick another folder, e.g. apigw-ws init my-api)",
+            file=sys.stderr,
+        )
+        return 1
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    print(f"wrote {', '.join(str(path) for path in files)}")
+    steps = [f"cd {directory}"] if folder.resolve() != Path.cwd().resolve() else []
+    steps += [
+        "apigw-ws serve        # then open http://127.0.0.1:3001/",
+        "pytest                # with pytest and pytest-asyncio installed",
+    ]
+    print("next:\n" + "\n".join(f"  {step}" for step in steps))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``apigw-ws``; returns the process exit status."""
+    args = parser().parse_args(argv)
+    if args.command == "route":
+        return _route(args.expression, args.message, args.routes)
+    if args.command == "init":
+        return _init(args.directory)
+    problem = _config(args.command_parser, args)
+    if problem is not None:
+        print(f"apigw-ws: error: {problem}", file=sys.stderr)
+        return 2
     if args.command == "check":
         return _check(args)
     if args.command == "export":
-        try:
-            if args.format == "terraform":
-                from emulator.tools.export.terraform import export_terraform
+        return _export(args)
+    return _run_serve(args)
 
-                template = export_terraform(load_config(args.config))
-            else:
-                template = export_sam(load_config(args.config))
-        except ConfigError as exc:
-            print(f"apigw-ws: error: {exc}", file=sys.stderr)
-            return 2
-        sys.stdout.write(template)
-        return 0
-    if args.command == "route":
-        return _route(args.expression, args.message, args.routes)
+
+def _run_serve(args: argparse.Namespace) -> int:
+    # Logging is set up before the handlers' modules are imported, as Lambda's
+    # runtime has it before a function's init: a module that sets the root
+    # logger's level at import (AWS's samples do) keeps that level, and what
+    # it prints or logs at import is shown.
+    logs.configure(args.log_format)
+    try:
+        return _serve_api(args)
+    finally:
+        logs.unconfigure()
+
+
+def _serve_api(args: argparse.Namespace) -> int:
     try:
         overrides = {
             name: getattr(args, name)
-            for _, name, _ in _LIMIT_OPTIONS
+            for _, name, _ in LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
         # A template's references to its own API need the id before it is read.
         api_id = args.api_id or (_stable_api_id(args) if _from_template(args) else None)
         config = with_limits(_load_api(args, api_id), overrides)
         api_id = api_id or config.api_id or new_api_id()
-        # Before the functions' init: what their modules print or log at import is shown.
-        logs.configure(args.log_format)
         emulator = Emulator(
             config,
             host=args.host,
@@ -411,9 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_connections=args.max_connections,
             max_header_bytes=args.max_header_size,
             platform_logs=args.platform_logs,
+            certfile=args.certfile,
+            keyfile=args.keyfile,
         )
     except ConfigError as exc:
-        logs.unconfigure()
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
@@ -437,9 +344,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             watched = args.terraform
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
         asyncio.run(_serve(emulator, watched, reload_from))
+        # Stopped cleanly: every connection closed, every $disconnect run. What
+        # is left is the interpreter's last garbage collection, over everything
+        # the handlers loaded (boto3's service models alone are most of it):
+        # that took longer than the whole stop. The process is ending and its
+        # memory goes back at once, so skip it: frozen objects are not collected.
+        atexit.register(gc.freeze)
     except OSError as exc:
         print(f"apigw-ws: error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    finally:
-        logs.unconfigure()
     return 0

@@ -11,11 +11,17 @@ Installing the package is enough. Where the API comes from, first match wins:
 ``apigw`` is a started :class:`~emulator.tools.testing.Harness`; it is stopped after
 the test, every ``$disconnect`` run. ``apigw_factory`` starts more, from any
 source: ``await apigw_factory({"routes": {...}}, base_dir=...)``.
+
+A project needs no asyncio configuration: an ``async def`` test that uses these
+fixtures runs as an asyncio test in pytest-asyncio's strict mode too, as if it
+were marked ``@pytest.mark.asyncio``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import inspect
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,8 @@ except ImportError:  # pragma: no cover - pytest-asyncio is in the test extra
 MARKER = "apigw"
 OPTION = "--apigw-routes"
 INI = "apigw_routes"
+FIXTURES = frozenset(__all__)
+_LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
 
 Source = str | Path | Mapping[str, Any]
 Factory = Callable[..., Awaitable[Harness]]
@@ -50,12 +58,52 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(INI, "routes.yaml served by the apigw fixture (relative to the rootdir)")
 
 
+# Before pytest-asyncio's own pytest_configure, which warns when the option is unset.
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(routes, base_dir=None): the API the apigw fixture serves for this test: "
         "a routes.yaml path or the routes.yaml document as a dict",
     )
+    if pytest_asyncio is not None and not config.getini(_LOOP_SCOPE_INI):
+        # pytest-asyncio reminds every project that has not chosen a default loop
+        # scope for async fixtures; these fixtures work under any choice (they
+        # are function-scoped, on the loop of the test that requests them), so
+        # installing the emulator must not bring the reminder into a project
+        # that never wrote an async fixture. Nothing else changes: the option
+        # keeps pytest-asyncio's default.
+        warnings.filterwarnings(
+            "ignore",
+            message=f'The configuration option "{_LOOP_SCOPE_INI}" is unset',
+            category=pytest.PytestDeprecationWarning,
+        )
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, object, object]:
+    """Mark ``async def`` tests that use the fixtures as asyncio tests.
+
+    pytest-asyncio's strict mode runs a coroutine test only if it carries
+    ``@pytest.mark.asyncio``; auto mode marks every one. pytest-asyncio turns
+    marked coroutines into its own items in a wrapper of this same hook, after
+    the items exist: as the innermost wrapper (``trylast``), this one marks them
+    first.
+    """
+    collected = yield
+    if pytest_asyncio is None or not inspect.iscoroutinefunction(obj):
+        return collected
+    items = collected if isinstance(collected, list) else [collected]
+    for item in items:
+        if (
+            isinstance(item, pytest.Function)
+            and FIXTURES & set(item.fixturenames)
+            and item.get_closest_marker("asyncio") is None
+        ):
+            item.add_marker("asyncio")
+    return collected
 
 
 def _source(request: pytest.FixtureRequest) -> tuple[Source, Path | None]:

@@ -6,6 +6,15 @@ they bind to fresh versions of what they import): a module that did not
 change keeps its state, such as an in-memory connection store. A module that
 no longer imports, or a routes.yaml that no longer validates, leaves the
 previous version serving and says why in the log.
+
+Only the folders that matter are watched, each on its own (not recursively):
+the config's and those of the modules imported from the API's folder. A
+recursive watch of the API's folder would walk everything under it first,
+such as a ``.venv`` of thousands of folders, and that walk holds the event
+loop for as long as it takes (hundreds of milliseconds), so that neither a
+connection nor Ctrl-C is served meanwhile. A module imported later, from a
+folder not watched yet (a route added to routes.yaml), restarts the watch
+with its folder.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import importlib
 import logging
 import os
 import sys
+import sysconfig
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -35,6 +45,40 @@ logger = logging.getLogger("emulator.reload")
 def _file_of(module: ModuleType) -> Path | None:
     file = getattr(module, "__file__", None)
     return Path(file).resolve() if file else None
+
+
+def _not_user_code() -> list[Path]:
+    """The interpreter's library, installed packages and scripts, and the
+    emulator itself: never the API's code, even inside the API's folder (a
+    ``.venv`` beside routes.yaml, this repository's own routes.yaml)."""
+    paths = sysconfig.get_paths()
+    keys = ("stdlib", "platstdlib", "purelib", "platlib", "scripts")
+    emulator = Path(__file__).resolve().parent.parent
+    return [Path(paths[key]).resolve() for key in keys] + [emulator]
+
+
+class _Files:
+    """Where each imported module's file is, symlinks resolved, worked out once
+    per module object: resolving every module's path anew (hundreds, once boto3
+    is in) took tens of milliseconds of the event loop's time."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, Path] = {}
+        self._files: dict[str, tuple[ModuleType, Path | None]] = {}
+
+    def of(self, name: str, module: ModuleType) -> Path | None:
+        known = self._files.get(name)
+        if known is not None and known[0] is module:
+            return known[1]
+        file = getattr(module, "__file__", None)
+        resolved = None
+        if file:
+            folder, base = os.path.split(os.path.abspath(file))
+            if folder not in self._folders:
+                self._folders[folder] = Path(folder).resolve()
+            resolved = self._folders[folder] / base
+        self._files[name] = (module, resolved)
+        return resolved
 
 
 class Reloader:
@@ -57,18 +101,42 @@ class Reloader:
         # One entry per change that touched the API: True if the new version
         # serves, False if the previous one still does. For tests and tools.
         self.results: asyncio.Queue[bool] = asyncio.Queue()
+        self._not_user_code = _not_user_code()
+        self._files = _Files()
+        self._user_folders: dict[tuple[Path, ...], dict[Path, bool]] = {}
+        self._modules_seen = -1  # len(sys.modules) when the folders were last worked out
 
     def _roots(self) -> list[Path]:
         return [self.emulator.config.base_dir.resolve()]
 
     def _user_modules(self) -> dict[str, Path]:
-        roots = self._roots()
+        roots = tuple(self._roots())
+        is_user = self._user_folders.setdefault(roots, {})
         found = {}
         for name, module in list(sys.modules.items()):
-            file = _file_of(module) if module is not None else None
-            if file is not None and any(file.is_relative_to(root) for root in roots):
+            file = self._files.of(name, module) if module is not None else None
+            if file is None:
+                continue
+            folder = file.parent
+            if folder not in is_user:
+                is_user[folder] = any(folder.is_relative_to(root) for root in roots) and not any(
+                    folder.is_relative_to(path) for path in self._not_user_code
+                )
+            if is_user[folder]:
                 found[name] = file
         return found
+
+    def folders(self) -> set[Path]:
+        """The folders to watch: the config's, and those the API's modules come from."""
+        self._modules_seen = len(sys.modules)
+        config_folder = self.config_path.parent if self.config_path else self._roots()[0]
+        return {config_folder} | {file.parent for file in self._user_modules().values()}
+
+    def _needs_more_folders(self, watched: set[Path]) -> bool:
+        # Cheap while nothing new is imported: this runs every watch timeout.
+        if len(sys.modules) == self._modules_seen:
+            return False
+        return not self.folders() <= watched
 
     def apply(self, changed: Iterable[str | Path]) -> bool:
         """Reload after ``changed`` files changed; True if a new version serves."""
@@ -118,26 +186,32 @@ class Reloader:
         return True
 
     async def watch(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
-        """Apply changes under the config's folder until ``stop`` is set.
+        """Apply changes to the API's files until ``stop`` is set.
 
         ``ready`` is set once the watch is in place: edits after it are seen.
         """
-        watcher = awatch(
-            *self._roots(),
-            debounce=50,
-            step=10,
-            stop_event=stop,
-            # An empty batch every 200 ms tells us the watch is in place.
-            rust_timeout=200,
-            yield_on_timeout=True,
-        )
-        async for changes in watcher:
-            if ready is not None and not ready.is_set():
-                ready.set()
-            if changes:
-                touched = self._touches_api(changes)
-                if touched:
-                    self.results.put_nowait(self.apply(path for _, path in changes))
+        while not stop.is_set():
+            watched = self.folders()
+            watcher = awatch(
+                # A module's folder may be gone since it was imported.
+                *sorted(folder for folder in watched if folder.is_dir()),
+                recursive=False,
+                debounce=50,
+                step=10,
+                stop_event=stop,
+                # An empty batch every 200 ms tells us the watch is in place.
+                rust_timeout=200,
+                yield_on_timeout=True,
+            )
+            async with contextlib.aclosing(watcher):
+                async for changes in watcher:
+                    if ready is not None and not ready.is_set():
+                        ready.set()
+                    if changes and self._touches_api(changes):
+                        self.results.put_nowait(self.apply(path for _, path in changes))
+                    if self._needs_more_folders(watched):
+                        logger.debug("watching more folders: %s", self.folders() - watched)
+                        break
 
     def _config_changed(self, paths: set[Path]) -> bool:
         """Whether the config changed: its file, or a Terraform file under its folder."""

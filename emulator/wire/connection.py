@@ -49,6 +49,7 @@ class Listener(Protocol):
     max_connections: int | None
     max_header_bytes: int
     websockets: int  # WebSocket connections, open or in their handshake
+    secure: bool  # TLS: the transport decrypts, bytes here are plain as ever
 
     def add(self, connection: Connection) -> None: ...
 
@@ -209,6 +210,7 @@ class Connection(asyncio.Protocol):
             headers=tuple(request.headers.raw_items()),
             peer=self.peer,
             local=self.local,
+            secure=self.server.secure,
         )
         self.handshake_task = asyncio.get_running_loop().create_task(self._handshake(upgrade))
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 __all__ = [
+    "DEFAULT_MAX_HEADER_BYTES",
     "Application",
     "HttpRequest",
     "HttpResponse",
@@ -21,6 +22,10 @@ __all__ = [
     "UpgradeRequest",
     "WebSocketPeer",
 ]
+
+# A request line and headers beyond this are refused with 431. AWS documents
+# 10240 bytes for REST APIs' request line and headers; INFER the same here.
+DEFAULT_MAX_HEADER_BYTES = 10240
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class UpgradeRequest:
     headers: tuple[tuple[str, str], ...]  # in order, names as the client spelled them
     peer: tuple[str, int]
     local: tuple[str, int]
+    secure: bool = False  # over TLS: wss://
 
 
 @dataclass(frozen=True)

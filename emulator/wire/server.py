@@ -3,20 +3,44 @@
 It owns the TCP connections (:class:`~.connection.Connection`), counts the
 WebSocket ones against ``max_connections``, and holds the size limits every
 new connection applies (a reload may change them).
+
+With a certificate, every connection is TLS (``wss://`` and ``https://``):
+whatever is served on the port, the WebSocket API, the pages, the
+@connections API, gets it, since asyncio's TLS transport sits under the same
+:class:`~.connection.Connection`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import ssl
 
+from emulator.errors import ConfigError
 from emulator.wire.connection import CLOSE_TIMEOUT, Connection
-from emulator.wire.messages import Application
+from emulator.wire.messages import DEFAULT_MAX_HEADER_BYTES, Application
 
-__all__ = ["DEFAULT_MAX_HEADER_BYTES", "Server"]
+__all__ = ["DEFAULT_MAX_HEADER_BYTES", "Server", "tls_context"]
 
-# A request line and headers beyond this are refused with 431. AWS documents
-# 10240 bytes for REST APIs' request line and headers; INFER the same here.
-DEFAULT_MAX_HEADER_BYTES = 10240
+
+def tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
+    """A server-side TLS context for a PEM certificate (chain) and its private key
+    (``keyfile``, or in ``certfile`` too); a :class:`ConfigError` naming the file
+    if they cannot be loaded."""
+    for path in (certfile, keyfile):
+        if path is not None and not os.path.isfile(path):
+            raise ConfigError("file not found", source=path)
+    # Python's defaults for a server: TLS 1.2 or newer, no compression.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as exc:
+        problem = (
+            "cannot use it as a certificate with its private key "
+            f"(PEM files that belong together): {exc.reason or exc}"
+        )
+        raise ConfigError(problem, source=certfile) from exc
+    return context
 
 
 class Server:
@@ -30,8 +54,11 @@ class Server:
         max_frame_bytes: int,
         max_connections: int | None = None,
         max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.app = app
+        self.tls = tls
+        self.secure = tls is not None
         # What a new WebSocket connection accepts (API Gateway's limits, spec §5).
         self.max_message_bytes = max_message_bytes
         self.max_frame_bytes = max_frame_bytes
@@ -53,7 +80,7 @@ class Server:
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: Connection(self), host, port, backlog=4096, reuse_address=True
+            lambda: Connection(self), host, port, backlog=4096, reuse_address=True, ssl=self.tls
         )
 
     @property

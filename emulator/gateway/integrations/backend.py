@@ -138,6 +138,7 @@ def prepare(
     port: int,
     trace: str,
     raw_query: str | None = None,
+    proto: str = "http",
 ) -> Prepared:
     """Steps 4-7 of spec §A.1, then the request to send."""
     event_type = data.context.get("eventType")
@@ -192,7 +193,7 @@ def prepare(
         queries.append(urlencode(mapped.querystring))
     if queries:
         url += ("&" if "?" in url else "?") + "&".join(queries)
-    headers = _gateway_headers(data, kind, api_id=api_id, port=port, trace=trace)
+    headers = _gateway_headers(data, kind, api_id=api_id, port=port, proto=proto, trace=trace)
     if body or event_type == "MESSAGE":
         # UNKNOWN on AWS; the spec recommends application/json unless mapped (§A.11 #4).
         headers.append(("Content-Type", "application/json"))
@@ -203,7 +204,13 @@ def prepare(
 
 
 def _gateway_headers(
-    data: RouteRequestData, kind: IntegrationType, *, api_id: str, port: int, trace: str
+    data: RouteRequestData,
+    kind: IntegrationType,
+    *,
+    api_id: str,
+    port: int,
+    proto: str,
+    trace: str,
 ) -> list[tuple[str, str]]:
     event_type = data.context.get("eventType")
     if kind is IntegrationType.HTTP_PROXY and event_type == "CONNECT":
@@ -223,8 +230,9 @@ def _gateway_headers(
         ("X-Amzn-Apigateway-Api-Id", api_id),
         ("X-Amzn-Trace-Id", trace),
         ("X-Forwarded-For", source_ip),
+        # AWS: 443 and https; here the port and scheme clients use (spec §2.2 rule 3).
         ("X-Forwarded-Port", str(port)),
-        ("X-Forwarded-Proto", "http"),
+        ("X-Forwarded-Proto", proto),
     ]
 
 

@@ -50,12 +50,14 @@ class IntegrationRunner:
         api_id: str,
         region: str,
         port: Callable[[], int],
+        proto: str = "http",
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._config = config
         self._api_id = api_id
         self._region = region
         self._port = port
+        self._proto = proto
         self._environ = environ if environ is not None else os.environ
         self._http = HttpClient()
         for route in config.routes.values():
@@ -85,6 +87,7 @@ class IntegrationRunner:
                 data,
                 api_id=self._api_id,
                 port=self._port(),
+                proto=self._proto,
                 trace=trace,
                 raw_query=raw_query,
             )

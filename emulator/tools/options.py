@@ -1,0 +1,325 @@
+"""The ``apigw-ws`` command line: its commands, their options and examples.
+
+A pure module: argparse only. :mod:`emulator.tools.cli` runs the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+from emulator.wire.messages import DEFAULT_MAX_HEADER_BYTES
+
+__all__ = ["LIMIT_OPTIONS", "TEMPLATE_NAMES", "missing_config", "parser"]
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
+    return port
+
+
+LIMIT_OPTIONS = (
+    ("--idle-timeout", "idleTimeout", float),
+    ("--max-connection-duration", "maxConnectionDuration", float),
+    ("--integration-timeout", "integrationTimeout", float),
+    ("--frame-size", "frameSize", int),
+    ("--message-size", "messageSize", int),
+)
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) -> None:
+    group = command.add_argument_group("the API's identity")
+    group.add_argument(
+        "--region",
+        metavar="REGION",
+        help="the region it is served in: AWS_REGION in functions, the domain name"
+        " (default: routes.yaml's region, else the shell's AWS_REGION, else us-east-1)",
+    )
+    if api_id:
+        group.add_argument(
+            "--api-id",
+            metavar="ID",
+            help="the API id (default: routes.yaml's apiId; a template's API gets one"
+            " that stays the same; else a new one at each start)",
+        )
+
+
+def _template_options(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group(
+        "infrastructure templates",
+        "serve the API your SAM, CloudFormation, serverless.yml, CDK app or Terraform declares",
+    )
+    sources = group.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--template", metavar="FILE", help="a SAM/CloudFormation template or a serverless.yml"
+    )
+    sources.add_argument(
+        "--cdk-out", metavar="DIR", help="a synthesized CDK app: the cdk.out `cdk synth` writes"
+    )
+    sources.add_argument(
+        "--terraform", metavar="DIR", help="a Terraform configuration: a folder of .tf files"
+    )
+    group.add_argument(
+        "--stack", metavar="NAME", help="with --cdk-out: which stack, if several have an API"
+    )
+    group.add_argument(
+        "--var",
+        type=_parameter,
+        action="append",
+        metavar="NAME=VALUE",
+        help="with --terraform: a variable's value, as terraform's -var; repeatable",
+    )
+    group.add_argument(
+        "--var-file",
+        action="append",
+        metavar="FILE",
+        help="with --terraform: a .tfvars file, as terraform's -var-file; repeatable",
+    )
+    group.add_argument("--api", metavar="LOGICAL_ID", help="which API, if the template has several")
+    group.add_argument(
+        "--parameter",
+        type=_parameter,
+        action="append",
+        metavar="NAME=VALUE",
+        help="a template parameter (serverless.yml: an option such as stage=dev); repeatable",
+    )
+
+
+def _examples(*lines: str) -> str:
+    """An epilog of examples: each line a command, then ``#`` and what it does."""
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    *examples: str,
+) -> argparse.ArgumentParser:
+    command = commands.add_parser(
+        name,
+        help=summary,
+        # Raw, for the examples' layout: the prose is wrapped here.
+        description=textwrap.fill(description, 78),
+        epilog=_examples(*examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # For errors found after parsing, with the command's own usage line.
+    command.set_defaults(command_parser=command)
+    return command
+
+
+def _config_argument(command: argparse.ArgumentParser, verb: str) -> None:
+    command.add_argument(
+        "config",
+        nargs="?",
+        default=None,
+        metavar="CONFIG",
+        help=f"the routes.yaml to {verb} (default: ./routes.yaml)",
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="apigw-ws",
+        description="A local emulator of Amazon API Gateway WebSocket APIs.\n"
+        "Each command's --help shows its options and examples.",
+        epilog=_examples(
+            "apigw-ws init my-api                 # write a starter project in my-api/",
+            "apigw-ws serve                       # serve ./routes.yaml on ws://127.0.0.1:3001",
+            "apigw-ws serve --template template.yaml",
+            "apigw-ws check api/routes.yaml       # validate it, import every handler",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = _command(
+        commands,
+        "serve",
+        "serve the API described by a routes.yaml",
+        "Serve a WebSocket API, its @connections API and a chat page and inspector, "
+        "on one host and port, until Ctrl-C or SIGTERM.",
+        "apigw-ws serve                       # ./routes.yaml on ws://127.0.0.1:3001/STAGE",
+        "apigw-ws serve api/routes.yaml --port 8080",
+        "apigw-ws serve --port 0              # any free port; the URL is printed",
+        "apigw-ws serve --template template.yaml --parameter Stage=dev",
+        "apigw-ws serve --template serverless.yml --api MyWebSocketApi",
+        "apigw-ws serve --cdk-out cdk.out     # a synthesized CDK app",
+        "apigw-ws serve --terraform infra/ --var stage_name=dev",
+        "apigw-ws serve --region eu-west-1 --api-id abc123defg",
+        "apigw-ws serve --idle-timeout 5 --frame-size 1024   # shrink AWS's limits",
+        "apigw-ws serve --no-reload --no-inspector --log-format json",
+        "apigw-ws serve --certfile cert.pem --keyfile key.pem   # wss:// and https://",
+    )
+    _config_argument(serve, "serve")
+    serve.add_argument(
+        "--config",
+        dest="config_option",
+        default=None,
+        metavar="CONFIG",
+        help="the same as CONFIG",
+    )
+    _template_options(serve)
+    _identity_options(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
+    )
+    limits = serve.add_argument_group(
+        "limits", "AWS's quotas by default; set them in routes.yaml or here (seconds, bytes)"
+    )
+    for option, name, kind in LIMIT_OPTIONS:
+        limits.add_argument(option, dest=name, type=kind, metavar="N", default=None)
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse upgrades beyond N open connections with 429 (default: no cap)",
+    )
+    serve.add_argument(
+        "--max-header-size",
+        type=int,
+        default=DEFAULT_MAX_HEADER_BYTES,
+        metavar="BYTES",
+        help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
+    )
+    tls = serve.add_argument_group(
+        "TLS", "serve wss:// and https:// instead, on the same port: the API, @connections, pages"
+    )
+    tls.add_argument("--certfile", metavar="FILE", help="the certificate (chain), PEM")
+    tls.add_argument(
+        "--keyfile", metavar="FILE", help="its private key, PEM (default: in the --certfile)"
+    )
+    serve.add_argument(
+        "--reload",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="apply edits to handler modules and the config without dropping connections",
+    )
+    serve.add_argument(
+        "--inspector",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve a chat page at / and a live inspector at /_inspector on the same "
+        "host and port (--no-inspector: GET / answers 426, as on AWS)",
+    )
+    serve.add_argument(
+        "--platform-logs",
+        action="store_true",
+        help="write Lambda's START, END and REPORT lines for each invocation",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one readable line per connection and frame (text), or JSON lines",
+    )
+
+    check = _command(
+        commands,
+        "check",
+        "validate a routes.yaml and list its routes and handlers",
+        "Validate an API, import every handler, and list the routes.",
+        "apigw-ws check                       # ./routes.yaml",
+        "apigw-ws check api/routes.yaml",
+        "apigw-ws check --template template.yaml --parameter Stage=dev",
+    )
+    _config_argument(check, "check")
+    _template_options(check)
+    _identity_options(check, api_id=False)
+
+    export = _command(
+        commands,
+        "export",
+        "write a routes.yaml as a SAM template or a Terraform configuration on stdout",
+        "Write a SAM template or a Terraform configuration that deploys the API of a "
+        "routes.yaml: the API, its routes, integrations, functions, authorizer and stage.",
+        "apigw-ws export > template.yaml      # ./routes.yaml",
+        "apigw-ws export api/routes.yaml --format sam > template.yaml",
+        "apigw-ws export --format terraform > main.tf",
+    )
+    _config_argument(export, "export")
+    export.add_argument(
+        "--format",
+        choices=("sam", "terraform"),
+        default="sam",
+        help="sam (template.yaml) or terraform (a .tf file); default: sam",
+    )
+
+    route = _command(
+        commands,
+        "route",
+        "explain, step by step, how API Gateway routes a message",
+        "Explain how a route selection expression routes MESSAGE, step by step.",
+        """apigw-ws route '$request.body.action' '{"action": "join"}'""",
+        """apigw-ws route '${request.body.service}/${request.body.action}' """
+        """'{"service": "chat", "action": "join"}' --routes 'chat/join,$default'""",
+    )
+    route.add_argument("expression", help="e.g. '$request.body.action'")
+    route.add_argument("message", help="the text of the WebSocket message")
+    route.add_argument(
+        "--routes",
+        type=lambda text: [key.strip() for key in text.split(",") if key.strip()],
+        help="the API's route keys, comma-separated, e.g. 'join,leave,$default'",
+    )
+
+    init = _command(
+        commands,
+        "init",
+        "write a starter project: routes.yaml, handlers, a test, a README",
+        "Write a starter project that serves and passes its tests as it is: routes.yaml, "
+        "app.py (Lambda handlers as AWS's samples write them), tests/test_app.py (with "
+        "the pytest plugin), pyproject.toml and a README. Existing files are never "
+        "overwritten.",
+        "apigw-ws init                        # here",
+        "apigw-ws init my-api                 # in my-api/, created if need be",
+    )
+    init.add_argument(
+        "directory", nargs="?", default=".", metavar="DIR", help="default: the current folder"
+    )
+    return main
+
+
+# The files `serve --template` reads that a project keeps beside its code.
+TEMPLATE_NAMES = ("template.yaml", "template.yml", "serverless.yml", "serverless.yaml")
+
+
+def missing_config(
+    command: str, config: str, *, given: bool, looked_for: str, templates: list[str]
+) -> str:
+    """What to say when ``command`` finds no routes.yaml: what it looked for, and
+    the ways to name an API (``templates``: template files found beside it)."""
+    if given:
+        problem = f"{config}: file not found (looked for {looked_for})"
+    else:
+        problem = f"no routes.yaml in this folder (looked for {looked_for})"
+    options = [(f"apigw-ws {command} path/to/routes.yaml", "a routes.yaml from elsewhere")]
+    if command == "serve":
+        options.append(("apigw-ws serve --config path/to/routes.yaml", "the same"))
+    if command != "export":
+        for name in templates or ["template.yaml"]:
+            found = " (found here)" if templates else ""
+            options.append(
+                (
+                    f"apigw-ws {command} --template {name}",
+                    f"a SAM or CloudFormation template, or a serverless.yml{found}",
+                )
+            )
+    options.append(("apigw-ws init", "write a starter project here: routes.yaml, handlers, a test"))
+    width = max(len(line) for line, _ in options)
+    hints = "\n".join(f"  {line.ljust(width)}  # {what}" for line, what in options)
+    return f"{problem}; to name the API:\n{hints}"
