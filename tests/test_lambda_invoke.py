@@ -371,3 +371,30 @@ async def test_a_post_to_another_apis_host_is_refused_in_process(
     warned = [r.getMessage() for r in caplog.records if host in r.getMessage()]
     assert len(warned) == 1
     assert "build the endpoint from the event's domainName and stage" in warned[0]
+
+
+# The README's example, as it is printed
+
+
+def _readme_blocks(language: str, after: str) -> list[str]:
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index(after) :]
+    section = section[: section.index("\n## ", 1)]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+
+
+async def test_the_readmes_lambda_to_lambda_example_greets(tmp_path: Path) -> None:
+    connect_py, greeter_py = _readme_blocks("python", "### One function calls another")
+    [routes_yaml] = _readme_blocks("yaml", "### One function calls another")
+    (tmp_path / "connect.py").write_text(connect_py, encoding="utf-8")
+    (tmp_path / "greeter.py").write_text(greeter_py, encoding="utf-8")
+    (tmp_path / "routes.yaml").write_text(routes_yaml, encoding="utf-8")
+    async with Harness.from_config(tmp_path / "routes.yaml") as harness:
+        client = await harness.connect()
+        assert await client.receive_text() == "welcome"
+        [greeting] = await harness.record.wait_for_lambda("greeter")
+        assert (greeting.invocation_type, greeting.caller, greeting.outcome) == (
+            "Event",
+            "connect",
+            "ok",
+        )
