@@ -25,6 +25,7 @@ from emulator.gateway.management import is_management_path
 from emulator.gateway.pipeline import Observer, Pipeline, Services
 from emulator.model.api import ApiConfig
 from emulator.runtime import boto
+from emulator.runtime.guards import LoopWatchdog, install_exit_guard
 from emulator.runtime.invoke import Invoker
 from emulator.runtime.lambda_service import LambdaService
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler, load_functions
@@ -120,12 +121,16 @@ class Emulator:
             callbacks=self.connections,
             base_dir=config.base_dir,
             platform_logs=platform_logs,
+            concurrency=config.limits.concurrency,
         )
         # The Lambda Invoke API of this API's functions (lambda.invoke from handlers).
         self.lambda_api = LambdaService(self._invoker, region=region, observers=self.observers)
         self.lambda_api.when_settled = self._gateway.when_settled
         # Before any function's init: module-level boto3 clients reach this emulator.
         boto.install()
+        # A handler's os._exit fails its invocation instead of ending the emulator.
+        install_exit_guard()
+        self._watchdog: LoopWatchdog | None = None
         self._services = Services(
             invoker=self._invoker,
             clock=clock,
@@ -195,6 +200,7 @@ class Emulator:
         self._serve_functions(config, handlers)
         self._server.max_message_bytes = config.limits.message_size
         self._server.max_frame_bytes = config.limits.frame_size
+        self._invoker.concurrency = config.limits.concurrency
         if self._loop is not None:
             self._spawn(stale.aclose())
 
@@ -227,6 +233,9 @@ class Emulator:
         await self._server.start(self.host, self.port)
         self.host, self.port = self._server.address[0], self._server.address[1]
         boto.register(self, self.intercepted_hosts(), self.lambda_api)
+        # Says so when an `async def` handler blocks the loop everyone shares.
+        self._watchdog = LoopWatchdog(self._loop, self._invoker.async_handler)
+        self._watchdog.start()
         self._started = True
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -241,6 +250,8 @@ class Emulator:
         await self._invoker.drain(grace_s)
         await self._pipeline.aclose()
         boto.unregister(self)
+        if self._watchdog is not None:
+            self._watchdog.stop()
         self._invoker.shutdown()
 
     async def __aenter__(self) -> Emulator:

@@ -170,6 +170,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.runtime.boto",
         "emulator.runtime.context",
         "emulator.runtime.environ",
+        "emulator.runtime.guards",
         "emulator.runtime.invoke",
         "emulator.runtime.lambda_api",  # pure steps, but the Lambda context it names is not
         "emulator.runtime.lambda_service",

@@ -68,6 +68,8 @@ class Limits:
     integration_timeout: float = 29.0
     frame_size: int = 32768
     message_size: int = 131072
+    # Lambda's, not API Gateway's: an account's concurrent executions (1,000).
+    concurrency: int = 1000
 
 
 @dataclass(frozen=True)

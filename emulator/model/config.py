@@ -78,6 +78,7 @@ _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
     "integrationTimeout": "integration_timeout",
     "frameSize": "frame_size",
     "messageSize": "message_size",
+    "concurrency": "concurrency",
 }
 # AWS: stage names use [A-Za-z0-9_-], at most 128 characters (Developer Guide, known issues).
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -205,11 +206,20 @@ def _limits(data: object) -> Limits:
         key, name_inside = f"limits.{name}", _LIMIT_FIELDS[str(name)]
         if name_inside.endswith("_size"):
             values[name_inside] = whole_bytes(value, key)
+        elif name_inside == "concurrency":
+            values[name_inside] = _concurrency(value, key)
         elif name_inside == "integration_timeout":
             values[name_inside] = seconds(value, key, MIN_WAIT, MAX_WAIT)
         else:
             values[name_inside] = seconds(value, key)
     return replace(Limits(), **values)
+
+
+def _concurrency(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problem = "must be a whole number of concurrent invocations, at least 1"
+        raise ConfigError(f"{problem}, got {show(value)}", key=key)
+    return value
 
 
 def _pattern(value: object, pattern: re.Pattern[str], key: str, what: str) -> str | None:

@@ -22,11 +22,14 @@ import asyncio
 import collections
 import contextvars
 import logging
+import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
 from typing import Any, Final
 
 from emulator.runtime.context import (
@@ -52,7 +55,7 @@ from emulator.runtime.output import InvocationScope, emit_line
 from emulator.runtime.sandbox import Sandbox
 from emulator.runtime.workers import LoopInbox, WorkerPool
 
-__all__ = ["FunctionTimeoutError", "Invoker"]
+__all__ = ["DEFAULT_CONCURRENCY", "FunctionTimeoutError", "Invoker", "ThrottledError"]
 
 logger = logging.getLogger("emulator")
 
@@ -67,6 +70,24 @@ class FunctionTimeoutError(Exception):
         super().__init__(
             f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         )
+
+
+# AWS: an account's concurrent executions, 1,000 by default (Lambda quotas).
+DEFAULT_CONCURRENCY: Final = 1000
+# How much of a stuck handler's stack the log shows.
+_STACK_FRAMES: Final = 8
+
+
+class ThrottledError(Exception):
+    """Lambda refused the invocation: the concurrency limit is reached (429
+    ``TooManyRequestsException``, reason ``ConcurrentInvocationLimitExceeded``)."""
+
+    error_type: Final = "TooManyRequestsException"
+    reason: Final = "ConcurrentInvocationLimitExceeded"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Rate Exceeded. ({limit} concurrent invocations running)")
 
 
 class _Function:
@@ -116,6 +137,8 @@ class _Pending:
         "reported",
         "scope",
         "started",
+        "task",
+        "thread",
         "timeout",
         "waits",
     )
@@ -138,6 +161,8 @@ class _Pending:
         self.started = time.monotonic()
         self.reported = False  # the caller heard of it
         self.over = False  # finished or timed out: its end is logged
+        self.thread = 0  # the worker running a sync handler, once it started
+        self.task: asyncio.Task[Any] | None = None  # an async handler's
 
     def _elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
@@ -181,12 +206,32 @@ class _Pending:
         scope.plain_text = False  # Lambda stopped it: what it writes now is lost
         error = FunctionTimeoutError(scope.request_id, self.timeout)
         logger.error("%s (%s) %s", self.function.handler.config.handler, self.function.name, error)
+        self._stop_running()
         self._end(self.timeout * 1000, "timeout")
         if not self.reported:
             self.reported = True
             self._report(
                 Invocation(InvocationOutcome.ERROR, None, error, self.timeout * 1000, scope)
             )
+
+    def _stop_running(self) -> None:
+        """Lambda ends a function past its timeout. A task is cancelled; a thread
+        cannot be stopped: its worker is replaced, and the log says where it is stuck."""
+        if self.task is not None:
+            self.task.cancel()
+            return
+        if not self.thread:
+            return  # it never started: its job will see it is over
+        frame = sys._current_frames().get(self.thread)
+        stack = "".join(traceback.format_stack(frame)[-_STACK_FRAMES:]) if frame else ""
+        logger.warning(
+            "%s (%s) still runs past its timeout and cannot be stopped (Lambda would end"
+            " its sandbox); its thread is left to finish, stuck at:\n%s",
+            self.function.handler.config.handler,
+            self.function.name,
+            stack.rstrip("\n"),
+        )
+        self.invoker._pool.abandon(self.thread)
 
     def _report(self, invocation: Invocation) -> None:
         self.on_done(invocation)
@@ -289,22 +334,27 @@ class Invoker:
         region: str,
         callbacks: ManagementCallbacks,
         base_dir: Path,
-        max_threads: int = 512,
+        max_threads: int | None = None,
         platform_logs: bool = False,
+        concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         install_environ()
         install_logroot()
         self._region = region
         self._callbacks = callbacks
         self._base_dir = base_dir
-        self._max_threads = max_threads
+        # Lambda's concurrency limit: invocations running at once, throttled beyond.
+        self.concurrency = concurrency
+        # Never fewer workers than invocations allowed: a stuck one is replaced.
+        self._max_threads = max_threads or max(concurrency, 16)
         self.platform_logs = platform_logs  # START, END and REPORT lines per invocation
-        self._pool = WorkerPool(max_threads)
+        self._pool = WorkerPool(self._max_threads)
         self._inbox: LoopInbox | None = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: dict[tuple[float, bool], _Deadlines] = {}
         # Per loaded handler, by identity (a reload loads new handlers).
         self._functions: dict[int, _Function] = {}
+        self._async_codes: dict[CodeType, str] = {}
         self._in_flight: set[_Pending] = set()
         self._drained: asyncio.Future[None] | None = None
 
@@ -323,7 +373,14 @@ class Invoker:
         )
         prepared = _Function(handler, sandbox, context_class(handler.config.name, base))
         self._functions[id(handler)] = prepared
+        code = getattr(handler.function, "__code__", None)
+        if handler.is_async and code is not None:
+            self._async_codes[code] = f"async def {handler.config.handler} ({handler.config.name})"
         return prepared
+
+    def async_handler(self, code: CodeType) -> str | None:
+        """Which ``async def`` handler ``code`` is, if it is one (for the loop's watchdog)."""
+        return self._async_codes.get(code)
 
     def start(
         self,
@@ -361,11 +418,14 @@ class Invoker:
             self._pool.shutdown()
             self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
             self._pool_loop = loop
+        aws_request_id = lambda_request_id or str(uuid.uuid4())
+        if len(self._in_flight) >= self.concurrency:
+            self._throttle(loop, handler, on_done)
+            return aws_request_id
         prepared = self._functions.get(id(handler))
         if prepared is None or prepared.handler is not handler:
             prepared = self._function(handler)
         sandbox = prepared.sandbox
-        aws_request_id = lambda_request_id or str(uuid.uuid4())
         scope = sandbox.scope(aws_request_id, route_key)
         scope.cold, sandbox.cold = sandbox.cold, False
         scope.connection_id = connection_id
@@ -389,14 +449,35 @@ class Invoker:
         if handler.is_async:
             task = loop.create_task(_call_async(function, event, context), context=run_context)
             task.add_done_callback(pending.task_done)
+            pending.task = task
         else:
 
             def job() -> None:
+                if pending.over:
+                    return  # timed out while it waited for a worker: never ran
+                pending.thread = threading.get_ident()
                 value = run_context.run(_call_sync, function, event, context)
                 inbox.put(pending.finish, value)
 
             self._pool.submit(job)
         return aws_request_id
+
+    def _throttle(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        handler: LoadedHandler,
+        on_done: Callable[[Invocation], None],
+    ) -> None:
+        """Refuse an invocation beyond the concurrency limit, as Lambda does."""
+        error = ThrottledError(self.concurrency)
+        logger.error(
+            "%s (%s) throttled: %d invocations are running, the concurrency limit"
+            " (limits.concurrency, --concurrency)",
+            handler.config.handler,
+            handler.config.name,
+            self.concurrency,
+        )
+        loop.call_soon(on_done, Invocation(InvocationOutcome.ERROR, None, error, 0.0, None))
 
     def call_beside(
         self, handler: LoadedHandler, event: Any, *, tail: bool = False

@@ -284,6 +284,11 @@ def result_response(
             return function_error_response(failure, request_id, tail)
         return HttpResponse(200, tuple(_headers(request_id, tail)), body)
     error = invocation.error or TimeoutError("the function did not answer")
+    if getattr(error, "error_type", None) == "TooManyRequestsException":
+        # Refused before it ran: Lambda's API answers, not the function (spec §5.3).
+        reason = str(getattr(error, "reason", "ConcurrentInvocationLimitExceeded"))
+        throttled = LambdaApiError(429, "TooManyRequestsException", "Rate Exceeded.", Reason=reason)
+        return throttled.response(request_id)
     return function_error_response(error_object(error, request_id), request_id, tail)
 
 

@@ -72,10 +72,27 @@ class WorkerPool:
         self._check_pending = False
         self._closed = False
         self._last_taken = 0.0  # monotonic time a worker last took a job
+        # Workers given up on (their job outlived its function's timeout): not
+        # counted any more, and they end when their job does.
+        self._abandoned: set[int] = set()
 
     @property
     def threads(self) -> int:
         return self._threads
+
+    def abandon(self, thread_id: int) -> None:
+        """Stop counting the worker ``thread_id``, stuck in its job: a new one
+        may take its place, and it ends when its job does (callable from any thread)."""
+        with self._lock:
+            if thread_id in self._abandoned:
+                return
+            self._abandoned.add(thread_id)
+            self._threads -= 1
+            lacking = self._waiting > self._idle and not self._closed
+            if lacking:
+                self._threads += 1
+        if lacking:
+            self._start_thread()
 
     def submit(self, job: Job) -> None:
         """Run ``job`` on a worker thread. It must not raise."""
@@ -151,6 +168,12 @@ class WorkerPool:
                 self._last_taken = time.monotonic()
             job()
             del job
+            if self._abandoned:
+                with lock:
+                    ident = threading.get_ident()
+                    if ident in self._abandoned:
+                        self._abandoned.discard(ident)
+                        return  # replaced while it was stuck
 
     def shutdown(self) -> None:
         """Stop idle workers; workers still in a job end when it ends."""

@@ -29,6 +29,7 @@ LIMIT_OPTIONS = (
     ("--integration-timeout", "integrationTimeout", float),
     ("--frame-size", "frameSize", int),
     ("--message-size", "messageSize", int),
+    ("--concurrency", "concurrency", int),
 )
 
 

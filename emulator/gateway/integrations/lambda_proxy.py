@@ -24,7 +24,7 @@ from emulator.gateway.results import (
 )
 from emulator.model.integration import LambdaIntegration
 from emulator.runtime.invocation import Invocation, InvocationOutcome, error_summary
-from emulator.runtime.invoke import FunctionTimeoutError, Invoker
+from emulator.runtime.invoke import FunctionTimeoutError, Invoker, ThrottledError
 from emulator.runtime.loader import LoadedHandler
 
 __all__ = ["LambdaProxy", "proxy_outcome"]
@@ -100,7 +100,7 @@ class LambdaProxy:
         if invocation.outcome is InvocationOutcome.ERROR:
             error = invocation.error
             assert error is not None
-            if not isinstance(error, FunctionTimeoutError):  # logged by the runtime
+            if not isinstance(error, FunctionTimeoutError | ThrottledError):  # logged already
                 logger.error(
                     "%s (%s) raised %s",
                     self.target,
