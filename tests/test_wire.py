@@ -430,9 +430,7 @@ PROTOCOL_ERRORS = [
         1002,
         id="text-while-a-message-is-unfinished",
     ),
-    pytest.param(
-        frame(TEXT, b"one") + frame(CONT, b"two"), 1002, id="continuation-after-a-final-frame"
-    ),
+    pytest.param(frame(TEXT, b"one", fin=False) + frame(PING, b"p" * 126), 1002, id="mid-message"),
     # Close frames (§5.5.1, §7.4.1): a code of two bytes, from the valid ranges.
     pytest.param(frame(CLOSE, b"\x03"), 1002, id="close-of-one-byte"),
     *(
@@ -459,6 +457,22 @@ async def test_a_forbidden_frame_fails_the_connection(
     # $disconnect reports what the client was told (spec §3.3 recommends the same code).
     assert await disconnect_of(api, connection_id) == received
     assert invoked(api, "$default") == []
+
+
+async def test_a_message_complete_before_a_bad_frame_is_routed(
+    api: Harness, bystander: Client
+) -> None:
+    # It was received before the close, whether or not it shared a TCP segment
+    # with the bad frame: AWS routes every message received before the close.
+    raw, connection_id = await opened(api)
+    raw.send(frame(TEXT, b"one") + frame(CONT, b"two"))
+    received = await raw.read_close()
+    raw.close()
+    assert received[0] == 1002
+    assert await disconnect_of(api, connection_id) == received
+    (routed,) = await api.record.wait_for_invocations("$default")
+    assert routed.event["requestContext"]["connectionId"] == connection_id
+    assert routed.event["body"] == "one"
 
 
 async def test_a_ping_inside_a_fragmented_message_is_answered_and_the_message_routed_whole(

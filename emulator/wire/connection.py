@@ -21,7 +21,7 @@ from typing import Any, Protocol, cast
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event, State
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
@@ -65,7 +65,12 @@ class Connection(asyncio.Protocol):
         self.http: HttpFront | None = HttpFront(self, server.max_header_bytes)
         self.ws: ServerProtocol | None = None
         self.pending: Response | None = None  # the 101, while $connect runs
-        self.early: list[Event] = []
+        # What the client sent after its upgrade request, before the 101: kept
+        # unparsed (None once the handshake is answered), see _hold().
+        self.early: bytearray | None = None
+        self.early_eof = False  # the client ended its side before the 101
+        self.closing = False  # the server closed or failed the connection
+        self.reading_paused = False
         self.counted = False  # counts towards Server.max_connections
         self.opened = False  # the application was told handle_open
         self.fragments: list[bytes] = []
@@ -87,13 +92,21 @@ class Connection(asyncio.Protocol):
         self.server.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.ws is not None:
+        if self.early is not None:
+            self._hold(data)
+        elif self.ws is not None:
             self._websocket_data(data)
         else:
             assert self.http is not None  # until the upgrade, then ws
             self.http.receive(data)
 
     def eof_received(self) -> bool | None:
+        if self.early:
+            # The client sent frames, then ended its side while $connect runs:
+            # they are still routed once it accepts. Keep the transport open
+            # for the 101 and what follows it.
+            self.early_eof = True
+            return True
         if self.ws is not None:
             self.ws.receive_eof()
             if self.opened:
@@ -135,8 +148,9 @@ class Connection(asyncio.Protocol):
 
     # WebSocket handshake
 
-    def start_websocket(self, raw: bytes) -> None:
-        """Take over from HTTP with the upgrade request, as the bytes it came in."""
+    def start_websocket(self, raw: bytes, after: bytes = b"") -> None:
+        """Take over from HTTP with the upgrade request, as the bytes it came in,
+        and what the client sent behind it."""
         self.http = None
         server = self.server
         ws = ServerProtocol(
@@ -153,8 +167,6 @@ class Connection(asyncio.Protocol):
             self.close_transport()
             return
         request = events[0]
-        # Frames a client sent right behind its request wait for $connect.
-        self.early = events[1:]
         if server.max_connections is not None and server.websockets >= server.max_connections:
             # AWS answers its connection quotas with 429 (spec §5).
             self._refuse(429, b'{"message":"Too Many Requests"}')
@@ -186,6 +198,9 @@ class Connection(asyncio.Protocol):
             self._flush()
             return
         self.pending = response
+        # Frames a client sent right behind its request wait for $connect.
+        self.early = bytearray()
+        self._hold(after)
         upgrade = UpgradeRequest(
             target=request.path,
             headers=tuple(request.headers.raw_items()),
@@ -202,6 +217,8 @@ class Connection(asyncio.Protocol):
         assert response is not None
         assert self.ws is not None
         self.pending = None
+        early, self.early = self.early, None
+        self._resume_reading()
         if not answer.accepted:
             self._refuse(answer.status, answer.body, answer.headers)
             return
@@ -213,10 +230,28 @@ class Connection(asyncio.Protocol):
         self._flush()
         self.opened = True
         self.app.handle_open(self)
-        # Frames the client sent before the 101 are routed now, in order.
-        early, self.early = self.early, []
-        self._websocket_events(early)
+        # Frames the client sent before the 101 are parsed now, under the same
+        # limits as any other, and routed in order.
+        if early:
+            self.ws.receive_data(bytes(early))
+        if self.early_eof:
+            self.ws.receive_eof()
+        self._websocket_events()
         self._flush()
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes the client sends before the 101, up to one message's worth.
+
+        RFC 6455 §4.1 says a client waits for the 101; one that does not has
+        its frames routed once ``$connect`` accepts. Past the message size limit
+        the server stops reading until then (TCP holds the rest): memory stays
+        bounded and nothing is dropped. INFER: AWS documents nothing here; its
+        frame and message limits apply when the frames are parsed, after the 101.
+        """
+        assert self.early is not None
+        self.early += data
+        if len(self.early) > self.server.max_message_bytes:
+            self._pause_reading()
 
     def _refuse(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.ws is not None
@@ -237,11 +272,10 @@ class Connection(asyncio.Protocol):
             self._websocket_events()
         self._flush()
 
-    def _websocket_events(self, early: list[Event] | None = None) -> None:
+    def _websocket_events(self) -> None:
         ws = self.ws
         assert ws is not None
-        events = ws.events_received()
-        for frame in early + events if early else events:
+        for frame in ws.events_received():
             if not isinstance(frame, Frame):
                 continue
             opcode = frame.opcode
@@ -268,7 +302,11 @@ class Connection(asyncio.Protocol):
             # activity (AWS has no protocol-level keep-alive, spec §2.5).
 
     def _message(self, data: bytes) -> None:
-        if self.ws is None or self.ws.state is not State.OPEN:
+        # A message the client sent before its close frame is routed, though the
+        # close arrived with it (websockets has already answered that close): AWS
+        # routes every message received before the close. Once the server itself
+        # closes or fails the connection, what follows is not read.
+        if self.ws is None or self.closing:
             return
         try:
             text = data.decode("utf-8")
@@ -340,11 +378,27 @@ class Connection(asyncio.Protocol):
     def close(self, code: int, reason: str) -> None:
         ws = self.ws
         if ws is not None and ws.state is State.OPEN:
+            self.closing = True
             ws.send_close(code, reason)
             self._flush()
 
     def fail(self, code: int, reason: str) -> None:
         ws = self.ws
         if ws is not None and ws.state in (State.OPEN, State.CLOSING):
+            self.closing = True
             ws.fail(code, reason)
             self._flush()
+
+    # Flow control
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and not self.reading_paused:
+            self.reading_paused = True
+            transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        transport = self.transport
+        if transport is not None and self.reading_paused and not transport.is_closing():
+            self.reading_paused = False
+            transport.resume_reading()

@@ -35,7 +35,7 @@ class HttpOwner(Protocol):
 
     def answer_http(self, request: HttpRequest) -> HttpResponse: ...
 
-    def start_websocket(self, raw: bytes) -> None: ...
+    def start_websocket(self, request: bytes, after: bytes) -> None: ...
 
     def write_http(self, data: bytes) -> None: ...
 
@@ -112,7 +112,7 @@ class HttpFront:
                     self._error(431, "request header fields too large")
                     return
                 if upgrade:
-                    self.owner.start_websocket(bytes(self.raw))
+                    self.owner.start_websocket(*self._split_upgrade())
                     return
                 self.request = event
                 self.body.clear()
@@ -140,6 +140,22 @@ class HttpFront:
             elif isinstance(event, h11.ConnectionClosed):
                 self.owner.close_transport()
                 return
+
+    def _split_upgrade(self) -> tuple[bytes, bytes]:
+        """The upgrade request's bytes, and what the client sent after them.
+
+        What follows the request is WebSocket data sent before the 101: it is
+        not parsed until the handshake is accepted. A request with a body
+        stays whole: the WebSocket handshake refuses it.
+        """
+        conn = self.conn
+        try:
+            if isinstance(conn.next_event(), h11.EndOfMessage) and conn.next_event() is h11.PAUSED:
+                after = conn.trailing_data[0]
+                return bytes(self.raw[: len(self.raw) - len(after)]), after
+        except h11.RemoteProtocolError:
+            pass
+        return bytes(self.raw), b""
 
     def _answer(self) -> None:
         assert self.request is not None
