@@ -50,6 +50,8 @@ class SocketEndpoint(Protocol):
 
     def on_message(self, peer: WebSocketPeer, text: str) -> None: ...
 
+    def on_drained(self, peer: WebSocketPeer) -> None: ...
+
     def on_close(self, peer: WebSocketPeer) -> None: ...
 
 
@@ -254,6 +256,10 @@ class Emulator:
     def handle_message(self, peer: Peer, text: str) -> None:
         self._gateway.message(peer, text)
 
+    def handle_drained(self, peer: Peer) -> None:
+        """Nothing waits on an API connection's writes: sends past the gateway's
+        bound were refused or dropped, not queued."""
+
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         self._gateway.closed(peer, code, reason)
 
@@ -298,6 +304,9 @@ class _EndpointApp:
 
     def handle_message(self, peer: Peer, text: str) -> None:
         self.endpoint.on_message(peer, text)
+
+    def handle_drained(self, peer: Peer) -> None:
+        self.endpoint.on_drained(peer)
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         self.endpoint.on_close(peer)

@@ -33,6 +33,8 @@ __all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi"]
 
 # What may wait in a connection's send buffer before posts get 429 and other
 # messages are dropped: a client that stops reading costs at most this much.
+# Below the wire's WRITE_BUFFER_LIMIT, so that such a client is still read from
+# and its messages routed, as on AWS.
 CLIENT_BUFFER_BYTES = 1 << 20
 
 # AWS: DeleteConnection closes with 1000, and $disconnect reports this (spec §3.3).

@@ -27,10 +27,16 @@ from websockets.server import ServerProtocol
 from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
 from emulator.wire.messages import Application, HttpRequest, HttpResponse, UpgradeRequest
 
-__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "Connection", "Listener"]
+__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "WRITE_BUFFER_LIMIT", "Connection", "Listener"]
 
 # How long a closing handshake may take before the TCP connection is dropped.
 CLOSE_TIMEOUT = 2.0
+
+# Past this many bytes written but not yet taken by the client, the server stops
+# reading from it until the client has taken all but a quarter (asyncio's flow
+# control). Messages are dropped earlier, by the gateway; this bounds what only
+# the wire writes (pongs, close frames, HTTP answers to a pipelining client).
+WRITE_BUFFER_LIMIT = 2 << 20
 
 # AWS: a client close frame without a status reports this reason (Powertools capture).
 NO_STATUS_REASON = "Client-side close frame status not set"
@@ -70,7 +76,8 @@ class Connection(asyncio.Protocol):
         self.early: bytearray | None = None
         self.early_eof = False  # the client ended its side before the 101
         self.closing = False  # the server closed or failed the connection
-        self.reading_paused = False
+        self.paused_for: set[str] = set()  # why reading is paused: "early", "writes"
+        self.writing_paused = False  # the client is WRITE_BUFFER_LIMIT behind
         self.counted = False  # counts towards Server.max_connections
         self.opened = False  # the application was told handle_open
         self.fragments: list[bytes] = []
@@ -85,6 +92,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_LIMIT)
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
@@ -115,6 +123,18 @@ class Connection(asyncio.Protocol):
         elif self.http is not None:
             self.http.receive_eof()
         return None
+
+    def pause_writing(self) -> None:
+        # A client that does not read is not read from: whatever it sends
+        # (pings, pipelined requests) would only add to what it is not taking.
+        self.writing_paused = True
+        self._pause_reading("writes")
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._resume_reading("writes")
+        if self.opened:
+            self.app.handle_drained(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.forget(self)
@@ -218,7 +238,7 @@ class Connection(asyncio.Protocol):
         assert self.ws is not None
         self.pending = None
         early, self.early = self.early, None
-        self._resume_reading()
+        self._resume_reading("early")
         if not answer.accepted:
             self._refuse(answer.status, answer.body, answer.headers)
             return
@@ -251,7 +271,7 @@ class Connection(asyncio.Protocol):
         assert self.early is not None
         self.early += data
         if len(self.early) > self.server.max_message_bytes:
-            self._pause_reading()
+            self._pause_reading("early")
 
     def _refuse(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.ws is not None
@@ -391,14 +411,18 @@ class Connection(asyncio.Protocol):
 
     # Flow control
 
-    def _pause_reading(self) -> None:
+    def _pause_reading(self, reason: str) -> None:
         transport = self.transport
-        if transport is not None and not self.reading_paused:
-            self.reading_paused = True
+        if transport is None or transport.is_closing():
+            return
+        if not self.paused_for:
             transport.pause_reading()
+        self.paused_for.add(reason)
 
-    def _resume_reading(self) -> None:
+    def _resume_reading(self, reason: str) -> None:
         transport = self.transport
-        if transport is not None and self.reading_paused and not transport.is_closing():
-            self.reading_paused = False
+        if reason not in self.paused_for:
+            return
+        self.paused_for.discard(reason)
+        if not self.paused_for and transport is not None and not transport.is_closing():
             transport.resume_reading()
