@@ -29,6 +29,7 @@ PURE = [
     "emulator.tools",
     # the API model: every module
     "emulator.model.api",
+    "emulator.model.bounds",
     "emulator.model.config",
     "emulator.model.function",
     "emulator.model.identity",
