@@ -68,6 +68,8 @@ PURE = [
     "emulator.gateway.access.authorizer",
     "emulator.gateway.access.policy",
     "emulator.gateway.access.apikeys",
+    "emulator.gateway.access.origins",
+    "emulator.gateway.access.signed",
     "emulator.gateway.validation",
     "emulator.gateway.integrations.outcome",
     "emulator.gateway.integrations.mapping",

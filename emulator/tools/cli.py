@@ -11,13 +11,14 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 
 from emulator.app import Emulator
 from emulator.clock import new_api_id
 from emulator.errors import ConfigError
 from emulator.gateway.explain import explain
 from emulator.model.api import ApiConfig
-from emulator.model.config import load_config, with_limits
+from emulator.model.config import load_config, with_credentials, with_limits
 from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
 from emulator.runtime.loader import load_handler
@@ -53,6 +54,29 @@ def _parameter(text: str) -> tuple[str, str]:
     if not equals or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def _credentials(text: str) -> list[tuple[str, str]]:
+    """``AKID:SECRET``, or ``@FILE`` with one ``AKID:SECRET`` a line (``#`` comments)."""
+    if text.startswith("@"):
+        try:
+            lines = Path(text[1:]).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]!r} ({reason})") from None
+        entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    else:
+        entries = [text]
+    pairs = []
+    for entry in entries:
+        key, colon, secret = entry.partition(":")
+        if not colon or not key or not secret:
+            raise argparse.ArgumentTypeError(
+                "expected ACCESS_KEY_ID:SECRET_ACCESS_KEY (or @FILE of them), got "
+                f"{entry.split(':', 1)[0] + ':...' if colon else entry!r}"
+            )
+        pairs.append((key, secret))
+    return pairs
 
 
 def _template_options(command: argparse.ArgumentParser) -> None:
@@ -131,6 +155,32 @@ def _parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
     )
+    access = serve.add_argument_group(
+        "who may call the HTTP APIs",
+        "@connections needs a SigV4 signature for execute-api in us-east-1, as on AWS",
+    )
+    access.add_argument(
+        "--credentials",
+        type=_credentials,
+        action="append",
+        metavar="AKID:SECRET",
+        help="accept only these keys, and verify their signatures (also for AWS_IAM on "
+        "$connect, with iamCredentials); @FILE reads one AKID:SECRET a line; repeatable. "
+        "Without it and iamCredentials, any key is accepted",
+    )
+    access.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept unsigned @connections requests, for teaching (loopback --host only)",
+    )
+    access.add_argument(
+        "--domain",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help="also answer HTTP requests addressed to NAME (a custom domain or a name in "
+        "/etc/hosts); others than loopback names and --host get 421; repeatable",
+    )
     serve.add_argument(
         "--reload",
         action=argparse.BooleanOptionalAction,
@@ -188,7 +238,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _reload_api(args: argparse.Namespace, limits: dict[str, object], api_id: str) -> ApiConfig:
-    return with_limits(_load_api(args, api_id), limits)
+    config = with_limits(_load_api(args, api_id), limits)
+    return with_credentials(config, _all_credentials(args))
+
+
+def _all_credentials(args: argparse.Namespace) -> dict[str, str]:
+    return {key: secret for pairs in args.credentials or [] for key, secret in pairs}
 
 
 async def _serve(
@@ -293,8 +348,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             for _, name, _ in _LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
+        if args.allow_unsigned and not _is_loopback(args.host):
+            raise ConfigError(
+                f"--allow-unsigned works only on a loopback --host (127.0.0.1, ::1, "
+                f"localhost), not {args.host}: anyone who reaches it could post to and "
+                "close every connection"
+            )
         api_id = new_api_id()
-        config = with_limits(_load_api(args, api_id), overrides)
+        config = _reload_api(args, overrides, api_id)
         emulator = Emulator(
             config,
             host=args.host,
@@ -302,14 +363,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_id=api_id,
             max_connections=args.max_connections,
             max_header_bytes=args.max_header_size,
+            domains=args.domain,
+            allow_unsigned=args.allow_unsigned,
         )
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
+        anyone = "" if config.iam_credentials else " (any key: --credentials names the keys)"
         print(
-            f"apigw-ws: warning: listening on {args.host}: the API and its @connections "
-            "management endpoint are reachable from the network, without authentication",
+            f"apigw-ws: warning: listening on {args.host}: the API is reachable from the "
+            f"network, and @connections by whoever signs a request{anyone}",
             file=sys.stderr,
         )
         if args.inspector:

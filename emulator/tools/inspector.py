@@ -19,9 +19,9 @@ path still gets 426, and a WebSocket upgrade on ``/`` still reaches the API.
 The feed shows everything, tokens in headers included, and a browser lets any
 web page open a WebSocket to 127.0.0.1. So the feed serves only a page that
 read ``/_inspector``: its first message must repeat the token that page carries
-(another site cannot read it, by the same-origin policy), and ``/_inspector``
-answers only a ``Host`` that is an IP address, ``localhost`` or ``--host``
-(against DNS rebinding).
+(another site cannot read it, by the same-origin policy). The emulator itself
+answers the pages and the feed only for its own Host and Origin (against DNS
+rebinding and other sites' pages: :mod:`emulator.gateway.access.origins`).
 
 Cost: the observer returns at once while no inspector is subscribed, so frames
 pay nothing unwatched; entries (built by :mod:`emulator.tools.feed`), and the routing
@@ -47,7 +47,6 @@ how many before the rest arrive.
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
 import secrets
@@ -57,7 +56,6 @@ from collections.abc import Mapping
 from functools import partial
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
@@ -129,12 +127,6 @@ class Inspector:
         refused = _refuse_method(request)
         if refused is not None:
             return refused
-        if name == "inspector.html" and not self._trusted_host(request):
-            return HttpResponse(
-                403,
-                (("Content-Type", "text/plain; charset=utf-8"), *_HEADERS),
-                b"the inspector answers only at an IP address, localhost or --host\n",
-            )
         page = (
             _read(name)
             .decode("utf-8")
@@ -145,20 +137,6 @@ class Inspector:
 
     def _asset(self, name: str, content_type: str, request: HttpRequest) -> HttpResponse:
         return _refuse_method(request) or _ok(request, content_type, _read(name))
-
-    def _trusted_host(self, request: HttpRequest) -> bool:
-        host = next((value for name, value in request.headers if name.lower() == "host"), "")
-        try:
-            name = (urlsplit(f"//{host}").hostname or "").rstrip(".")
-        except ValueError:
-            return False
-        if name in ("localhost", self.emulator.host.lower()):
-            return True
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            return False  # a DNS name, which DNS rebinding may point at 127.0.0.1
-        return True
 
     # The feed (a SocketEndpoint)
 
