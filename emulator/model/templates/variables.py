@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from emulator.errors import ConfigError
 from emulator.model.bounds import Budget
 from emulator.model.templates.intrinsics import ACCOUNT_ID, REGION, Unresolvable
 
@@ -60,7 +61,11 @@ class Variables:
         self.region = self._options.get("region") or self._setting("region", REGION)
 
     def _setting(self, name: str, default: str) -> str:
-        value = self.resolve(self._provider.get(name))
+        try:
+            value = self.resolve(self._provider.get(name))
+        except Unresolvable as exc:
+            problem = f"cannot be resolved locally: {exc}"
+            raise ConfigError(problem, key=f"provider.{name}") from exc
         return str(value) if value not in (None, "") else default
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
