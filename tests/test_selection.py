@@ -658,7 +658,7 @@ def test_evaluate_agrees_with_a_reference(
 
 
 @given(document=json_values)
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a property, not a timing: CI machines are shared
 def test_evaluate_never_raises_on_json(document: object) -> None:
     for expression in [
         "${request.body..a}",
@@ -717,6 +717,17 @@ def test_two_descents_on_a_deep_message_stop_and_route_like_non_json() -> None:
         evaluate("${request.body..a..a}", _chain(700))
 
 
+@pytest.mark.parametrize(
+    "expression", ["${request.body..b}", "${request.body..*}", "${request.body.a[*].b}"]
+)
+def test_a_path_with_one_descent_reads_the_largest_message_whole(expression: str) -> None:
+    # 128 KB of JSON, some 40,000 values: every one of them may be visited.
+    document = {"a": [{"b": n % 10} for n in range(13_000)]}
+    assert len(json.dumps(document)) > 120_000
+    evaluated = evaluate(expression, document)
+    assert evaluated.count(", ") >= 12_999
+
+
 def test_a_result_past_the_bound_stops() -> None:
     # Each match holds the rest of the chain: the result is the square of the message.
     with pytest.raises(selection.TooMuchWork, match="longer than"):
@@ -747,8 +758,10 @@ def test_public_api() -> None:
     assert sorted(selection.__all__) == [
         "MAX_RESULT",
         "MAX_VISITS",
+        "MIN_VISITS",
         "SelectionExpression",
         "TooMuchWork",
+        "VISITS_PER_VALUE",
         "VariableTrace",
         "compile_expression",
         "parse_body",

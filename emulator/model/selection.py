@@ -18,10 +18,12 @@ This is the only module that imports ``jsonpath_ng``.
 The work per message is bounded. Most paths are single names and indexes,
 followed step by step. Other paths are evaluated by jsonpath-ng node by node,
 counting the JSON values they visit: a path with two ``..`` visits the square of
-a message's size (a 3 KB message nested 400 deep took seconds), so past
-:data:`MAX_VISITS` values, or :data:`MAX_RESULT` characters of result, the
-evaluation stops with :class:`TooMuchWork` and the message is routed like one
-that is not JSON. AWS's behaviour there is [UNKNOWN].
+a message's size (a 3 KB message nested 400 deep took seconds). A path may
+visit four times the values of the message (any path with at most one ``..``
+fits), at least :data:`MIN_VISITS` and at most :data:`MAX_VISITS`; past that,
+or past :data:`MAX_RESULT` characters of result, the evaluation stops with
+:class:`TooMuchWork` and the message is routed like one that is not JSON.
+AWS's behaviour there is [UNKNOWN].
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ from emulator.errors import SelectionExpressionError
 __all__ = [
     "MAX_RESULT",
     "MAX_VISITS",
+    "MIN_VISITS",
+    "VISITS_PER_VALUE",
     "SelectionExpression",
     "TooMuchWork",
     "VariableTrace",
@@ -58,8 +62,11 @@ __all__ = [
     "parse_body",
 ]
 
-# JSON values one evaluation of a variable may visit. A message of 128 KB holds
-# at most some 64k values; any path without two `..` visits each a few times.
+# JSON values one evaluation of a variable may visit: VISITS_PER_VALUE times the
+# message's values, within these bounds. A message of 128 KB holds at most some
+# 64k values; a path with at most one `..` visits each at most three times.
+VISITS_PER_VALUE: Final = 4
+MIN_VISITS: Final = 10_000
 MAX_VISITS: Final = 500_000
 # Characters of one variable's stringified result: a result longer than any
 # route key or template key can only fall back anyway.
@@ -275,7 +282,7 @@ def _query(query: JSONPath, document: object) -> object:
     # A path that can match several nodes ([*], .., slices, a,b) gives a list even
     # for one match, as Jayway JsonPath does for "indefinite" paths; nothing matched
     # is a missing path (""). AWS's behaviour for these paths is [UNKNOWN].
-    budget = [MAX_VISITS]
+    budget = [min(MAX_VISITS, max(MIN_VISITS, VISITS_PER_VALUE * _count_values(document)))]
     values = [match.value for match in _find(query, [DatumInContext.wrap(document)], budget)]
     return values if values else _MISSING
 
@@ -285,10 +292,26 @@ def _query(query: JSONPath, document: object) -> object:
 _field_path = getattr(Fields, "_compliant_constructor", Fields)
 
 
+def _count_values(document: object) -> int:
+    """How many values ``document`` holds, itself included (without recursion)."""
+    count = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
+
+
 def _spend(budget: list[int], visits: int) -> None:
     budget[0] -= visits
     if budget[0] < 0:
-        raise TooMuchWork(f"the path visits more than {MAX_VISITS} values of the message")
+        raise TooMuchWork(
+            f"the path visits more than {VISITS_PER_VALUE} times the message's values"
+        )
 
 
 def _find(node: JSONPath, data: list[DatumInContext], budget: list[int]) -> list[DatumInContext]:
