@@ -8,18 +8,27 @@ current version (:mod:`emulator.gateway.lifecycle`,
 functions (:mod:`emulator.runtime`). Beside the API, the same port serves the
 @connections API and whatever pages and WebSocket endpoints tools attach
 (the inspector). A reload swaps in a new version of the API.
+
+Every HTTP request goes through :meth:`Emulator.handle_http`, which first
+refuses the ones whose Host or Origin is not the emulator's own
+(:mod:`emulator.gateway.access.origins`); the HTTP APIs then require a SigV4
+signature, as on AWS (:meth:`Emulator.authenticate`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
-from emulator.gateway.connections import ConnectionsApi
+from emulator.errors import ConfigError
+from emulator.gateway.access import origins
+from emulator.gateway.access.signed import Caller, authenticate
+from emulator.gateway.connections import ConnectionsApi, request_id_from
 from emulator.gateway.lifecycle import GOING_AWAY, Lifecycle
 from emulator.gateway.management import is_management_path
 from emulator.gateway.pipeline import Observer, Pipeline, Services
@@ -44,6 +53,9 @@ __all__ = ["Emulator", "SocketEndpoint"]
 DEFAULT_REGION = "us-east-1"
 # Lambda's Invoke API, served on the same port (as `sam local start-lambda` serves it).
 LAMBDA_API_PREFIX = "/2015-03-31/functions/"
+# The SigV4 service names of the @connections API and of Lambda (botocore: signingName).
+EXECUTE_API = "execute-api"
+LAMBDA = "lambda"
 
 Peer = WebSocketPeer
 
@@ -54,6 +66,8 @@ class SocketEndpoint(Protocol):
     def on_open(self, peer: WebSocketPeer) -> None: ...
 
     def on_message(self, peer: WebSocketPeer, text: str) -> None: ...
+
+    def on_drained(self, peer: WebSocketPeer) -> None: ...
 
     def on_close(self, peer: WebSocketPeer) -> None: ...
 
@@ -74,6 +88,10 @@ class Emulator:
     Use as ``async with Emulator(config) as emulator:`` or call :meth:`start`
     and :meth:`stop`. Handler modules are imported when it is constructed, so a
     broken handler is a :class:`~emulator.errors.ConfigError` before anything listens.
+
+    ``domains`` are further host names HTTP requests may be addressed to (a
+    custom domain, a name in /etc/hosts). ``allow_unsigned`` accepts unsigned
+    @connections requests, for teaching: only on a loopback ``host``.
     """
 
     def __init__(
@@ -91,7 +109,18 @@ class Emulator:
         platform_logs: bool = False,
         certfile: str | None = None,
         keyfile: str | None = None,
+        domains: Sequence[str] = (),
+        allow_unsigned: bool = False,
     ) -> None:
+        if allow_unsigned and not origins.trusted_name(host.lower(), ()):
+            raise ConfigError(
+                f"unsigned @connections requests may be allowed only on a loopback address "
+                f"(127.0.0.1, ::1, localhost), not on {host!r}: it would let anyone who "
+                "reaches it post to and close every connection",
+                source="allow_unsigned",
+            )
+        self.allow_unsigned = allow_unsigned
+        self.domains = tuple(domains)
         self.host = host
         self.port = port
         # As given, else as the API says, else the shell's, else AWS's default.
@@ -100,6 +129,7 @@ class Emulator:
         self.api_id = api_id or config.api_id or new_api_id()
         self.domain_name = f"{self.api_id}.execute-api.{region}.amazonaws.com"
         clock = clock or SystemClock()
+        self._new_id = id_factory
         self._tasks: set[asyncio.Task[Any]] = set()
         # Observers see what happens: kinds open, refuse, frame, invoke, send, close,
         # and lambda (a function invoked through the Lambda API).
@@ -308,13 +338,23 @@ class Emulator:
     # The wire's callbacks (an Application)
 
     def handle_http(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        refused = self.refuse_foreign(request.headers)
+        if refused is not None:
+            return refused
         path = request.target.split("?", 1)[0]
         page = self.http_routes.get(path)
         if page is not None:
             return page(request)
         if path.startswith(LAMBDA_API_PREFIX):
+            # Signed for `lambda` in this region, as Lambda's endpoint wants.
+            caller = self.authenticate(request, LAMBDA)
+            if not isinstance(caller, Caller):
+                return caller
             return self.lambda_api.handle(request.target, request.headers, request.body)
         if is_management_path(path):
+            caller = self.authenticate(request, EXECUTE_API)
+            if not isinstance(caller, Caller):
+                return caller
             return self.handle_management(request.method, request.target, request.body)
         # AWS answers a plain GET without the upgrade with 426 (spec §1).
         return HttpResponse(
@@ -327,6 +367,10 @@ class Emulator:
         split = urlsplit(request.target)
         endpoint = self.socket_routes.get(split.path)
         if endpoint is not None:
+            # Not the API, which AWS opens to any origin: the emulator's own endpoint.
+            refused = self.refuse_foreign(request.headers)
+            if refused is not None:
+                return UpgradeAnswer(refused.status, body=refused.body, headers=refused.headers)
             # Not an API connection: from now on the endpoint gets its events.
             peer.app = _EndpointApp(self, endpoint)
             return UpgradeAnswer(200)
@@ -338,8 +382,40 @@ class Emulator:
     def handle_message(self, peer: Peer, text: str) -> None:
         self._gateway.message(peer, text)
 
+    def handle_drained(self, peer: Peer) -> None:
+        """Nothing waits on an API connection's writes: sends past the gateway's
+        bound were refused or dropped, not queued."""
+
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         self._gateway.closed(peer, code, reason)
+
+    # Who may use the HTTP APIs
+
+    def http_names(self) -> set[str]:
+        """Host names HTTP requests may be addressed to, besides loopback ones."""
+        return {self.host.lower(), self.domain_name, *(d.lower() for d in self.domains)}
+
+    def refuse_foreign(self, headers: Sequence[tuple[str, str]]) -> HttpResponse | None:
+        """421 or 403 for a request whose Host or Origin is not the emulator's own, else None."""
+        return origins.refusal(headers, names=self.http_names(), port=self.port)
+
+    def authenticate(self, request: HttpRequest, service: str) -> Caller | HttpResponse:
+        """The SigV4 caller of an HTTP API request signed for ``service``, or AWS's 403.
+
+        Signed for the API's region; the accepted keys are ``iamCredentials``
+        (or ``--credentials``), any key without them. In-process calls from
+        handlers never get here: botocore's hooks answer them before they are
+        signed (:mod:`emulator.runtime.boto`).
+        """
+        return authenticate(
+            request,
+            service=service,
+            region=self.region,
+            credentials=self.config.iam_credentials,
+            now=datetime.datetime.now(datetime.UTC),
+            request_id=request_id_from(self._new_id()),
+            allow_unsigned=self.allow_unsigned,
+        )
 
     # The @connections operations, callable from any thread (see ConnectionsApi)
 
@@ -382,6 +458,9 @@ class _EndpointApp:
 
     def handle_message(self, peer: Peer, text: str) -> None:
         self.endpoint.on_message(peer, text)
+
+    def handle_drained(self, peer: Peer) -> None:
+        self.endpoint.on_drained(peer)
 
     def handle_closed(self, peer: Peer, code: int, reason: str) -> None:
         self.endpoint.on_close(peer)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import random
 import secrets
 import string
 import time
@@ -38,15 +37,16 @@ class SystemClock:
         return time.monotonic()
 
 
-# Seeded from the OS once; ids need to be unique, not secret (AWS's own are
-# time-derived), and a getrandbits call is a tenth of an os.urandom syscall.
-_random = random.Random(os.urandom(32))
-
-
 def new_id() -> str:
-    """A 16-character AWS-style id such as ``R1kmxc2VNjMCFIA=`` (spec §2.7)."""
-    # AWS: every observed connectionId/requestId is URL-safe base64 of 11 bytes.
-    return base64.urlsafe_b64encode(_random.getrandbits(88).to_bytes(11, "big")).decode("ascii")
+    """A 16-character AWS-style id such as ``R1kmxc2VNjMCFIA=`` (spec §2.7).
+
+    Drawn from the operating system's CSPRNG: a connection id is the only
+    thing @connections asks for, so one client must not be able to work out
+    another's from the ids it has seen (a seeded generator's output can be).
+    """
+    # AWS: every observed connectionId/requestId is URL-safe base64 of 11 bytes;
+    # the spec's recommendation (§2.7) is os.urandom.
+    return base64.urlsafe_b64encode(os.urandom(11)).decode("ascii")
 
 
 _API_ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from emulator.tools import inspector as inspector_module
 from emulator.tools.inspector import FEED_PATH, Inspector
 from emulator.tools.testing import Harness
 from tests.conftest import ROOT
@@ -355,4 +356,42 @@ async def test_the_inspector_reconnects_and_a_stale_page_is_told_to_reload(
     await expect(status).to_have_text("refused: the emulator restarted, reload this page")
     await page.reload()
     await expect(status).to_have_text("live")
+    assert problems.seen == []
+
+
+async def test_the_inspector_shows_where_a_page_that_fell_behind_lost_entries(
+    site: Harness, browser: BrowserContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A smaller backlog, so that the gap falls among the rows the page shows.
+    monkeypatch.setattr(inspector_module, "BACKLOG_BYTES", 100_000)
+    problems = Problems()
+    page = await inspector_page(browser, site, problems)
+    inspector = site.emulator.socket_routes[FEED_PATH]
+    assert isinstance(inspector, Inspector)
+    (peer,) = tuple(inspector._subscribers)
+    # As when the page's connection is a whole write buffer behind: entries wait
+    # in its backlog, whose oldest are dropped past BACKLOG_BYTES.
+    peer.writing_paused = True  # type: ignore[misc]
+    for number in range(300):
+        inspector.observe(
+            "send",
+            {
+                "connectionId": "AAAAAAAAAAAAAAA=",
+                "data": f"g{number} " + "x" * 2000,
+                "source": "post",
+            },
+        )
+    (subscriber,) = inspector._subscribers.values()
+    dropped = subscriber.dropped_count
+    assert dropped > 0
+    peer.resume_writing()  # type: ignore[attr-defined]  # the client caught up
+    rows = page.locator("#stream > li")
+    await expect(rows.first).to_contain_text("g299 ")
+    gap = page.locator('#stream > li[data-kind="gap"]')
+    await expect(gap).to_have_count(1)
+    await expect(gap).to_contain_text(f"{dropped} entries not shown")
+    # The gap sits where the dropped entries would be (newest first): just below
+    # the oldest entry kept, g{dropped}, the first not dropped.
+    await expect(gap.locator("xpath=preceding-sibling::li[1]")).to_contain_text(f"g{dropped} ")
+    await expect(gap.locator("xpath=following-sibling::li")).to_have_count(0)
     assert problems.seen == []

@@ -152,7 +152,7 @@ def test_constants() -> None:
 
 
 def test_public_names_are_pinned() -> None:
-    assert set(config.__all__) == {"load_config", "parse_config", "with_limits"}
+    assert set(config.__all__) == {"load_config", "parse_config", "with_credentials", "with_limits"}
     assert set(api.__all__) == {
         "API_KEY_HEADER_SELECTION",
         "API_KEY_SELECTION_EXPRESSIONS",

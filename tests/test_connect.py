@@ -21,7 +21,7 @@ async def raw_http_get(api: Harness) -> tuple[int, bytes]:
     """A plain GET of the stage (AWS answers 426, spec §1): status and raw head."""
     reader, writer = await asyncio.open_connection("127.0.0.1", api.emulator.port)
     try:
-        writer.write(b"GET /local HTTP/1.1\r\nHost: x\r\n\r\n")
+        writer.write(b"GET /local HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     finally:
         writer.close()

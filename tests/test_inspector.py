@@ -206,14 +206,24 @@ async def test_head_answers_without_a_body_and_other_methods_get_405(chat: Harne
         ("127.0.0.1:{port}", 200),
         ("localhost:{port}", 200),
         ("[::1]:{port}", 200),
-        ("192.168.1.20:{port}", 200),
-        ("attacker.example:{port}", 403),
-        ("", 403),
-        ("[::1", 403),
+        ("127.1.2.3:{port}", 200),
+        ("192.168.1.20:{port}", 421),
+        ("attacker.example:{port}", 421),
+        ("", 421),
+        ("[::1", 421),
     ],
-    ids=["loopback", "localhost", "ipv6", "lan-ip", "dns-name", "none", "malformed"],
+    ids=[
+        "loopback",
+        "localhost",
+        "ipv6",
+        "loopback-net",
+        "lan-ip",
+        "dns-name",
+        "none",
+        "malformed",
+    ],
 )
-async def test_the_inspector_page_answers_only_addresses_not_rebindable_names(
+async def test_the_inspector_page_answers_only_loopback_and_its_own_names(
     chat: Harness, host: str, status: int
 ) -> None:
     port = chat.emulator.port

@@ -28,6 +28,7 @@ from emulator.model.selection import compile_expression
 from emulator.tools.cli import main
 from emulator.tools.testing import Client, Harness
 from tests.conftest import StartApi
+from tests.signing import signed
 
 STAGE = "dev"
 ROUTES: dict[str, Any] = {
@@ -60,11 +61,13 @@ async def untouched(api: Harness, client: Client) -> None:
 async def raw_request(
     port: int, method: str, target: str, body: bytes = b""
 ) -> tuple[int, dict[str, str]]:
-    """One HTTP/1.1 request on its own connection: the status and headers of the answer."""
+    """One signed HTTP/1.1 request on its own connection: the status and headers of the answer."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    url = target if "://" in target else f"http://127.0.0.1:{port}{target}"
+    head = "".join(f"{name}: {value}\r\n" for name, value in signed(method, url, body).items())
     try:
         writer.write(
-            f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+            f"{method} {target} HTTP/1.1\r\n{head}Content-Length: {len(body)}\r\n"
             "Connection: close\r\n\r\n".encode()
             + body
         )
@@ -305,8 +308,9 @@ def test_a_non_loopback_host_is_warned_about_before_anything_listens(
     assert out == ""
     warnings = [line for line in err.splitlines() if line.startswith("apigw-ws: warning: ")]
     assert warnings[0] == (
-        f"apigw-ws: warning: listening on {UNREACHABLE}: the API and its @connections "
-        "management endpoint are reachable from the network, without authentication"
+        f"apigw-ws: warning: listening on {UNREACHABLE}: the API is reachable from the "
+        "network, and @connections by whoever signs a request (any key: --credentials "
+        "names the keys)"
     )
     assert len(warnings) == (2 if inspector_warning else 1)
     if inspector_warning:

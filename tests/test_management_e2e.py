@@ -34,6 +34,7 @@ from emulator.model.config import parse_config
 from emulator.runtime import boto as emulator_boto
 from emulator.tools.testing import Client, Harness
 from tests.conftest import HANDLERS, StartApi
+from tests.signing import signed
 
 STAGE = "dev"
 USER_AGENT = "mgmt-e2e/1.0"
@@ -387,12 +388,13 @@ class Reply:
 
 
 def exchange(port: int, requests: list[tuple[str, str, bytes | None]]) -> list[Reply]:
-    """Send ``requests`` in order on one HTTP/1.1 connection (blocking)."""
+    """Send ``requests``, signed, in order on one HTTP/1.1 connection (blocking)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     replies = []
     try:
         for method, path, body in requests:
-            conn.request(method, path, body=body)
+            headers = signed(method, f"http://127.0.0.1:{port}{path}", body or b"")
+            conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
             replies.append(

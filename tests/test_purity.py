@@ -29,6 +29,7 @@ PURE = [
     "emulator.tools",
     # the API model: every module
     "emulator.model.api",
+    "emulator.model.bounds",
     "emulator.model.config",
     "emulator.model.function",
     "emulator.model.identity",
@@ -82,6 +83,8 @@ PURE = [
     "emulator.gateway.access.authorizer",
     "emulator.gateway.access.policy",
     "emulator.gateway.access.apikeys",
+    "emulator.gateway.access.origins",
+    "emulator.gateway.access.signed",
     "emulator.gateway.validation",
     "emulator.gateway.integrations.outcome",
     "emulator.gateway.integrations.mapping",

@@ -14,6 +14,7 @@ from emulator.gateway.connections import CLIENT_BUFFER_BYTES
 from emulator.model.config import parse_config
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS
+from tests.signing import raw_request
 
 ROUTES = {
     "routes": {
@@ -79,11 +80,9 @@ async def test_a_full_buffer_is_429_limit_exceeded_over_http(api: Harness) -> No
     fill(api, client.connection_id)
     reader, writer = await asyncio.open_connection("127.0.0.1", api.emulator.port)
     body = b"one more"
-    writer.write(
-        f"POST /local/@connections/{client.connection_id} HTTP/1.1\r\n"
-        f"Host: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
+    target = f"/local/@connections/{client.connection_id}"
+    length = f"Content-Length: {len(body)}\r\n"
+    writer.write(raw_request("POST", api.emulator.port, target, body, extra=length))
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
     writer.close()
     assert head.startswith(b"HTTP/1.1 429 ")

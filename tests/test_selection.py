@@ -658,7 +658,7 @@ def test_evaluate_agrees_with_a_reference(
 
 
 @given(document=json_values)
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)  # a property, not a timing: CI machines are shared
 def test_evaluate_never_raises_on_json(document: object) -> None:
     for expression in [
         "${request.body..a}",
@@ -675,12 +675,93 @@ def test_evaluate_never_raises_on_json(document: object) -> None:
     }
 
 
+# --- bounded work ---------------------------------------------------------------------------
+
+
+def _chain(depth: int) -> dict[str, Any]:
+    """{"a": {"a": ... {}}}: a small message on which each `..a` multiplies the work."""
+    document: dict[str, Any] = {}
+    for _ in range(depth):
+        document = {"a": document}
+    return document
+
+
+INDEFINITE = [
+    "${request.body..a}",
+    "${request.body..a..b}",
+    "${request.body..*}",
+    "${request.body[*]}",
+    "${request.body.*.b}",
+    "${request.body..[0]}",
+    "${request.body[0:2]}",
+    "${request.body['a','b']}",
+    "${request.body..b.`parent`}",
+]
+
+
+@given(document=json_values, expression=st.sampled_from(INDEFINITE))
+@settings(max_examples=400, database=None)
+def test_the_bounded_evaluation_agrees_with_jsonpath_ng(document: object, expression: str) -> None:
+    variable = _variable(expression)
+    expected = [match.value for match in variable.query.find(document)]
+    assert _query(variable.query, document) == (expected if expected else _MISSING)
+
+
+def test_two_descents_on_a_deep_message_stop_and_route_like_non_json() -> None:
+    # Two `..` visit the square of the message: 400 levels (a 3 KB message) took
+    # seconds; the evaluation stops past MAX_VISITS values instead.
+    body = json.dumps(_chain(700))
+    decision = decide("${request.body..a..a}", WITH_DEFAULT, body)
+    assert decision == RouteDecision("$default", NOT_JSON, None)
+    with pytest.raises(selection.TooMuchWork, match="visits more than"):
+        evaluate("${request.body..a..a}", _chain(700))
+
+
+@pytest.mark.parametrize(
+    "expression", ["${request.body..b}", "${request.body..*}", "${request.body.a[*].b}"]
+)
+def test_a_path_with_one_descent_reads_the_largest_message_whole(expression: str) -> None:
+    # 128 KB of JSON, some 40,000 values: every one of them may be visited.
+    document = {"a": [{"b": n % 10} for n in range(13_000)]}
+    assert len(json.dumps(document)) > 120_000
+    evaluated = evaluate(expression, document)
+    assert evaluated.count(", ") >= 12_999
+
+
+def test_a_result_past_the_bound_stops() -> None:
+    # Each match holds the rest of the chain: the result is the square of the message.
+    with pytest.raises(selection.TooMuchWork, match="longer than"):
+        evaluate("${request.body..a}", _chain(950))
+
+
+def test_three_descents_return_at_once() -> None:
+    # Without a bound this never returns: in a fresh interpreter, with a guard.
+    code = (
+        "import json, sys\n"
+        "from emulator.gateway.selection import RouteSelector\n"
+        "from emulator.model.selection import compile_expression\n"
+        "doc = {}\n"
+        "for _ in range(900): doc = {'a': doc}\n"
+        "selector = RouteSelector(compile_expression('${request.body..a..a..a}'), ['$default'])\n"
+        "print(selector.select(json.dumps(doc)).reason.value)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "not-json"
+
+
 # --- the module --------------------------------------------------------------------------
 
 
 def test_public_api() -> None:
     assert sorted(selection.__all__) == [
+        "MAX_RESULT",
+        "MAX_VISITS",
+        "MIN_VISITS",
         "SelectionExpression",
+        "TooMuchWork",
+        "VISITS_PER_VALUE",
         "VariableTrace",
         "compile_expression",
         "parse_body",

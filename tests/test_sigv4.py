@@ -459,6 +459,7 @@ def test_identity_is_stable_per_key() -> None:
 def test_public_api() -> None:
     assert sorted(sigv4.__all__) == [
         "DEFAULT_ACCOUNT_ID",
+        "EXECUTE_API",
         "SigV4Identity",
         "SignatureError",
         "SignatureProblem",

@@ -26,6 +26,7 @@ import pytest
 from emulator.tools.testing import Client, Harness
 from emulator.wire.http1 import MAX_HTTP_BODY
 from tests.conftest import StartApi
+from tests.signing import raw_request
 
 ROUTES: dict[str, Any] = {
     "$connect": "probe.ok",
@@ -430,9 +431,7 @@ PROTOCOL_ERRORS = [
         1002,
         id="text-while-a-message-is-unfinished",
     ),
-    pytest.param(
-        frame(TEXT, b"one") + frame(CONT, b"two"), 1002, id="continuation-after-a-final-frame"
-    ),
+    pytest.param(frame(TEXT, b"one", fin=False) + frame(PING, b"p" * 126), 1002, id="mid-message"),
     # Close frames (§5.5.1, §7.4.1): a code of two bytes, from the valid ranges.
     pytest.param(frame(CLOSE, b"\x03"), 1002, id="close-of-one-byte"),
     *(
@@ -459,6 +458,22 @@ async def test_a_forbidden_frame_fails_the_connection(
     # $disconnect reports what the client was told (spec §3.3 recommends the same code).
     assert await disconnect_of(api, connection_id) == received
     assert invoked(api, "$default") == []
+
+
+async def test_a_message_complete_before_a_bad_frame_is_routed(
+    api: Harness, bystander: Client
+) -> None:
+    # It was received before the close, whether or not it shared a TCP segment
+    # with the bad frame: AWS routes every message received before the close.
+    raw, connection_id = await opened(api)
+    raw.send(frame(TEXT, b"one") + frame(CONT, b"two"))
+    received = await raw.read_close()
+    raw.close()
+    assert received[0] == 1002
+    assert await disconnect_of(api, connection_id) == received
+    (routed,) = await api.record.wait_for_invocations("$default")
+    assert routed.event["requestContext"]["connectionId"] == connection_id
+    assert routed.event["body"] == "one"
 
 
 async def test_a_ping_inside_a_fragmented_message_is_answered_and_the_message_routed_whole(
@@ -531,11 +546,18 @@ async def test_a_half_sent_frame_then_eof_is_a_1006_disconnect(
 # -- @connections requests on the wire (beyond tests/test_management_e2e.py) ----------------
 
 
-def post(connection_id: str, headers: str, body: bytes = b"") -> bytes:
-    return (
-        f"POST /local/@connections/{connection_id} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode()
-        + body
-    )
+def post(
+    api: Harness,
+    connection_id: str,
+    headers: str,
+    body: bytes = b"",
+    *,
+    signed_body: bytes | None = None,
+) -> bytes:
+    """A signed PostToConnection; ``signed_body`` is the body as decoded, if framed."""
+    target = f"/local/@connections/{connection_id}"
+    port = api.emulator.port
+    return raw_request("POST", port, target, body, extra=headers, signed_body=signed_body)
 
 
 ACCEPTED_BODIES = [
@@ -565,7 +587,7 @@ async def test_post_bodies_http_allows_are_delivered(
     api: Harness, bystander: Client, headers: str, body: bytes, delivered: str
 ) -> None:
     raw = await RawClient.open(api)
-    raw.send(post(bystander.connection_id, headers, body))
+    raw.send(post(api, bystander.connection_id, headers, body, signed_body=delivered.encode()))
     answer = await raw.http_answer()
     raw.close()
     assert (answer.status, answer.body) == (200, b"")
@@ -588,7 +610,7 @@ async def test_a_malformed_post_is_refused_and_delivers_nothing(
     api: Harness, bystander: Client, headers: str, body: bytes, status: int
 ) -> None:
     raw = await RawClient.open(api)
-    raw.send(post(bystander.connection_id, headers, body))
+    raw.send(post(api, bystander.connection_id, headers, body))
     answer = await raw.http_answer()
     # After a framing error the rest of the stream means nothing: the server hangs up.
     assert await raw.at_eof()
@@ -603,10 +625,8 @@ async def test_a_method_that_names_no_operation_is_403_forbidden(
 ) -> None:
     # AWS: "No method found matching route ..." 403 ForbiddenException (spec §4.1).
     raw = await RawClient.open(api)
-    raw.send(
-        f"{method} /local/@connections/{bystander.connection_id} HTTP/1.1\r\nHost: x\r\n"
-        "Content-Length: 1\r\n\r\nx".encode()
-    )
+    target = f"/local/@connections/{bystander.connection_id}"
+    raw.send(raw_request(method, api.emulator.port, target, b"x", extra="Content-Length: 1\r\n"))
     answer = await raw.http_answer()
     raw.close()
     assert (answer.status, answer.headers.get("x-amzn-errortype")) == (403, "ForbiddenException")
@@ -621,7 +641,7 @@ async def test_a_body_shorter_than_its_content_length_is_400(
     api: Harness, bystander: Client
 ) -> None:
     raw = await RawClient.open(api)
-    raw.send(post(bystander.connection_id, "Content-Length: 10\r\n", b"abc"))
+    raw.send(post(api, bystander.connection_id, "Content-Length: 10\r\n", b"abc"))
     raw.send_eof()
     answer = await raw.http_answer()
     raw.close()
@@ -649,11 +669,11 @@ async def test_a_body_over_1_mib_is_413_before_it_is_all_sent(
     declared = 256 << 20
     raw = await RawClient.open(api)
     if chunked:
-        raw.send(post(bystander.connection_id, "Transfer-Encoding: chunked\r\n"))
+        raw.send(post(api, bystander.connection_id, "Transfer-Encoding: chunked\r\n"))
         piece = b"x" * 65536
         chunk = b"%x\r\n" % len(piece) + piece + b"\r\n"
     else:
-        raw.send(post(bystander.connection_id, f"Content-Length: {declared}\r\n"))
+        raw.send(post(api, bystander.connection_id, f"Content-Length: {declared}\r\n"))
         chunk = b"x" * 65536
     answer, sent = await refused_while_sending(raw, chunk, declared)
     raw.close()
@@ -670,7 +690,7 @@ async def test_a_body_over_1_mib_is_refused_as_payload_too_large(
     # AWS: Data over 128 KB is 413 PayloadTooLargeException (spec §4.1, §4.4);
     # boto3 maps the error only by x-amzn-ErrorType (spec §4.2).
     raw = await RawClient.open(api)
-    raw.send(post(bystander.connection_id, f"Content-Length: {2 << 20}\r\n"))
+    raw.send(post(api, bystander.connection_id, f"Content-Length: {2 << 20}\r\n"))
     refused, _ = await refused_while_sending(raw, b"x" * 65536, 2 << 20)
     raw.close()
     assert refused.status == 413
@@ -687,11 +707,10 @@ async def test_head_gets_the_status_without_a_body(
     # RFC 9110 §9.3.2: HEAD is GET without the content; the connection stays usable.
     target = path.format(id=bystander.connection_id)
     raw = await RawClient.open(api)
-    raw.send(f"HEAD {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    port = api.emulator.port
+    raw.send(raw_request("HEAD", port, target))
     head = await raw.read_until(b"\r\n\r\n")
-    raw.send(
-        f"GET /local/@connections/{bystander.connection_id} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
-    )
+    raw.send(raw_request("GET", port, f"/local/@connections/{bystander.connection_id}"))
     after = await raw.http_answer()
     raw.close()
     assert head.split(b" ")[1] in (b"403", b"426")
@@ -702,7 +721,8 @@ async def test_expect_100_continue_is_answered_before_the_body(
     api: Harness, bystander: Client
 ) -> None:
     raw = await RawClient.open(api)
-    raw.send(post(bystander.connection_id, "Content-Length: 5\r\nExpect: 100-continue\r\n"))
+    headers = "Content-Length: 5\r\nExpect: 100-continue\r\n"
+    raw.send(post(api, bystander.connection_id, headers, signed_body=b"hello"))
     interim = await raw.http_answer(timeout=1.5)  # curl waits 1 s, then sends anyway
     raw.send(b"hello")
     final = await raw.http_answer()

@@ -29,10 +29,12 @@ from emulator.runtime.output import current_scope
 from emulator.runtime.workers import LoopInbox
 from emulator.wire.messages import HttpResponse, WebSocketPeer
 
-__all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi"]
+__all__ = ["CLIENT_BUFFER_BYTES", "DELETED", "ConnectionsApi", "request_id_from"]
 
 # What may wait in a connection's send buffer before posts get 429 and other
 # messages are dropped: a client that stops reading costs at most this much.
+# Below the wire's WRITE_BUFFER_LIMIT, so that such a client is still read from
+# and its messages routed, as on AWS.
 CLIENT_BUFFER_BYTES = 1 << 20
 
 # AWS: DeleteConnection closes with 1000, and $disconnect reports this (spec §3.3).
@@ -136,7 +138,7 @@ class ConnectionsApi:
 
     def handle_management(self, method: str, target: str, body: bytes) -> HttpResponse:
         """Answer one @connections request (HTTP endpoint and botocore alike)."""
-        request_id = _uuid_like(self._new_id())
+        request_id = request_id_from(self._new_id())
         try:
             request = parse_management_request(method, target, self._stage())
             if request.operation is Operation.POST_TO_CONNECTION:
@@ -161,6 +163,7 @@ def _datetime(epoch_ms: int) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch_ms / 1000, tz=datetime.UTC)
 
 
-def _uuid_like(seed: str) -> str:
+def request_id_from(seed: str) -> str:
+    """An ``x-amzn-RequestId`` (a UUID's shape) made from an id of :mod:`emulator.clock`."""
     hexed = seed.encode().hex().ljust(32, "0")[:32]
     return f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:32]}"

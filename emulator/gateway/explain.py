@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from emulator.gateway.selection import RouteDecision, RouteReason, RouteSelector
-from emulator.model.selection import SelectionExpression, parse_body
+from emulator.model.selection import SelectionExpression, TooMuchWork, parse_body
 
 __all__ = ["Explanation", "explain"]
 
@@ -59,6 +59,11 @@ def explain(
     except RecursionError:
         # As the server does: a document too deep to stringify counts as not JSON.
         steps.append("1. The message is JSON, but nested too deeply to evaluate.")
+        steps.append("   The server routes it like a message that is not JSON.")
+        steps.extend(_conclusion(decision, None))
+        return Explanation(decision, tuple(steps))
+    except TooMuchWork as exc:
+        steps.append(f"1. The message is JSON, but evaluating the expression on it stops: {exc}.")
         steps.append("   The server routes it like a message that is not JSON.")
         steps.extend(_conclusion(decision, None))
         return Explanation(decision, tuple(steps))

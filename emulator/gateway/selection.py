@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from emulator.model.selection import SelectionExpression, parse_body
+from emulator.model.selection import SelectionExpression, TooMuchWork, parse_body
 
 __all__ = ["RouteDecision", "RouteReason", "RouteSelector"]
 
@@ -103,9 +103,10 @@ class RouteSelector:
             return self._static  # still only after the body proved to be JSON
         try:
             key = self._expression.evaluate(document)
-        except RecursionError:
-            # Only a document at the interpreter's nesting limit gets here (json.loads
-            # accepted it, stringifying it did not); route it like a body that is not JSON.
+        except (RecursionError, TooMuchWork):
+            # A document at the interpreter's nesting limit (json.loads accepted it,
+            # stringifying it did not), or one the path would need unbounded work on:
+            # route it like a body that is not JSON.
             return self._not_json
         return self._decide(key)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.errors import ConfigError
 from emulator.model.api import ModelConfig, RouteRequest
-from emulator.model.selection import parse_body
+from emulator.model.selection import TooMuchWork, parse_body
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -77,13 +77,18 @@ class ModelValidators:
             document = parse_body(body)
         except ValueError:
             return "the body is not JSON"
-        key = expression.evaluate(document)
-        name = request.request_models.get(key) or request.request_models.get(_DEFAULT)
-        if name is None:
-            return f"no model for {key!r} and no $default model"
-        validator = self._validators[name]
-        found = validator.iter_errors(document)  # type: ignore[arg-type]  # any JSON value
-        errors = sorted(found, key=lambda error: (error.json_path, error.message))
+        try:
+            key = expression.evaluate(document)
+            name = request.request_models.get(key) or request.request_models.get(_DEFAULT)
+            if name is None:
+                return f"no model for {key!r} and no $default model"
+            validator = self._validators[name]
+            found = validator.iter_errors(document)  # type: ignore[arg-type]  # any JSON value
+            errors = sorted(found, key=lambda error: (error.json_path, error.message))
+        except (RecursionError, TooMuchWork):
+            # A body nested past what a recursive schema or path can follow: it is
+            # refused like any body that fails validation, not left to crash.
+            return "the body is nested too deeply, or too large, to validate"
         if not errors:
             return None
         # AWS logs these as $context.error.validationErrorString.

@@ -52,7 +52,7 @@ from emulator.model.sections.routes import parse_routes
 from emulator.model.selection import compile_expression
 from emulator.model.yaml_files import read_config_yaml
 
-__all__ = ["load_config", "parse_config", "with_limits"]
+__all__ = ["load_config", "parse_config", "with_credentials", "with_limits"]
 
 _TOP_KEYS = (
     "routes",
@@ -194,6 +194,15 @@ def with_limits(config: ApiConfig, overrides: Mapping[str, object]) -> ApiConfig
     if authorizer is not None and authorizer.own_timeout is None:
         authorizer = replace(authorizer, timeout=wait)
     return replace(config, limits=limits, routes=routes, authorizer=authorizer)
+
+
+def with_credentials(config: ApiConfig, credentials: Mapping[str, str]) -> ApiConfig:
+    """``config`` also accepting ``credentials`` (access key ids to secrets), e.g.
+    from the command line: for ``AWS_IAM`` on ``$connect`` and the HTTP APIs."""
+    if not credentials:
+        return config
+    merged = MappingProxyType({**config.iam_credentials, **credentials})
+    return replace(config, iam_credentials=merged)
 
 
 def _limits(data: object) -> Limits:

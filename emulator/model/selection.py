@@ -14,6 +14,16 @@ and "Working with routes for WebSocket APIs" (DG:websocket-api-develop-routes):
 An expression is compiled once, at load time (:func:`compile_expression`);
 :class:`~emulator.gateway.selection.RouteSelector` evaluates it on every frame.
 This is the only module that imports ``jsonpath_ng``.
+
+The work per message is bounded. Most paths are single names and indexes,
+followed step by step. Other paths are evaluated by jsonpath-ng node by node,
+counting the JSON values they visit: a path with two ``..`` visits the square of
+a message's size (a 3 KB message nested 400 deep took seconds). A path may
+visit four times the values of the message (any path with at most one ``..``
+fits), at least :data:`MIN_VISITS` and at most :data:`MAX_VISITS`; past that,
+or past :data:`MAX_RESULT` characters of result, the evaluation stops with
+:class:`TooMuchWork` and the message is routed like one that is not JSON.
+AWS's behaviour there is [UNKNOWN].
 """
 
 from __future__ import annotations
@@ -21,22 +31,51 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.jsonpath import Child, Fields, Index, JSONPath, Root
+from jsonpath_ng.jsonpath import (
+    Child,
+    DatumInContext,
+    Descendants,
+    Fields,
+    Index,
+    JSONPath,
+    Root,
+)
 from jsonpath_ng.lexer import JsonPathLexer
 from jsonpath_ng.parser import JsonPathParser
 
 from emulator.errors import SelectionExpressionError
 
 __all__ = [
+    "MAX_RESULT",
+    "MAX_VISITS",
+    "MIN_VISITS",
+    "VISITS_PER_VALUE",
     "SelectionExpression",
+    "TooMuchWork",
     "VariableTrace",
     "compile_expression",
     "parse_body",
 ]
+
+# JSON values one evaluation of a variable may visit: VISITS_PER_VALUE times the
+# message's values, within these bounds. A message of 128 KB holds at most some
+# 64k values; a path with at most one `..` visits each at most three times.
+VISITS_PER_VALUE: Final = 4
+MIN_VISITS: Final = 10_000
+MAX_VISITS: Final = 500_000
+# Characters of one variable's stringified result: a result longer than any
+# route key or template key can only fall back anyway.
+MAX_RESULT: Final = 1 << 20
+
+
+class TooMuchWork(ValueError):
+    """Evaluating a path on this document would take more than the bounded work."""
+
 
 _BODY: Final = "request.body"
 _MISSING: Final = object()
@@ -243,8 +282,74 @@ def _query(query: JSONPath, document: object) -> object:
     # A path that can match several nodes ([*], .., slices, a,b) gives a list even
     # for one match, as Jayway JsonPath does for "indefinite" paths; nothing matched
     # is a missing path (""). AWS's behaviour for these paths is [UNKNOWN].
-    values = [match.value for match in query.find(document)]
+    budget = [min(MAX_VISITS, max(MIN_VISITS, VISITS_PER_VALUE * _count_values(document)))]
+    values = [match.value for match in _find(query, [DatumInContext.wrap(document)], budget)]
     return values if values else _MISSING
+
+
+# A member's path as jsonpath-ng builds it: since 1.8, Fields("*") would be the
+# deprecated wildcard, so a member named "*" needs its compliant constructor.
+_field_path = getattr(Fields, "_compliant_constructor", Fields)
+
+
+def _count_values(document: object) -> int:
+    """How many values ``document`` holds, itself included (without recursion)."""
+    count = 0
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        count += 1
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return count
+
+
+def _spend(budget: list[int], visits: int) -> None:
+    budget[0] -= visits
+    if budget[0] < 0:
+        raise TooMuchWork(
+            f"the path visits more than {VISITS_PER_VALUE} times the message's values"
+        )
+
+
+def _find(node: JSONPath, data: list[DatumInContext], budget: list[int]) -> list[DatumInContext]:
+    """jsonpath-ng's ``find``, node by node, counting the values visited.
+
+    Child and Descendants are walked here (they are what multiplies work);
+    every other node (names, indexes, slices, wildcards, ``parent``) finds among
+    one value's children, and is left to jsonpath-ng.
+    """
+    if isinstance(node, Child):
+        return _find(node.right, _find(node.left, data, budget), budget)
+    if isinstance(node, Descendants):
+        # As jsonpath-ng's Descendants.find: <right> on each value under each
+        # <left> match, depth first, in pre-order.
+        matches: list[DatumInContext] = []
+        stack = _find(node.left, data, budget)[::-1]
+        while stack:
+            datum = stack.pop()
+            _spend(budget, 1)
+            matches.extend(_find(node.right, [datum], budget))
+            value = datum.value
+            if isinstance(value, list):
+                stack.extend(
+                    DatumInContext(value[i], context=datum, path=Index(i))
+                    for i in range(len(value) - 1, -1, -1)
+                )
+            elif isinstance(value, dict):
+                stack.extend(
+                    DatumInContext(child, context=datum, path=_field_path(field))
+                    for field, child in reversed(value.items())
+                )
+        return matches
+    found: list[DatumInContext] = []
+    for datum in data:
+        matches = node.find(datum)
+        _spend(budget, len(matches) + 1)
+        found.extend(matches)
+    return found
 
 
 def _stringify(value: object) -> str:
@@ -259,5 +364,15 @@ def _stringify(value: object) -> str:
     if isinstance(value, (int, float)):
         return json.dumps(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join([_stringify(item) for item in value]) + "]"
+        return "[" + ", ".join(_stringify_items(value)) + "]"
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _stringify_items(items: list[object] | tuple[object, ...]) -> Iterator[str]:
+    size = 0
+    for item in items:
+        text = _stringify(item)
+        size += len(text) + 2
+        if size > MAX_RESULT:
+            raise TooMuchWork(f"the path's result is longer than {MAX_RESULT} characters")
+        yield text

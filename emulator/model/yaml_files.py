@@ -5,6 +5,13 @@ SafeLoader that also refuses duplicate keys (PyYAML would silently keep the
 last); templates additionally load CloudFormation's ``!Tag`` short forms as
 their long forms. Errors are :class:`~emulator.errors.ConfigError` naming the
 file, line and column.
+
+Reading is bounded (:mod:`emulator.model.bounds`): the file's size, how deep
+values nest (PyYAML composes recursively, so a deep document would end in a
+``RecursionError``), and what the document holds once its aliases are
+expanded, counted on the composed nodes before anything is built: a few lines
+of aliases (a "billion laughs") expand to billions of values in whatever walks
+them later. An alias may not refer to a node that contains it.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from typing import Any
 import yaml
 
 from emulator.errors import ConfigError
+from emulator.model.bounds import MAX_DEPTH, MAX_FILE_BYTES, MAX_TEXT, MAX_VALUES
 
-__all__ = ["dump_yaml", "read_config_yaml", "read_template_yaml"]
+__all__ = ["dump_yaml", "read_bounded", "read_config_yaml", "read_template_yaml"]
 
 
 def read_config_yaml(path: str | os.PathLike[str]) -> object:
@@ -57,17 +65,33 @@ def dump_yaml(document: object, *, short_forms: bool = False) -> str:
     )
 
 
-def _read_yaml(path: str | os.PathLike[str], loader: type[_StrictLoader]) -> object:
+def read_bounded(path: str | os.PathLike[str]) -> bytes:
+    """A configuration file's bytes; :class:`ConfigError` if it cannot be read or
+    is over :data:`~emulator.model.bounds.MAX_FILE_BYTES`."""
     source = os.fspath(path)
     try:
-        raw = Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError("file not found", source=source) from None
     except OSError as exc:
         reason = (exc.strerror or type(exc).__name__).lower()
         raise ConfigError(f"cannot read the file ({reason})", source=source) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        problem = f"the file is larger than {MAX_FILE_BYTES // (1 << 20)} MiB, the most read"
+        raise ConfigError(problem, source=source)
+    return raw
+
+
+def _read_yaml(path: str | os.PathLike[str], loader: type[_StrictLoader]) -> object:
+    source = os.fspath(path)
+    raw = read_bounded(path)
     try:
         return yaml.load(raw, Loader=loader)  # a SafeLoader: no arbitrary objects
+    except _BoundError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{where}{exc.problem}", source=source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -82,8 +106,101 @@ class _DuplicateKeyError(yaml.constructor.ConstructorError):
     """A key given twice in one mapping: PyYAML would silently keep the last."""
 
 
+class _BoundError(yaml.composer.ComposerError):
+    """A document past :mod:`emulator.model.bounds`, at the place it went past."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node, aliases: list[tuple[Any, yaml.Node]]) -> None:
+    """Refuse a document whose aliases expand it past the bounds, naming the alias.
+
+    Each node's expanded size is computed once (the nodes form a graph in which
+    an alias is a second edge to its anchor), depth first, without recursion.
+    """
+    sizes: dict[int, tuple[int, int, int]] = {}  # id -> values, text, depth, expanded
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            children = [sizes[id(child)] for child in _children(node)]
+            text = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+            sizes[key] = (
+                1 + sum(c[0] for c in children),
+                text + sum(c[1] for c in children),
+                1 + max((c[2] for c in children), default=0),
+            )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            mark = next((m for m, target in aliases if target is node), node.start_mark)
+            raise _BoundError("an alias refers to a node that contains it", mark)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+    values, text, depth = sizes[id(root)]
+    for total, limit, index, what in (
+        (values, MAX_VALUES, 0, f"more than {MAX_VALUES} values"),
+        (text, MAX_TEXT, 1, f"more than {MAX_TEXT} characters of text"),
+        (depth, MAX_DEPTH, 2, f"values nested deeper than {MAX_DEPTH} levels"),
+    ):
+        if total > limit:
+            mark, target = max(aliases, key=lambda alias: sizes[id(alias[1])][index])
+            expands = sizes[id(target)][index]
+            raise _BoundError(
+                f"aliases expand the document to {what}; the alias here stands for "
+                f"{expands} {('values', 'characters', 'levels')[index]}",
+                mark,
+            )
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys instead of dropping all but the last."""
+    """SafeLoader that rejects duplicate keys instead of dropping all but the last,
+    and documents past the bounds."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+        self._aliases: list[tuple[Any, yaml.Node]] = []  # (where, which node)
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if node is not None and event.start_mark is not None:
+                self._aliases.append((event.start_mark, node))
+            return node
+        self._depth += 1
+        self._values += 1
+        if self._depth > MAX_DEPTH:
+            raise _BoundError(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        if self._values > MAX_VALUES:
+            raise _BoundError(f"more than {MAX_VALUES} values in one document", event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if self._aliases and node is not None:
+            _check_expansion(node, self._aliases)
+        self._aliases = []
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         first_line: dict[object, int] = {}

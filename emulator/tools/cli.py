@@ -22,7 +22,7 @@ from emulator.clock import new_api_id
 from emulator.errors import ConfigError
 from emulator.gateway.explain import explain
 from emulator.model.api import ApiConfig
-from emulator.model.config import load_config, with_limits
+from emulator.model.config import load_config, with_credentials, with_limits
 from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
 from emulator.runtime import boto
@@ -105,8 +105,15 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _reload_api(args: argparse.Namespace, limits: dict[str, object], api_id: str) -> ApiConfig:
-    return with_limits(_load_api(args, api_id), limits)
+def _reload_api(
+    args: argparse.Namespace, limits: dict[str, object], api_id: str | None
+) -> ApiConfig:
+    config = with_limits(_load_api(args, api_id), limits)
+    return with_credentials(config, _all_credentials(args))
+
+
+def _all_credentials(args: argparse.Namespace) -> dict[str, str]:
+    return {key: secret for pairs in args.credentials or [] for key, secret in pairs}
 
 
 async def _serve(
@@ -306,7 +313,13 @@ def _serve_api(args: argparse.Namespace) -> int:
         }
         # A template's references to its own API need the id before it is read.
         api_id = args.api_id or (_stable_api_id(args) if _from_template(args) else None)
-        config = with_limits(_load_api(args, api_id), overrides)
+        if args.allow_unsigned and not _is_loopback(args.host):
+            raise ConfigError(
+                f"--allow-unsigned works only on a loopback --host (127.0.0.1, ::1, "
+                f"localhost), not {args.host}: anyone who reaches it could post to and "
+                "close every connection"
+            )
+        config = _reload_api(args, overrides, api_id)
         api_id = api_id or config.api_id or new_api_id()
         emulator = Emulator(
             config,
@@ -319,14 +332,17 @@ def _serve_api(args: argparse.Namespace) -> int:
             platform_logs=args.platform_logs,
             certfile=args.certfile,
             keyfile=args.keyfile,
+            domains=args.domain,
+            allow_unsigned=args.allow_unsigned,
         )
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 2
     if not _is_loopback(args.host):
+        anyone = "" if config.iam_credentials else " (any key: --credentials names the keys)"
         print(
-            f"apigw-ws: warning: listening on {args.host}: the API and its @connections "
-            "management endpoint are reachable from the network, without authentication",
+            f"apigw-ws: warning: listening on {args.host}: the API is reachable from the "
+            f"network, and @connections by whoever signs a request{anyone}",
             file=sys.stderr,
         )
         if args.inspector:

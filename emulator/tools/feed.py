@@ -78,10 +78,11 @@ def route_report(
     if decision is None or decision.evaluated is not None:
         try:
             document = json.loads(message)
-        except (ValueError, RecursionError):
+            variables = expression.trace(document)[1]
+        except (ValueError, RecursionError):  # TooMuchWork is a ValueError
             pass
         else:
-            for trace in expression.trace(document)[1]:
+            for trace in variables:
                 traces.append(
                     {
                         "source": trace.source,

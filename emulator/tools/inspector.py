@@ -19,9 +19,9 @@ path still gets 426, and a WebSocket upgrade on ``/`` still reaches the API.
 The feed shows everything, tokens in headers included, and a browser lets any
 web page open a WebSocket to 127.0.0.1. So the feed serves only a page that
 read ``/_inspector``: its first message must repeat the token that page carries
-(another site cannot read it, by the same-origin policy), and ``/_inspector``
-answers only a ``Host`` that is an IP address, ``localhost`` or ``--host``
-(against DNS rebinding).
+(another site cannot read it, by the same-origin policy). The emulator itself
+answers the pages and the feed only for its own Host and Origin (against DNS
+rebinding and other sites' pages: :mod:`emulator.gateway.access.origins`).
 
 Cost: the observer returns at once while no inspector is subscribed, so frames
 pay nothing unwatched; entries (built by :mod:`emulator.tools.feed`), and the routing
@@ -33,13 +33,20 @@ Feed protocol, JSON text messages:
   ``{"type": "route", "id": 1, "expression": ..., "message": ..., "routes": [...] | null}``
 * feed → page: ``{"type": "hello", "api": {...}, "connections": [...]}``,
   ``{"type": "entries", "entries": [...]}`` (the history in batches, then one
-  per live entry), ``{"type": "route", "id": 1, ...}`` answers.
+  per live entry), ``{"type": "route", "id": 1, ...}`` answers, and
+  ``{"type": "gap", "dropped": 12, "first": 30, "last": 41}`` where entries were
+  dropped for a page that fell behind.
+
+A page that stops reading costs bounded memory: once the emulator stops reading
+from it (its connection is :data:`~emulator.wire.connection.WRITE_BUFFER_LIMIT`
+behind), new entries wait in that page's backlog, up to
+:data:`BACKLOG_BYTES`; past that the oldest are dropped, and the page is told
+how many before the rest arrive.
 """
 
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import logging
 import secrets
@@ -49,7 +56,6 @@ from collections.abc import Mapping
 from functools import partial
 from importlib import resources
 from typing import Any
-from urllib.parse import urlsplit
 
 from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
@@ -66,6 +72,7 @@ FEED_PATH = "/_inspector/feed"
 HISTORY = 1000  # entries kept for, and sent to, a newly opened inspector
 BATCH = 200  # history entries per feed message
 BAD_TOKEN = (1008, "invalid inspector token")  # 1008: policy violation (RFC 6455 §7.4.1)
+BACKLOG_BYTES = 1 << 20  # entries kept for a page that fell behind, oldest dropped first
 
 _PAGES = {"/": "chat.html", INSPECTOR_PATH: "inspector.html"}
 _ASSETS = {
@@ -95,7 +102,7 @@ class Inspector:
         self.token = secrets.token_urlsafe(18)
         self.history: deque[str] = deque(maxlen=history)  # serialized entries, oldest first
         self.connections: dict[str, dict[str, Any]] = {}  # open connections, by id
-        self._subscribers: set[WebSocketPeer] = set()
+        self._subscribers: dict[WebSocketPeer, _Subscriber] = {}
         self._sequence = 0
 
     def install(self) -> Inspector:
@@ -120,12 +127,6 @@ class Inspector:
         refused = _refuse_method(request)
         if refused is not None:
             return refused
-        if name == "inspector.html" and not self._trusted_host(request):
-            return HttpResponse(
-                403,
-                (("Content-Type", "text/plain; charset=utf-8"), *_HEADERS),
-                b"the inspector answers only at an IP address, localhost or --host\n",
-            )
         page = (
             _read(name)
             .decode("utf-8")
@@ -136,20 +137,6 @@ class Inspector:
 
     def _asset(self, name: str, content_type: str, request: HttpRequest) -> HttpResponse:
         return _refuse_method(request) or _ok(request, content_type, _read(name))
-
-    def _trusted_host(self, request: HttpRequest) -> bool:
-        host = next((value for name, value in request.headers if name.lower() == "host"), "")
-        try:
-            name = (urlsplit(f"//{host}").hostname or "").rstrip(".")
-        except ValueError:
-            return False
-        if name in ("localhost", self.emulator.host.lower()):
-            return True
-        try:
-            ipaddress.ip_address(name)
-        except ValueError:
-            return False  # a DNS name, which DNS rebinding may point at 127.0.0.1
-        return True
 
     # The feed (a SocketEndpoint)
 
@@ -180,8 +167,13 @@ class Inspector:
         else:
             peer.send_text(to_json({"type": "error", "message": f"unknown request {kind!r}"}))
 
+    def on_drained(self, peer: WebSocketPeer) -> None:
+        subscriber = self._subscribers.get(peer)
+        if subscriber is not None:
+            subscriber.drain()
+
     def on_close(self, peer: WebSocketPeer) -> None:
-        self._subscribers.discard(peer)
+        self._subscribers.pop(peer, None)
 
     def _subscribe(self, peer: WebSocketPeer) -> None:
         config = self.emulator.config
@@ -202,7 +194,7 @@ class Inspector:
         for start in range(0, len(history), BATCH):
             batch = ",".join(history[start : start + BATCH])
             peer.send_text(f'{{"type":"entries","entries":[{batch}]}}')
-        self._subscribers.add(peer)
+        self._subscribers[peer] = _Subscriber(peer)
 
     # The observer
 
@@ -224,9 +216,46 @@ class Inspector:
         entry["t"] = time.time_ns() // 1_000_000
         text = to_json(entry)
         self.history.append(text)
-        message = f'{{"type":"entries","entries":[{text}]}}'
-        for peer in tuple(self._subscribers):
-            peer.send_text(message)
+        for subscriber in tuple(self._subscribers.values()):
+            subscriber.offer(self._sequence, text)
+
+
+class _Subscriber:
+    """One page's feed: entries go out at once, or wait while the page is behind."""
+
+    def __init__(self, peer: WebSocketPeer) -> None:
+        self.peer = peer
+        self.backlog: deque[tuple[int, str]] = deque()  # (sequence number, entry)
+        self.backlog_bytes = 0
+        self.dropped: list[int] = []  # the first and last dropped sequence numbers
+        self.dropped_count = 0
+
+    def offer(self, sequence: int, text: str) -> None:
+        if not self.backlog and not self.peer.writing_paused:
+            self.peer.send_text(f'{{"type":"entries","entries":[{text}]}}')
+            return
+        self.backlog.append((sequence, text))
+        self.backlog_bytes += len(text.encode("utf-8"))
+        while self.backlog_bytes > BACKLOG_BYTES:
+            dropped, old = self.backlog.popleft()
+            self.backlog_bytes -= len(old.encode("utf-8"))
+            self.dropped = [self.dropped[0] if self.dropped else dropped, dropped]
+            self.dropped_count += 1
+        if not self.peer.writing_paused:
+            self.drain()
+
+    def drain(self) -> None:
+        """Send the gap, if any, then the backlog, until the page falls behind again."""
+        if self.dropped:
+            first, last = self.dropped
+            gap = {"type": "gap", "dropped": self.dropped_count, "first": first, "last": last}
+            self.peer.send_text(to_json(gap))
+            self.dropped, self.dropped_count = [], 0
+        while self.backlog and not self.peer.writing_paused:
+            batch = [self.backlog.popleft() for _ in range(min(BATCH, len(self.backlog)))]
+            self.backlog_bytes -= sum(len(text.encode("utf-8")) for _, text in batch)
+            entries = ",".join(text for _, text in batch)
+            self.peer.send_text(f'{{"type":"entries","entries":[{entries}]}}')
 
 
 def _play(inspector: Inspector, request: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+from pathlib import Path
 
 from emulator.wire.messages import DEFAULT_MAX_HEADER_BYTES
 
@@ -38,6 +39,59 @@ def _parameter(text: str) -> tuple[str, str]:
     if not equals or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def _credentials(text: str) -> list[tuple[str, str]]:
+    """``AKID:SECRET``, or ``@FILE`` with one ``AKID:SECRET`` a line (``#`` comments)."""
+    if text.startswith("@"):
+        try:
+            lines = Path(text[1:]).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            reason = (exc.strerror or type(exc).__name__).lower()
+            raise argparse.ArgumentTypeError(f"cannot read {text[1:]!r} ({reason})") from None
+        entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    else:
+        entries = [text]
+    pairs = []
+    for entry in entries:
+        key, colon, secret = entry.partition(":")
+        if not colon or not key or not secret:
+            raise argparse.ArgumentTypeError(
+                "expected ACCESS_KEY_ID:SECRET_ACCESS_KEY (or @FILE of them), got "
+                f"{entry.split(':', 1)[0] + ':...' if colon else entry!r}"
+            )
+        pairs.append((key, secret))
+    return pairs
+
+
+def _access_options(command: argparse.ArgumentParser) -> None:
+    access = command.add_argument_group(
+        "who may call the HTTP APIs",
+        "@connections and the Lambda Invoke API need a SigV4 signature (execute-api,"
+        " lambda) in the API's region, as on AWS",
+    )
+    access.add_argument(
+        "--credentials",
+        type=_credentials,
+        action="append",
+        metavar="AKID:SECRET",
+        help="accept only these keys, and verify their signatures (also for AWS_IAM on "
+        "$connect, with iamCredentials); @FILE reads one AKID:SECRET a line; repeatable. "
+        "Without it and iamCredentials, any key is accepted",
+    )
+    access.add_argument(
+        "--allow-unsigned",
+        action="store_true",
+        help="accept unsigned @connections requests, for teaching (loopback --host only)",
+    )
+    access.add_argument(
+        "--domain",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help="also answer HTTP requests addressed to NAME (a custom domain or a name in "
+        "/etc/hosts); others than loopback names and --host get 421; repeatable",
+    )
 
 
 def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) -> None:
@@ -198,6 +252,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help=f"refuse request heads over BYTES with 431 (default: {DEFAULT_MAX_HEADER_BYTES})",
     )
+    _access_options(serve)
     tls = serve.add_argument_group(
         "TLS", "serve wss:// and https:// instead, on the same port: the API, @connections, pages"
     )

@@ -22,16 +22,22 @@ from typing import Any, Protocol, cast
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import Event, State
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
 from emulator.wire.messages import Application, HttpRequest, HttpResponse, UpgradeRequest
 
-__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "Connection", "Listener"]
+__all__ = ["CLOSE_TIMEOUT", "NO_STATUS_REASON", "WRITE_BUFFER_LIMIT", "Connection", "Listener"]
 
 # How long a closing handshake may take before the TCP connection is dropped.
 CLOSE_TIMEOUT = 2.0
+
+# Past this many bytes written but not yet taken by the client, the server stops
+# reading from it until the client has taken all but a quarter (asyncio's flow
+# control). Messages are dropped earlier, by the gateway; this bounds what only
+# the wire writes (pongs, close frames, HTTP answers to a pipelining client).
+WRITE_BUFFER_LIMIT = 2 << 20
 
 # AWS: a client close frame without a status reports this reason (Powertools capture).
 NO_STATUS_REASON = "Client-side close frame status not set"
@@ -68,7 +74,13 @@ class Connection(asyncio.Protocol):
         self.http: HttpFront | None = HttpFront(self, server.max_header_bytes)
         self.ws: ServerProtocol | None = None
         self.pending: Response | None = None  # the 101, while $connect runs
-        self.early: list[Event] = []
+        # What the client sent after its upgrade request, before the 101: kept
+        # unparsed (None once the handshake is answered), see _hold().
+        self.early: bytearray | None = None
+        self.early_eof = False  # the client ended its side before the 101
+        self.closing = False  # the server closed or failed the connection
+        self.paused_for: set[str] = set()  # why reading is paused: "early", "writes"
+        self.writing_paused = False  # the client is WRITE_BUFFER_LIMIT behind
         self.counted = False  # counts towards Server.max_connections
         self.opened = False  # the application was told handle_open
         self.fragments: list[bytes] = []
@@ -83,6 +95,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_LIMIT)
         peer = transport.get_extra_info("peername")
         local = transport.get_extra_info("sockname")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
@@ -90,13 +103,21 @@ class Connection(asyncio.Protocol):
         self.server.add(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.ws is not None:
+        if self.early is not None:
+            self._hold(data)
+        elif self.ws is not None:
             self._websocket_data(data)
         else:
             assert self.http is not None  # until the upgrade, then ws
             self.http.receive(data)
 
     def eof_received(self) -> bool | None:
+        if self.early:
+            # The client sent frames, then ended its side while $connect runs:
+            # they are still routed once it accepts. Keep the transport open
+            # for the 101 and what follows it.
+            self.early_eof = True
+            return True
         if self.ws is not None:
             self.ws.receive_eof()
             if self.opened:
@@ -105,6 +126,18 @@ class Connection(asyncio.Protocol):
         elif self.http is not None:
             self.http.receive_eof()
         return None
+
+    def pause_writing(self) -> None:
+        # A client that does not read is not read from: whatever it sends
+        # (pings, pipelined requests) would only add to what it is not taking.
+        self.writing_paused = True
+        self._pause_reading("writes")
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._resume_reading("writes")
+        if self.opened:
+            self.app.handle_drained(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.forget(self)
@@ -154,8 +187,9 @@ class Connection(asyncio.Protocol):
 
     # WebSocket handshake
 
-    def start_websocket(self, raw: bytes) -> None:
-        """Take over from HTTP with the upgrade request, as the bytes it came in."""
+    def start_websocket(self, raw: bytes, after: bytes = b"") -> None:
+        """Take over from HTTP with the upgrade request, as the bytes it came in,
+        and what the client sent behind it."""
         self.http = None
         server = self.server
         ws = ServerProtocol(
@@ -172,8 +206,6 @@ class Connection(asyncio.Protocol):
             self.close_transport()
             return
         request = events[0]
-        # Frames a client sent right behind its request wait for $connect.
-        self.early = events[1:]
         if server.max_connections is not None and server.websockets >= server.max_connections:
             # AWS answers its connection quotas with 429 (spec §5).
             self._refuse(429, b'{"message":"Too Many Requests"}')
@@ -205,6 +237,9 @@ class Connection(asyncio.Protocol):
             self._flush()
             return
         self.pending = response
+        # Frames a client sent right behind its request wait for $connect.
+        self.early = bytearray()
+        self._hold(after)
         upgrade = UpgradeRequest(
             target=request.path,
             headers=tuple(request.headers.raw_items()),
@@ -222,6 +257,8 @@ class Connection(asyncio.Protocol):
         assert response is not None
         assert self.ws is not None
         self.pending = None
+        early, self.early = self.early, None
+        self._resume_reading("early")
         if not answer.accepted:
             self._refuse(answer.status, answer.body, answer.headers)
             return
@@ -233,10 +270,28 @@ class Connection(asyncio.Protocol):
         self._flush()
         self.opened = True
         self.app.handle_open(self)
-        # Frames the client sent before the 101 are routed now, in order.
-        early, self.early = self.early, []
-        self._websocket_events(early)
+        # Frames the client sent before the 101 are parsed now, under the same
+        # limits as any other, and routed in order.
+        if early:
+            self.ws.receive_data(bytes(early))
+        if self.early_eof:
+            self.ws.receive_eof()
+        self._websocket_events()
         self._flush()
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes the client sends before the 101, up to one message's worth.
+
+        RFC 6455 §4.1 says a client waits for the 101; one that does not has
+        its frames routed once ``$connect`` accepts. Past the message size limit
+        the server stops reading until then (TCP holds the rest): memory stays
+        bounded and nothing is dropped. INFER: AWS documents nothing here; its
+        frame and message limits apply when the frames are parsed, after the 101.
+        """
+        assert self.early is not None
+        self.early += data
+        if len(self.early) > self.server.max_message_bytes:
+            self._pause_reading("early")
 
     def _refuse(self, status: int, body: bytes, extra: tuple[tuple[str, str], ...] = ()) -> None:
         assert self.ws is not None
@@ -257,11 +312,10 @@ class Connection(asyncio.Protocol):
             self._websocket_events()
         self._flush()
 
-    def _websocket_events(self, early: list[Event] | None = None) -> None:
+    def _websocket_events(self) -> None:
         ws = self.ws
         assert ws is not None
-        events = ws.events_received()
-        for frame in early + events if early else events:
+        for frame in ws.events_received():
             if not isinstance(frame, Frame):
                 continue
             opcode = frame.opcode
@@ -288,7 +342,11 @@ class Connection(asyncio.Protocol):
             # activity (AWS has no protocol-level keep-alive, spec §2.5).
 
     def _message(self, data: bytes) -> None:
-        if self.ws is None or self.ws.state is not State.OPEN:
+        # A message the client sent before its close frame is routed, though the
+        # close arrived with it (websockets has already answered that close): AWS
+        # routes every message received before the close. Once the server itself
+        # closes or fails the connection, what follows is not read.
+        if self.ws is None or self.closing:
             return
         try:
             text = data.decode("utf-8")
@@ -360,11 +418,31 @@ class Connection(asyncio.Protocol):
     def close(self, code: int, reason: str) -> None:
         ws = self.ws
         if ws is not None and ws.state is State.OPEN:
+            self.closing = True
             ws.send_close(code, reason)
             self._flush()
 
     def fail(self, code: int, reason: str) -> None:
         ws = self.ws
         if ws is not None and ws.state in (State.OPEN, State.CLOSING):
+            self.closing = True
             ws.fail(code, reason)
             self._flush()
+
+    # Flow control
+
+    def _pause_reading(self, reason: str) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not self.paused_for:
+            transport.pause_reading()
+        self.paused_for.add(reason)
+
+    def _resume_reading(self, reason: str) -> None:
+        transport = self.transport
+        if reason not in self.paused_for:
+            return
+        self.paused_for.discard(reason)
+        if not self.paused_for and transport is not None and not transport.is_closing():
+            transport.resume_reading()

@@ -14,13 +14,18 @@ Pure: plain values in and out.
 from __future__ import annotations
 
 import enum
-import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PolicyDecision", "PolicyError", "Statement", "evaluate", "parse_statements"]
+__all__ = [
+    "PolicyDecision",
+    "PolicyError",
+    "Statement",
+    "evaluate",
+    "glob_match",
+    "parse_statements",
+]
 
 
 class PolicyError(ValueError):
@@ -100,14 +105,54 @@ def _strings(statement: Mapping[str, Any], key: str) -> tuple[str, ...]:
 
 
 def _any_match(patterns: Sequence[str], value: str, *, ignore_case: bool) -> bool:
-    return any(_pattern(pattern, ignore_case).fullmatch(value) for pattern in patterns)
+    if ignore_case:  # ASCII names in practice; lower() keeps one character for one
+        value = value.lower()
+        return any(glob_match(pattern.lower(), value) for pattern in patterns)
+    return any(glob_match(pattern, value) for pattern in patterns)
 
 
-@functools.lru_cache(maxsize=256)
-def _pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    # IAM: `*` matches any run of characters (including `/` and `:`), `?` one
-    # character; actions are case-insensitive, resources (ARNs) case-sensitive.
-    regex = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.compile(regex, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def glob_match(pattern: str, value: str) -> bool:
+    """Whether ``value`` matches ``pattern``, where ``*`` is any run of characters
+    (``/`` and ``:`` included) and ``?`` any one character (IAM's wildcards).
+
+    Without backtracking: the pattern is split at its stars; the first piece
+    must start ``value``, the last must end it, and each piece between is found
+    at its leftmost place after the previous one (the leftmost place leaves the
+    most room for the rest, so it is never wrong). Work is at most the length
+    of ``value`` times the length of a piece, however many stars there are; a
+    regular expression of ``.*`` runs backtracks exponentially in their number
+    on a value that does not match.
+    """
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return len(pattern) == len(value) and _matches_at(pattern, value, 0)
+    first, *middle, last = pieces
+    end = len(value) - len(last)
+    if end < len(first) or not _matches_at(first, value, 0) or not _matches_at(last, value, end):
+        return False
+    position = len(first)
+    for piece in middle:
+        found = _find(piece, value, position, end)
+        if found < 0:
+            return False
+        position = found + len(piece)
+    return True
+
+
+def _matches_at(piece: str, value: str, start: int) -> bool:
+    """Whether ``piece`` (with ``?`` for any character) is in ``value`` at ``start``."""
+    if "?" not in piece:
+        return value.startswith(piece, start)
+    if start + len(piece) > len(value):
+        return False
+    return all(p == "?" or p == value[start + i] for i, p in enumerate(piece))
+
+
+def _find(piece: str, value: str, start: int, end: int) -> int:
+    """The leftmost place of ``piece`` in ``value[start:end]``, or -1."""
+    if "?" not in piece:
+        return value.find(piece, start, end)
+    for place in range(start, end - len(piece) + 1):
+        if _matches_at(piece, value, place):
+            return place
+    return -1

@@ -1,8 +1,10 @@
-"""Verify a SigV4-signed WebSocket upgrade: ``AWS_IAM`` authorization on ``$connect``.
+"""Verify a SigV4-signed request: ``AWS_IAM`` on ``$connect``, and the HTTP APIs.
 
 Clients sign the upgrade ``GET`` for service ``execute-api`` (spec §6.6,
-DG:apigateway-websocket-control-access-iam) in one of the two forms of
-"Signature Version 4 signing" (AWS General Reference):
+DG:apigateway-websocket-control-access-iam), and so do callers of the
+@connections API (lambda-runtime spec §7); other services' APIs are signed
+for their own service name. Either form of "Signature Version 4 signing"
+(AWS General Reference) is read:
 
 * headers: ``Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/execute-api/
   aws4_request, SignedHeaders=..., Signature=...`` with ``X-Amz-Date`` (and
@@ -19,7 +21,9 @@ here, by :mod:`emulator.runtime.boto` and by :mod:`emulator.gateway.integrations
 
 What is deliberately not emulated: session tokens are accepted unchecked (there
 is no STS), and no IAM policy is evaluated: a known key with a valid signature
-is allowed.
+is allowed. Without ``credentials`` (None), any key is accepted and its
+signature is not recomputed (there is no secret to compute it with); the
+rest (the form, the service, the region, the time) is still checked.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import base64
 import enum
 import hashlib
 import hmac
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +48,7 @@ from botocore.credentials import Credentials
 
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
+    "EXECUTE_API",
     "SigV4Identity",
     "SignatureError",
     "SignatureProblem",
@@ -51,7 +57,7 @@ __all__ = [
 
 DEFAULT_ACCOUNT_ID: Final = "000000000000"
 _ALGORITHM: Final = "AWS4-HMAC-SHA256"
-_SERVICE: Final = "execute-api"
+EXECUTE_API: Final = "execute-api"
 # AWS: a header signature is refused when X-Amz-Date is more than 15 minutes
 # from the server's clock (AWS General Reference, "Elements of a SigV4 request").
 _MAX_SKEW: Final = timedelta(minutes=15)
@@ -84,11 +90,19 @@ class SignatureProblem(enum.Enum):
 
 
 class SignatureError(ValueError):
-    """A SigV4 signature API Gateway would refuse (the handshake answers 403)."""
+    """A SigV4 signature API Gateway would refuse (the handshake answers 403).
 
-    def __init__(self, problem: SignatureProblem, reason: str) -> None:
+    ``details`` holds what AWS's answer names: the ``service`` and ``region``
+    signed for, the ``amz_date``, and for a mismatch the ``canonical_request``
+    and ``string_to_sign`` the emulator computed.
+    """
+
+    def __init__(
+        self, problem: SignatureProblem, reason: str, details: Mapping[str, str] | None = None
+    ) -> None:
         self.problem = problem
         self.reason = reason
+        self.details = dict(details or {})
         super().__init__(reason)
 
 
@@ -127,43 +141,58 @@ def verify_sigv4(
     host: str,
     target: str,
     headers: Sequence[tuple[str, str]],
-    credentials: Mapping[str, str],
+    credentials: Mapping[str, str] | None,
     now: datetime,
     region: str | None = None,
     users: Mapping[str, str] | None = None,
     account_id: str = DEFAULT_ACCOUNT_ID,
+    service: str = EXECUTE_API,
+    body: bytes = b"",
 ) -> SigV4Identity:
-    """Check the upgrade's signature; return who signed it or raise :class:`SignatureError`.
+    """Check a request's signature; return who signed it or raise :class:`SignatureError`.
 
     ``target`` is the request target as sent (path and query), ``headers`` the
-    request headers in order, ``credentials`` maps access key ids to secret keys,
-    ``users`` optionally maps access key ids to IAM user names. ``region``, when
-    given, must be the one the client signed for. A naive ``now`` is taken as UTC.
+    request headers in order, ``body`` its body, ``credentials`` maps access key
+    ids to secret keys (None: any key, unverified), ``users`` optionally maps
+    access key ids to IAM user names. ``region``, when given, must be the one
+    the client signed for, and ``service`` the service. A naive ``now`` is UTC.
     """
     signed = _parse(target, headers)
-    if signed.service != _SERVICE:
+    scope = {"service": signed.service, "region": signed.region, "amz_date": signed.amz_date}
+    if signed.service != service:
         raise SignatureError(
             SignatureProblem.WRONG_SERVICE,
-            f"credential should be scoped to service {_SERVICE!r}, not {signed.service!r}",
+            f"credential should be scoped to service {service!r}, not {signed.service!r}",
+            scope,
         )
     if region is not None and signed.region != region:
         raise SignatureError(
             SignatureProblem.WRONG_REGION,
             f"credential should be scoped to region {region!r}, not {signed.region!r}",
+            scope,
         )
     _check_time(signed, now if now.tzinfo else now.replace(tzinfo=UTC))
-    secret = credentials.get(signed.access_key)
-    if secret is None:
-        raise SignatureError(
-            SignatureProblem.UNKNOWN_ACCESS_KEY, f"unknown access key {signed.access_key!r}"
-        )
-    given = signed.signature.encode()
-    expected = _signatures(method, host, headers, signed, secret)
-    if not any([hmac.compare_digest(e.encode(), given) for e in expected]):
-        raise SignatureError(
-            SignatureProblem.MISMATCH,
-            "the request signature we calculated does not match the signature provided",
-        )
+    if credentials is not None:
+        secret = credentials.get(signed.access_key)
+        if secret is None:
+            raise SignatureError(
+                SignatureProblem.UNKNOWN_ACCESS_KEY,
+                f"unknown access key {signed.access_key!r}",
+                scope,
+            )
+        given = signed.signature.encode()
+        expected = _signatures(method, host, headers, signed, secret, body)
+        if not any([hmac.compare_digest(e[0].encode(), given) for e in expected]):
+            _, canonical_request, string_to_sign = expected[0]
+            raise SignatureError(
+                SignatureProblem.MISMATCH,
+                "the request signature we calculated does not match the signature provided",
+                {
+                    **scope,
+                    "canonical_request": canonical_request,
+                    "string_to_sign": string_to_sign,
+                },
+            )
     return _identity(signed.access_key, account_id, (users or {}).get(signed.access_key))
 
 
@@ -272,38 +301,64 @@ def _check_time(signed: _Signed, now: datetime) -> None:
         signed_at = datetime.strptime(signed.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise _malformed(f"X-Amz-Date {signed.amz_date!r} is not a valid time") from None
+    times = {"amz_date": signed.amz_date, "now": now.strftime("%Y%m%dT%H%M%SZ")}
     if signed_at - now > _MAX_SKEW:
         raise SignatureError(
             SignatureProblem.NOT_YET_VALID,
             f"signature not yet current: {signed.amz_date} is more than 15 minutes ahead",
+            times,
         )
     if signed.expires is not None:
         if now > signed_at + timedelta(seconds=signed.expires):
             raise SignatureError(
                 SignatureProblem.EXPIRED,
                 f"presigned URL expired: signed {signed.amz_date} for {signed.expires} s",
+                times,
             )
     elif now - signed_at > _MAX_SKEW:
         raise SignatureError(
             SignatureProblem.EXPIRED,
             f"signature expired: {signed.amz_date} is more than 15 minutes old",
+            times,
         )
 
 
 class _Canonical(SigV4Auth):
-    """botocore's signer, told exactly which headers the client signed."""
+    """botocore's signer, told exactly which headers the client signed, and with
+    ``path_as_sent`` the path as sent rather than normalised and encoded again."""
 
-    def __init__(self, credentials: Credentials, region: str, headers: HTTPHeaders) -> None:
-        super().__init__(credentials, _SERVICE, region)
+    def __init__(
+        self,
+        credentials: Credentials,
+        service: str,
+        region: str,
+        headers: HTTPHeaders,
+        path_as_sent: bool = False,
+    ) -> None:
+        super().__init__(credentials, service, region)
         self._headers = headers
+        self._path_as_sent = path_as_sent
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPMessage:
         return self._headers
 
+    def _normalize_url_path(self, path: str) -> str:
+        if self._path_as_sent:
+            return path
+        # botocore's own step (its stubs omit the private method).
+        return str(super()._normalize_url_path(path))  # type: ignore[misc]
+
 
 def _signatures(
-    method: str, host: str, headers: Sequence[tuple[str, str]], signed: _Signed, secret: str
-) -> list[str]:
+    method: str,
+    host: str,
+    headers: Sequence[tuple[str, str]],
+    signed: _Signed,
+    secret: str,
+    body: bytes,
+) -> list[tuple[str, str, str]]:
+    """The signatures the request may carry, each with its canonical request and
+    string to sign: one per way clients canonicalise the path and the query."""
     to_sign = HTTPHeaders()
     for name in dict.fromkeys(signed.signed_headers):
         values = [value for sent, value in headers if sent.lower() == name]
@@ -313,8 +368,13 @@ def _signatures(
             raise _malformed(f"signed header {name!r} is not in the request")
         for value in values:
             to_sign[name] = value  # HTTPMessage appends: repeated headers are kept
-    signer = _Canonical(Credentials(signed.access_key, secret), signed.region, to_sign)
+    credentials = Credentials(signed.access_key, secret)
+    signers = [_Canonical(credentials, signed.service, signed.region, to_sign)]
     path, _, query = signed.target.partition("?")
+    if "%" in path or "@" in path:
+        # SigV4 encodes each path segment again (`%3D` in an id becomes `%253D`),
+        # as botocore does; curl before 8 signs the path as sent. Both are taken.
+        signers.append(_Canonical(credentials, signed.service, signed.region, to_sign, True))
     # The query exactly as sent (botocore canonicalises a URL's query verbatim),
     # and decoded then re-encoded as SigV4 prescribes (botocore's form for
     # ``params``), which is what clients that send ``+`` for a space signed.
@@ -324,7 +384,7 @@ def _signatures(
         # A list of pairs keeps repeated keys; botocore accepts it (its stubs say Mapping).
         requests.append((path, pairs))
     signatures = []
-    for target, params in requests:
+    for signer, (target, params) in itertools.product(signers, requests):
         # The netloc is never read (headers_to_sign is ours); a fixed one keeps a
         # hostile Host header out of the URL parser.
         request = AWSRequest(
@@ -332,11 +392,13 @@ def _signatures(
             url=f"https://emulator.invalid{target}",
             headers=dict(to_sign.items()),
             params=params,
+            data=body,
         )
         request.context["timestamp"] = signed.amz_date
         canonical_request = signer.canonical_request(request)
+        string_to_sign = signer.string_to_sign(request, canonical_request)
         signatures.append(
-            signer.signature(signer.string_to_sign(request, canonical_request), request)
+            (signer.signature(string_to_sign, request), canonical_request, string_to_sign)
         )
     return signatures
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 
 from emulator.errors import ConfigError
 from emulator.model.api import ModelConfig
+from emulator.model.bounds import parse_json
 from emulator.model.sections.checks import check_keys, mapping, show
 
 __all__ = ["parse_models"]
@@ -32,7 +32,7 @@ def parse_models(data: object) -> dict[str, ModelConfig]:
         schema = model.get("schema")
         if isinstance(schema, str):  # CloudFormation allows the schema as JSON text
             try:
-                schema = json.loads(schema)
+                schema = parse_json(schema)
             except ValueError as exc:
                 raise ConfigError(f"is not valid JSON: {exc}", key=f"{where}.schema") from exc
         if not isinstance(schema, Mapping):

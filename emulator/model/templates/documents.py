@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.yaml_files import read_template_yaml
+from emulator.model.bounds import MAX_DEPTH, json_too_deep
+from emulator.model.yaml_files import read_bounded, read_template_yaml
 
 __all__ = ["read_document", "read_json"]
 
@@ -25,14 +26,14 @@ def read_document(path: Path, source: str) -> object:
 
 
 def read_json(path: Path, source: str) -> object:
+    """A JSON document within the bounds of any configuration file (size, depth)."""
+    raw = read_bounded(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except OSError as exc:
-        reason = (exc.strerror or type(exc).__name__).lower()
-        raise ConfigError(f"cannot read the file ({reason})", source=source) from exc
-    try:
+        deep = json_too_deep(raw.decode(json.detect_encoding(raw), "replace"))
+        if deep is not None:
+            line, column = deep
+            problem = f"line {line}, column {column}: nested deeper than {MAX_DEPTH} levels"
+            raise ConfigError(problem, source=source)
         return json.loads(raw, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         problem = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg.lower()}"

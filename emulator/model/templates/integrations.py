@@ -18,11 +18,11 @@ template works against a local endpoint holding a resource of that name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from emulator.errors import ConfigError
+from emulator.model.bounds import parse_json
 from emulator.model.templates.functions import Template
 from emulator.model.templates.intrinsics import Reference, has_references, substitute_references
 from emulator.model.templates.model import timeout_seconds
@@ -193,7 +193,7 @@ class IntegrationImporter:
             schema = t.resolve(t.raw(model, "Schema"), f"Resources.{model}.Properties.Schema")
             if isinstance(schema, str):
                 try:
-                    schema = json.loads(schema)
+                    schema = parse_json(schema)
                 except ValueError as exc:
                     raise t.error(f"is not valid JSON: {exc}", model, "Schema") from exc
             entry: dict[str, object] = {"schema": schema}

@@ -19,6 +19,12 @@ whether a token is fine there (linking a route to its function) or not (an
 environment variable's value). Everything else that cannot be evaluated raises
 :class:`Unresolvable`, whose message says why.
 
+Resolving is bounded (:class:`~emulator.model.bounds.Budget`): references
+may repeat references (a ``Fn::Join`` of names that are joins themselves), so
+the values visited and the text made are counted, past the budget a
+:class:`~emulator.errors.ConfigError`; references that nest too deeply, or in a
+cycle, are :class:`Unresolvable`.
+
 Reference: CloudFormation User Guide, "Intrinsic function reference" and
 "Pseudo parameters reference".
 """
@@ -30,6 +36,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from emulator.model.bounds import MAX_DEPTH, Budget
 
 __all__ = [
     "ACCOUNT_ID",
@@ -182,6 +190,8 @@ class Resolver:
         self._evaluated: dict[str, bool] = {}
         self._evaluating: list[str] = []
         self._bound: dict[str, str] = {}
+        self._budget = Budget("intrinsic functions")
+        self._depth = 0
         self._bound_attributes: dict[tuple[str, str], str] = {}
         self._pseudo: dict[str, Any] = {
             "AWS::Region": region,
@@ -219,6 +229,18 @@ class Resolver:
         ``AWS::NoValue`` drops a mapping's key or a list's item; at the top it
         is returned as :data:`NO_VALUE`. Raises :class:`Unresolvable`.
         """
+        self._budget.spend()
+        # Values nest at most MAX_DEPTH in a file; deeper is references that
+        # refer to each other (a resource named after itself) or nest without end.
+        if self._depth > _MAX_RESOLVE_DEPTH:
+            raise Unresolvable("the references nest too deeply, or refer to each other in a cycle")
+        self._depth += 1
+        try:
+            return self._resolve(value)
+        finally:
+            self._depth -= 1
+
+    def _resolve(self, value: Any) -> Any:
         if isinstance(value, Mapping):
             if len(value) == 1:
                 ((name, argument),) = value.items()
@@ -324,7 +346,11 @@ class Resolver:
             raise Unresolvable(f"Fn::Sub takes a string or [string, variables], got {argument!r}")
 
         def replace(match: re.Match[str]) -> str:
-            inner = match.group(1)
+            text = substitute(match.group(1))
+            self._budget.spend(text=len(text))
+            return text
+
+        def substitute(inner: str) -> str:
             if inner.startswith("!"):
                 return "${" + inner[1:] + "}"  # ${!Literal} is written out as ${Literal}
             if inner in variables:
@@ -342,7 +368,10 @@ class Resolver:
             raise Unresolvable(f"Fn::Join takes [delimiter, [values]], got {argument!r}")
         if not isinstance(parts[1], list):
             raise Unresolvable(f"Fn::Join needs a list of values, got {parts[1]!r}")
-        return parts[0].join(_text(item) for item in parts[1])
+        texts = [_text(item) for item in parts[1]]
+        # Counted before it is made: the parts may be one long text many times.
+        self._budget.spend(text=sum(map(len, texts)) + len(parts[0]) * len(texts))
+        return parts[0].join(texts)
 
     def _fn_select(self, argument: Any) -> Any:
         parts = self.resolve(argument)
@@ -360,7 +389,9 @@ class Resolver:
         parts = self.resolve(argument)
         if not (isinstance(parts, list) and len(parts) == 2 and isinstance(parts[0], str)):
             raise Unresolvable(f"Fn::Split takes [delimiter, string], got {argument!r}")
-        return _text(parts[1]).split(parts[0])
+        pieces = _text(parts[1]).split(parts[0])
+        self._budget.spend(len(pieces))
+        return pieces
 
     def _fn_findinmap(self, argument: Any) -> Any:
         parts = self.resolve(argument)
@@ -374,7 +405,9 @@ class Resolver:
         return self.resolve(value)
 
     def _fn_base64(self, argument: Any) -> str:
-        return base64.b64encode(_text(self.resolve(argument)).encode("utf-8")).decode("ascii")
+        text = _text(self.resolve(argument))
+        self._budget.spend(text=len(text) * 2)
+        return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
     def _fn_if(self, argument: Any) -> Any:
         if not (isinstance(argument, list) and len(argument) == 3 and isinstance(argument[0], str)):
@@ -432,6 +465,10 @@ class Resolver:
 
     def _fn_cidr(self, argument: Any) -> Any:
         raise Unresolvable("Fn::Cidr is not evaluated locally")
+
+
+# Python frames: a few per level of resolve(), well inside the interpreter's limit.
+_MAX_RESOLVE_DEPTH = MAX_DEPTH + 50
 
 
 def _section(template: Mapping[str, Any], name: str) -> Mapping[str, Any]:

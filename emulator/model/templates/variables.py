@@ -11,6 +11,11 @@ guessed, unless a fallback applies. ``${AWS::Region}`` and other text that
 names no variable source is left as is, for CloudFormation's ``Fn::Sub``.
 
 Reference: Serverless Framework docs, "Variables" (``docs/guides/variables.md``).
+
+Resolving is bounded (:class:`~emulator.model.bounds.Budget`): a variable may
+stand for a list of variables each standing for a list, so a few lines can
+expand to billions of values; past the budget it is a
+:class:`~emulator.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from emulator.errors import ConfigError
+from emulator.model.bounds import Budget
 from emulator.model.templates.intrinsics import ACCOUNT_ID, REGION, Unresolvable
 
 __all__ = ["Variables"]
@@ -26,6 +33,7 @@ __all__ = ["Variables"]
 _SOURCE = re.compile(r"\s*(self|opt|env|sls|aws|param|file|ssm|cf|s3|git|strToBool)\s*[:(]")
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
 _MAX_DEPTH = 50
+_CYCLE = f"the variables refer to each other in a cycle, or nest more than {_MAX_DEPTH} deep"
 _MISSING = object()
 
 
@@ -40,6 +48,7 @@ class Variables:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._document = document
+        self._budget = Budget("serverless.yml variables")
         self._options = dict(options or {})
         self._environ = dict(environ or {})
         provider = document.get("provider")
@@ -56,13 +65,18 @@ class Variables:
         return bool(self._options.get("region") or self._provider.get("region"))
 
     def _setting(self, name: str, default: str) -> str:
-        value = self.resolve(self._provider.get(name))
+        try:
+            value = self.resolve(self._provider.get(name))
+        except Unresolvable as exc:
+            problem = f"cannot be resolved locally: {exc}"
+            raise ConfigError(problem, key=f"provider.{name}") from exc
         return str(value) if value not in (None, "") else default
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         """``value`` with its variables resolved, in strings at any depth."""
         if depth > _MAX_DEPTH:
-            raise Unresolvable("the variables refer to each other in a cycle")
+            raise Unresolvable(_CYCLE)
+        self._budget.spend()
         if isinstance(value, str):
             return self._interpolate(value, depth)
         if isinstance(value, Mapping):
@@ -89,6 +103,8 @@ class Variables:
         position = 0
         while (start := text.find("${", position)) != -1:
             end = _closing_brace(text, start)
+            # Each scan is paid for: nested, unclosed `${` would make them quadratic.
+            self._budget.spend(text=(len(text) if end == -1 else end) - start)
             body = text[start + 2 : end] if end != -1 else ""
             if end == -1 or not _SOURCE.match(body):
                 pieces.append(text[position : start + 2])  # CloudFormation's, or not a variable
@@ -103,9 +119,13 @@ class Variables:
             pieces.append(_text(value))
             position = end + 1
         pieces.append(text[position:])
+        self._budget.spend(text=sum(map(len, pieces)))
         return "".join(pieces)
 
     def _variable(self, body: str, depth: int) -> Any:
+        if depth > _MAX_DEPTH:
+            raise Unresolvable(_CYCLE)
+        self._budget.spend(10, text=len(body))  # a variable is ten times a value's work
         reasons = []
         for term in _split(body):
             try:

@@ -120,6 +120,7 @@
       || entry.kind === "refuse";
   }
   function passes(entry) {
+    if (entry.kind === "gap") return true; // whatever the filter: entries are missing
     const wanted = show.value;
     if (wanted === "error" ? !isError(entry) : wanted !== "all" && group(entry) !== wanted) return false;
     const id = onlyConnection.value.trim();
@@ -196,6 +197,11 @@
         summary(`code ${entry.code}${name ? ` (${name})` : ""}`);
         break;
       }
+      case "gap":
+        badge("GAP", "warn");
+        summary(`${entry.dropped} ${entry.dropped === 1 ? "entry" : "entries"} not shown: `
+          + "this page fell behind the feed, and the emulator dropped the oldest it held for it");
+        break;
       case "refuse":
         badge("REFUSED", "error");
         idChip();
@@ -291,6 +297,13 @@
       }
       if (entries.length > MAX_ENTRIES) entries.splice(0, entries.length - MAX_ENTRIES);
       scheduleFlush();
+    } else if (message.type === "gap") {
+      // The entries first..last never come: one row says so, in their place.
+      if (message.last > lastSeen) {
+        lastSeen = message.last;
+        entries.push({ kind: "gap", n: message.last, t: Date.now(), dropped: message.dropped });
+        scheduleFlush();
+      }
     } else if (message.type === "route" && message.id === requestCount) {
       showRoute(message);
     }
