@@ -26,8 +26,10 @@ from typing import Protocol
 
 from emulator.model.function import FunctionConfig, LogFormat
 from emulator.runtime.environ import Overlay, use_overlay
+from emulator.runtime.environ import install as install_environ
 from emulator.runtime.lambda_logs import plain_text_shown, root_state
 from emulator.runtime.logroot import RootState, use_root
+from emulator.runtime.logroot import install as install_logroot
 from emulator.runtime.output import InvocationScope, current_scope
 from emulator.wire.messages import HttpResponse
 
@@ -131,6 +133,10 @@ class Sandbox:
         root: RootState | None = None,
         lambda_api: LambdaApi | None = None,
     ) -> None:
+        # What makes `enter` take effect: without them os.environ and the root
+        # logger stay the process's (an init before any Invoker, as `check` runs it).
+        install_environ()
+        install_logroot()
         self.function = function
         self.lambda_api = lambda_api
         self.log_stream = new_log_stream()
