@@ -299,7 +299,7 @@ class _Group:
             thread.join(self.init_timeout)
             searched = list(sys.path)
         if thread.is_alive():
-            problem = _timed_out(function, thread, self.init_timeout)
+            problem = _timed_out(function, thread, self.init_timeout, self.folder)
             raise ConfigError(problem, key=_key(function, "handler"))
         error = outcome.get("error")
         if error is not None:
@@ -402,9 +402,9 @@ def _init_error(
             # The handler's own module is missing: say where it was looked for.
             text += _missing_module(missing, folder, searched)
         else:
-            text += _location(error)
+            text += _location(error, folder)
         return text
-    return f"{who}: {type(error).__name__}: {error}{_location(error)}"
+    return f"{who}: {type(error).__name__}: {error}{_location(error, folder)}"
 
 
 def _missing_module(missing: str, folder: Path, searched_path: Sequence[str]) -> str:
@@ -422,7 +422,7 @@ def _missing_module(missing: str, folder: Path, searched_path: Sequence[str]) ->
     return f" (looked in {str(searched)!r}{_did_you_mean(leaf, found)}; sys.path: [{path}{more}])"
 
 
-def _location(error: BaseException) -> str:
+def _location(error: BaseException, folder: Path) -> str:
     """`` (app.py, line 3)``: where in the user's code the error was raised."""
     frames = [
         frame
@@ -430,15 +430,27 @@ def _location(error: BaseException) -> str:
         if "importlib" not in frame.filename
         and not Path(frame.filename).is_relative_to(_PACKAGE_DIR)
     ]
+    # The function's own line, not the library's that raised (json, os.environ).
+    frames = [frame for frame in frames if _in_folder(frame.filename, folder)] or frames
     return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
-def _timed_out(function: FunctionConfig, thread: threading.Thread, timeout: float) -> str:
+def _in_folder(filename: str, folder: Path) -> bool:
+    path = Path(filename)  # "<frozen os>" is no file
+    return path.is_absolute() and path.resolve().is_relative_to(folder)
+
+
+def _timed_out(
+    function: FunctionConfig, thread: threading.Thread, timeout: float, folder: Path
+) -> str:
     where = ""
     frame = sys._current_frames().get(thread.ident or 0)
     if frame is not None:
         stack = traceback.extract_stack(frame)
-        own = [f for f in stack if not Path(f.filename).is_relative_to(_PACKAGE_DIR)]
+        # The function's own line that waits, else the last one outside the emulator.
+        own = [f for f in stack if _in_folder(f.filename, folder)] or [
+            f for f in stack if not Path(f.filename).is_relative_to(_PACKAGE_DIR)
+        ]
         last = (own or stack)[-1]
         where = f"; it is still running at {last.filename}, line {last.lineno}, in {last.name}"
     return (
