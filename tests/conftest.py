@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -66,6 +67,11 @@ class LocalDynamoDB:
             BillingMode="PAY_PER_REQUEST",
         )
 
+    def put_item(self, name: str, item: dict[str, Any]) -> None:
+        import boto3
+
+        boto3.resource("dynamodb", endpoint_url=self.url).Table(name).put_item(Item=item)
+
     def items(self, name: str) -> list[dict[str, Any]]:
         import boto3
 
@@ -95,3 +101,21 @@ def local_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDynamoDB]:
         yield LocalDynamoDB(url)
     finally:
         server.stop()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Refuse, and record, any connection this process opens beyond loopback."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(address)
+            raise OSError(f"test: no network ({address!r})")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield attempts
+    assert attempts == [], f"connections left the machine: {attempts}"
