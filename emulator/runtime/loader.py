@@ -10,13 +10,14 @@ reported as such instead of hanging start-up, and a failed one as Lambda
 reports it (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``, or the
 exception), naming the function and its file.
 
-Functions that share a code folder and a configured environment share one
-import of their modules. Functions with a different folder or environment
-get modules of their own, as separate Lambda environments would, under the
-modules' real names: the first such group imports into ``sys.modules`` as
-usual (so tests importing a handler module get that copy), each later group
-imports its own copies of every module of the API's folders, which live in
-its handlers' globals only. Libraries (site-packages) are imported once.
+Functions that share a code folder, a configured environment and a logging
+configuration share one import of their modules. Functions with a different
+folder, environment or logging configuration get modules of their own, as
+separate Lambda environments would, under the modules' real names: the first
+such group imports into ``sys.modules`` as usual (so tests importing a handler
+module get that copy), each later group imports its own copies of every module
+of the API's folders, which live in its handlers' globals only. Libraries
+(site-packages) are imported once.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
-from emulator.model.function import FunctionConfig
+from emulator.model.function import FunctionConfig, LoggingConfig
 from emulator.runtime.lambda_logs import root_state
 from emulator.runtime.sandbox import INIT_TIMEOUT, LambdaApi, Sandbox
 
@@ -109,7 +110,9 @@ def load_functions(
     With ``problems``, every function's error is added to it instead, and the
     functions that did load are returned (``apigw-ws check``).
     """
-    groups: dict[tuple[Path, frozenset[tuple[str, str]]], list[FunctionConfig]] = {}
+    # Each group is one init, and one root logger: its handler is the logging
+    # configuration's, so functions whose configurations differ cannot share one.
+    groups: dict[tuple[Path, frozenset[tuple[str, str]], LoggingConfig], list[FunctionConfig]] = {}
     for function in config.functions.values():
         try:
             folder = _checked_folder(function, config.base_dir)
@@ -118,15 +121,16 @@ def load_functions(
                 raise exc.at("", config.source) from exc.__cause__
             problems.append(exc.at("", config.source))
             continue
-        groups.setdefault((folder, frozenset(function.environment.items())), []).append(function)
-    roots = (config.base_dir.resolve(), *(folder for folder, _ in groups))
+        key = (folder, frozenset(function.environment.items()), function.logging)
+        groups.setdefault(key, []).append(function)
+    roots = (config.base_dir.resolve(), *(folder for folder, _, _ in groups))
     # A new execution environment inits anew: what an earlier load of these
     # folders imported (an emulator before this one, `check`) is imported again.
     if fresh:
         _forget_inits(roots)
     before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
-    for index, ((folder, _), functions) in enumerate(groups.items()):
+    for index, ((folder, _, _), functions) in enumerate(groups.items()):
         group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api)
         # The first group imports into sys.modules as usual, unless a module of
         # the same name is there from elsewhere (another API's folder).
@@ -204,7 +208,8 @@ def _key(function: FunctionConfig, name: str) -> str:
 
 
 class _Group:
-    """Functions sharing a code folder and a configured environment: one init."""
+    """Functions sharing a code folder, a configured environment and a logging
+    configuration: one init."""
 
     def __init__(
         self,

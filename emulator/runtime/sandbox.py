@@ -8,9 +8,9 @@ would be the environment's and :meth:`Sandbox.enter` makes it current in a
 context (:mod:`.environ`, :mod:`.logroot`): everything the function runs,
 its init included, runs in such a context, and so do threads it starts.
 
-Functions that share a code folder and a configured environment share one
-set of modules, imported once (:mod:`.loader`), and so one root logger: the
-state a module builds at import is the environment's.
+Functions that share a code folder, a configured environment and a logging
+configuration share one set of modules, imported once (:mod:`.loader`), and
+so one root logger: the state a module builds at import is the environment's.
 """
 
 from __future__ import annotations
