@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib
 import socket
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -100,6 +101,11 @@ def local_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDynamoDB]:
     try:
         yield LocalDynamoDB(url)
     finally:
+        # moto keeps its tables in the process, not the server: the next test
+        # starts with none.
+        reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset):
+            pass
         server.stop()
 
 
@@ -119,3 +125,25 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
     monkeypatch.setattr(socket.socket, "connect", connect)
     yield attempts
     assert attempts == [], f"connections left the machine: {attempts}"
+
+
+class SilentService:
+    """An HTTP service on 127.0.0.1 that accepts connections and never answers:
+    a dependency that hangs. :meth:`close` resets whoever still waits on it."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def silent_service() -> Iterator[SilentService]:
+    service = SilentService()
+    try:
+        yield service
+    finally:
+        service.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from emulator.model.templates import load_template
 from emulator.runtime import loader
 from emulator.tools.cli import main
 from emulator.tools.testing import Client, Harness
-from tests.conftest import LocalDynamoDB
+from tests.conftest import LocalDynamoDB, SilentService
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 LAMBDA_ENV = APPS / "lambda_env" / "template.yaml"
@@ -399,15 +398,6 @@ def lambda_handler(event, context):
 
 
 @pytest.fixture
-def silent_extension() -> Iterator[int]:
-    """A port that accepts connections and never answers: an extension that hangs.
-
-    Closed at the end, which fails the init still waiting on it."""
-    with socket.create_server(("127.0.0.1", 0)) as server:
-        yield server.getsockname()[1]
-
-
-@pytest.fixture
 def short_init_limit(monkeypatch: pytest.MonkeyPatch) -> float:
     """Lambda's 10 s init limit, shortened for the commands of this test."""
     limit = 0.5
@@ -421,7 +411,7 @@ def short_init_limit(monkeypatch: pytest.MonkeyPatch) -> float:
 @pytest.mark.parametrize(("command", "status"), [("check", 1), ("serve", 2)])
 def test_an_init_past_the_limit_is_reported_not_waited_for(
     own_modules: Path,
-    silent_extension: int,
+    silent_service: SilentService,
     short_init_limit: float,
     capsys: pytest.CaptureFixture[str],
     command: str,
@@ -429,7 +419,8 @@ def test_an_init_past_the_limit_is_reported_not_waited_for(
 ) -> None:
     (own_modules / "src").mkdir()
     (own_modules / "src" / "settings_at_init.py").write_text(SLOW_INIT, encoding="utf-8")
-    variables = {"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(silent_extension)}
+    # The extension hangs: it accepts the request and never answers.
+    variables = {"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": str(silent_service.port)}
     template = own_modules / "template.yaml"
     template.write_text(
         TEMPLATE_HEAD
