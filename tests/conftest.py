@@ -147,3 +147,15 @@ def silent_service() -> Iterator[SilentService]:
         yield service
     finally:
         service.close()
+
+
+@pytest.fixture
+def own_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``tmp_path``; the modules imported from it and its sys.path entries go away after."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    root = tmp_path.resolve()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            sys.modules.pop(name, None)  # an init still failing may take it out too

@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -321,18 +320,6 @@ def expected_report(name: str, folder: Path) -> str:
     *_, module, _, report = BROKEN[name]
     src = (folder / "src").resolve()
     return f"function {name!r}" + report.format(file=src / f"{module}.py", folder=str(src))
-
-
-@pytest.fixture
-def own_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """``tmp_path``; the modules imported from it and its sys.path entries go away after."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    yield tmp_path
-    root = tmp_path.resolve()
-    for name, module in list(sys.modules.items()):
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve().is_relative_to(root):
-            sys.modules.pop(name, None)  # an init still failing may take it out too
 
 
 def test_check_reports_every_failed_init_as_lambda_does(own_modules: Path) -> None:

@@ -232,27 +232,14 @@ ECHO = """\
 def lambda_handler(event, context):
     return {"statusCode": 200, "body": event["body"]}
 """
-FORECAST = """\
-import json
-import os
-import urllib.request
-
-SERVICE_URL = os.environ["SERVICE_URL"]
-
-
-def lambda_handler(event, context):
-    # No timeout of its own, as in many samples: the function's timeout stops it.
-    with urllib.request.urlopen(SERVICE_URL) as response:
-        forecast = json.loads(response.read())
-    return {"statusCode": 200, "body": json.dumps(forecast)}
-"""
 
 
 async def test_serve_platform_logs_writes_start_end_and_report(
     tmp_path: Path, silent_service: SilentService
 ) -> None:
     (tmp_path / "echo.py").write_text(ECHO, encoding="utf-8")
-    (tmp_path / "forecast.py").write_text(FORECAST, encoding="utf-8")
+    forecast = (HANDLERS / "forecast.py").read_text(encoding="utf-8")
+    (tmp_path / "forecast.py").write_text(forecast, encoding="utf-8")
     (tmp_path / "routes.yaml").write_text(
         "stage: logs\n"
         "functions:\n"
