@@ -1,6 +1,7 @@
-"""Answers through an @connections client created once, at import, for the
-API's callback URL from the environment (``callback_notice.lambda_handler``),
-as Chalice and serverless-patterns build it: what it posts says where it runs."""
+"""Answers through an @connections client created once, at import, from a
+session of its own, for the API's callback URL from the environment
+(``callback_notice.lambda_handler``), as Chalice builds it: what it posts says
+where it runs."""
 
 import json
 import os
@@ -8,7 +9,8 @@ import os
 import boto3
 
 CALLBACK_URL = os.environ["CALLBACK_URL"]
-apigw = boto3.client("apigatewaymanagementapi", endpoint_url=CALLBACK_URL)
+session = boto3.session.Session()
+apigw = session.client("apigatewaymanagementapi", endpoint_url=CALLBACK_URL)
 
 
 def lambda_handler(event, context):
