@@ -174,6 +174,8 @@ async def test_module_level_clients_and_resources_reach_the_emulator_and_the_loc
         assert await alice.receive_text() == "second"
         assert await bob.receive_text() == "second"
         await bob.close()
+        # The posts arrive before the invocation that made them is over.
+        await api.record.wait_for_invocations("sendmessage", 2)
         await api.record.wait_for_invocations("$disconnect")
         stored = {item["connectionId"] for item in local_dynamodb.items("ConnectionsTable")}
         assert stored == {alice.connection_id}

@@ -337,6 +337,9 @@ async def test_powertools_logger_writes_its_json_lines_per_invocation(
             hello = {"from": alice.connection_id, "data": "hi"}
             assert await alice.receive_json() == hello
             assert await bob.receive_json() == hello
+            # One invocation at a time, as one execution environment takes them:
+            # concurrent ones would share Powertools' keys here (one module).
+            await api.record.wait_for_invocations("sendmessage")
             await alice.send_json({"action": "sendmessage", "data": ""})
             assert await alice.receive_json() == {
                 "error": "invalid message",
