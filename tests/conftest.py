@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -66,6 +68,11 @@ class LocalDynamoDB:
             BillingMode="PAY_PER_REQUEST",
         )
 
+    def put_item(self, name: str, item: dict[str, Any]) -> None:
+        import boto3
+
+        boto3.resource("dynamodb", endpoint_url=self.url).Table(name).put_item(Item=item)
+
     def items(self, name: str) -> list[dict[str, Any]]:
         import boto3
 
@@ -94,4 +101,61 @@ def local_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDynamoDB]:
     try:
         yield LocalDynamoDB(url)
     finally:
+        # moto keeps its tables in the process, not the server: the next test
+        # starts with none.
+        reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(reset):
+            pass
         server.stop()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Refuse, and record, any connection this process opens beyond loopback."""
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
+            attempts.append(address)
+            raise OSError(f"test: no network ({address!r})")
+        real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    yield attempts
+    assert attempts == [], f"connections left the machine: {attempts}"
+
+
+class SilentService:
+    """An HTTP service on 127.0.0.1 that accepts connections and never answers:
+    a dependency that hangs. :meth:`close` resets whoever still waits on it."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._server.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def close(self) -> None:
+        self._server.close()
+
+
+@pytest.fixture
+def silent_service() -> Iterator[SilentService]:
+    service = SilentService()
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+@pytest.fixture
+def own_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """``tmp_path``; the modules imported from it and its sys.path entries go away after."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield tmp_path
+    root = tmp_path.resolve()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            sys.modules.pop(name, None)  # an init still failing may take it out too

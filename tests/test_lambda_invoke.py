@@ -16,9 +16,8 @@ import io
 import json
 import logging
 import re
-import socket
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -57,24 +56,6 @@ API: dict[str, Any] = {
         "acall": {"function": "async-caller", "routeResponse": True},
     },
 }
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
-    """Refuse, and record, any connection this process opens beyond loopback."""
-    attempts: list[object] = []
-    real_connect = socket.socket.connect
-
-    def connect(self: socket.socket, address: Any) -> None:
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost"):
-            attempts.append(address)
-            raise OSError(f"test: no network ({address!r})")
-        real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    yield attempts
-    assert attempts == [], f"connections left the machine: {attempts}"
 
 
 @pytest.fixture

@@ -10,13 +10,14 @@ reported as such instead of hanging start-up, and a failed one as Lambda
 reports it (``Runtime.ImportModuleError``, ``Runtime.HandlerNotFound``, or the
 exception), naming the function and its file.
 
-Functions that share a code folder and a configured environment share one
-import of their modules. Functions with a different folder or environment
-get modules of their own, as separate Lambda environments would, under the
-modules' real names: the first such group imports into ``sys.modules`` as
-usual (so tests importing a handler module get that copy), each later group
-imports its own copies of every module of the API's folders, which live in
-its handlers' globals only. Libraries (site-packages) are imported once.
+Functions that share a code folder, a configured environment and a logging
+configuration share one import of their modules. Functions with a different
+folder, environment or logging configuration get modules of their own, as
+separate Lambda environments would, under the modules' real names: the first
+such group imports into ``sys.modules`` as usual (so tests importing a handler
+module get that copy), each later group imports its own copies of every module
+of the API's folders, which live in its handlers' globals only. Libraries
+(site-packages) are imported once.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
-from emulator.model.function import FunctionConfig
+from emulator.model.function import FunctionConfig, LoggingConfig
 from emulator.runtime.lambda_logs import root_state
 from emulator.runtime.sandbox import INIT_TIMEOUT, LambdaApi, Sandbox
 
@@ -109,7 +110,9 @@ def load_functions(
     With ``problems``, every function's error is added to it instead, and the
     functions that did load are returned (``apigw-ws check``).
     """
-    groups: dict[tuple[Path, frozenset[tuple[str, str]]], list[FunctionConfig]] = {}
+    # Each group is one init, and one root logger: its handler is the logging
+    # configuration's, so functions whose configurations differ cannot share one.
+    groups: dict[tuple[Path, frozenset[tuple[str, str]], LoggingConfig], list[FunctionConfig]] = {}
     for function in config.functions.values():
         try:
             folder = _checked_folder(function, config.base_dir)
@@ -118,15 +121,16 @@ def load_functions(
                 raise exc.at("", config.source) from exc.__cause__
             problems.append(exc.at("", config.source))
             continue
-        groups.setdefault((folder, frozenset(function.environment.items())), []).append(function)
-    roots = (config.base_dir.resolve(), *(folder for folder, _ in groups))
+        key = (folder, frozenset(function.environment.items()), function.logging)
+        groups.setdefault(key, []).append(function)
+    roots = (config.base_dir.resolve(), *(folder for folder, _, _ in groups))
     # A new execution environment inits anew: what an earlier load of these
     # folders imported (an emulator before this one, `check`) is imported again.
     if fresh:
         _forget_inits(roots)
     before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
-    for index, ((folder, _), functions) in enumerate(groups.items()):
+    for index, ((folder, _, _), functions) in enumerate(groups.items()):
         group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api)
         # The first group imports into sys.modules as usual, unless a module of
         # the same name is there from elsewhere (another API's folder).
@@ -204,7 +208,8 @@ def _key(function: FunctionConfig, name: str) -> str:
 
 
 class _Group:
-    """Functions sharing a code folder and a configured environment: one init."""
+    """Functions sharing a code folder, a configured environment and a logging
+    configuration: one init."""
 
     def __init__(
         self,
@@ -299,7 +304,7 @@ class _Group:
             thread.join(self.init_timeout)
             searched = list(sys.path)
         if thread.is_alive():
-            problem = _timed_out(function, thread, self.init_timeout)
+            problem = _timed_out(function, thread, self.init_timeout, self.folder)
             raise ConfigError(problem, key=_key(function, "handler"))
         error = outcome.get("error")
         if error is not None:
@@ -402,9 +407,9 @@ def _init_error(
             # The handler's own module is missing: say where it was looked for.
             text += _missing_module(missing, folder, searched)
         else:
-            text += _location(error)
+            text += _location(error, folder)
         return text
-    return f"{who}: {type(error).__name__}: {error}{_location(error)}"
+    return f"{who}: {type(error).__name__}: {error}{_location(error, folder)}"
 
 
 def _missing_module(missing: str, folder: Path, searched_path: Sequence[str]) -> str:
@@ -422,7 +427,7 @@ def _missing_module(missing: str, folder: Path, searched_path: Sequence[str]) ->
     return f" (looked in {str(searched)!r}{_did_you_mean(leaf, found)}; sys.path: [{path}{more}])"
 
 
-def _location(error: BaseException) -> str:
+def _location(error: BaseException, folder: Path) -> str:
     """`` (app.py, line 3)``: where in the user's code the error was raised."""
     frames = [
         frame
@@ -430,15 +435,27 @@ def _location(error: BaseException) -> str:
         if "importlib" not in frame.filename
         and not Path(frame.filename).is_relative_to(_PACKAGE_DIR)
     ]
+    # The function's own line, not the library's that raised (json, os.environ).
+    frames = [frame for frame in frames if _in_folder(frame.filename, folder)] or frames
     return f" ({frames[-1].filename}, line {frames[-1].lineno})" if frames else ""
 
 
-def _timed_out(function: FunctionConfig, thread: threading.Thread, timeout: float) -> str:
+def _in_folder(filename: str, folder: Path) -> bool:
+    path = Path(filename)  # "<frozen os>" is no file
+    return path.is_absolute() and path.resolve().is_relative_to(folder)
+
+
+def _timed_out(
+    function: FunctionConfig, thread: threading.Thread, timeout: float, folder: Path
+) -> str:
     where = ""
     frame = sys._current_frames().get(thread.ident or 0)
     if frame is not None:
         stack = traceback.extract_stack(frame)
-        own = [f for f in stack if not Path(f.filename).is_relative_to(_PACKAGE_DIR)]
+        # The function's own line that waits, else the last one outside the emulator.
+        own = [f for f in stack if _in_folder(f.filename, folder)] or [
+            f for f in stack if not Path(f.filename).is_relative_to(_PACKAGE_DIR)
+        ]
         last = (own or stack)[-1]
         where = f"; it is still running at {last.filename}, line {last.lineno}, in {last.name}"
     return (

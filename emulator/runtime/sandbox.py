@@ -8,9 +8,9 @@ would be the environment's and :meth:`Sandbox.enter` makes it current in a
 context (:mod:`.environ`, :mod:`.logroot`): everything the function runs,
 its init included, runs in such a context, and so do threads it starts.
 
-Functions that share a code folder and a configured environment share one
-set of modules, imported once (:mod:`.loader`), and so one root logger: the
-state a module builds at import is the environment's.
+Functions that share a code folder, a configured environment and a logging
+configuration share one set of modules, imported once (:mod:`.loader`), and
+so one root logger: the state a module builds at import is the environment's.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from typing import Protocol
 
 from emulator.model.function import FunctionConfig, LogFormat
 from emulator.runtime.environ import Overlay, use_overlay
+from emulator.runtime.environ import install as install_environ
 from emulator.runtime.lambda_logs import plain_text_shown, root_state
 from emulator.runtime.logroot import RootState, use_root
+from emulator.runtime.logroot import install as install_logroot
 from emulator.runtime.output import InvocationScope, current_scope
 from emulator.wire.messages import HttpResponse
 
@@ -131,6 +133,10 @@ class Sandbox:
         root: RootState | None = None,
         lambda_api: LambdaApi | None = None,
     ) -> None:
+        # What makes `enter` take effect: without them os.environ and the root
+        # logger stay the process's (an init before any Invoker, as `check` runs it).
+        install_environ()
+        install_logroot()
         self.function = function
         self.lambda_api = lambda_api
         self.log_stream = new_log_stream()

@@ -6,6 +6,7 @@ A pure module: argparse only. :mod:`emulator.tools.cli` runs the commands.
 from __future__ import annotations
 
 import argparse
+import re
 import textwrap
 from pathlib import Path
 
@@ -22,6 +23,26 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {port}")
     return port
+
+
+# AWS: API ids are 10 lower-case letters and digits; regions read like eu-west-1
+# (routes.yaml's apiId and region are checked the same way).
+_API_ID = re.compile(r"[a-z0-9]{10}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+
+
+def _api_id(text: str) -> str:
+    if not _API_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"an API id is 10 of a-z 0-9, such as 'a1b2c3d4e5', got {text!r}"
+        )
+    return text
+
+
+def _region(text: str) -> str:
+    if not _REGION.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"a region is such as 'eu-west-1', got {text!r}")
+    return text
 
 
 LIMIT_OPTIONS = (
@@ -98,6 +119,7 @@ def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) 
     group = command.add_argument_group("the API's identity")
     group.add_argument(
         "--region",
+        type=_region,
         metavar="REGION",
         help="the region it is served in: AWS_REGION in functions, the domain name"
         " (default: routes.yaml's region, else the shell's AWS_REGION, else us-east-1)",
@@ -105,6 +127,7 @@ def _identity_options(command: argparse.ArgumentParser, *, api_id: bool = True) 
     if api_id:
         group.add_argument(
             "--api-id",
+            type=_api_id,
             metavar="ID",
             help="the API id (default: routes.yaml's apiId; a template's API gets one"
             " that stays the same; else a new one at each start)",

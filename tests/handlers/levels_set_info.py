@@ -1,0 +1,30 @@
+"""Logs at every level, with the root logger raised to INFO at import as AWS's
+samples do (``levels_set_info.lambda_handler``); answers with the logging set-up
+it found."""
+
+import json
+import logging
+import os
+
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+
+logger.info("init of %s", os.environ["AWS_LAMBDA_FUNCTION_NAME"])
+
+
+def lambda_handler(event, context):
+    connection_id = event["requestContext"]["connectionId"]
+    logger.debug("event: %s", json.dumps(event))
+    logger.info("message from %s", connection_id)
+    logger.warning("slow consumer %s", connection_id, extra={"connection_id": connection_id})
+    try:
+        json.loads(event["body"])
+    except ValueError:
+        logger.exception("not JSON: %r", event["body"])
+    print(f"print from {connection_id}")
+    setup = {
+        "root_level": logging.getLevelName(logger.getEffectiveLevel()),
+        "AWS_LAMBDA_LOG_FORMAT": os.environ.get("AWS_LAMBDA_LOG_FORMAT"),
+        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("AWS_LAMBDA_LOG_LEVEL"),
+    }
+    return {"statusCode": 200, "body": json.dumps(setup)}
