@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -186,6 +187,7 @@ class Emulator:
             tls=tls_context(certfile, keyfile) if certfile else None,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread = 0  # the thread its event loop runs on, once started
         self._started = False
 
     @property
@@ -248,11 +250,17 @@ class Emulator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop it runs on, once started."""
+        return self._loop
+
     # Lifecycle
 
     async def start(self) -> None:
         """Listen, and route this API's @connections calls made through botocore."""
         self._loop = asyncio.get_running_loop()
+        self.loop_thread = threading.get_ident()
         self._gateway.timers.bind(self._loop)
         # One way in from handler threads, shared by results and posts: their
         # order is kept, and a burst of posts wakes the loop once.

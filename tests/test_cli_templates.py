@@ -152,3 +152,52 @@ async def main():
         print(await asyncio.wait_for(ws.recv(), 20))
 asyncio.run(main())
 """
+
+
+MINIMAL_SAM = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    {setting}
+Resources:
+  Api:
+    Type: AWS::ApiGatewayV2::Api
+    Properties: {{Name: x, ProtocolType: WEBSOCKET, RouteSelectionExpression: $request.body.action}}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {{CodeUri: ., Handler: {handler}}}
+  Integration:
+    Type: AWS::ApiGatewayV2::Integration
+    Properties:
+      ApiId: !Ref Api
+      IntegrationType: AWS_PROXY
+      IntegrationUri: !Sub "arn:aws:apigateway:${{AWS::Region}}:lambda:path/2015-03-31/\
+        functions/${{Fn.Arn}}/invocations"
+  Route:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      {{ApiId: !Ref Api, RouteKey: $default, Target: !Sub "integrations/${{Integration}}"}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("setting", "handler", "reported"),
+    [
+        ("Timeout: 1000", "app.handler", "Globals.Function.Timeout: must be a whole number"),
+        ("MemorySize: 1", "app.handler", "Globals.Function.MemorySize: must be a whole number"),
+        (
+            "Timeout: 3",
+            "nothere.handler",
+            "Resources.Fn.Properties.Handler: function 'Fn': Runtime.ImportModuleError",
+        ),
+    ],
+)
+def test_a_templates_errors_are_reported_where_the_template_writes_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, handler: str, reported: str
+) -> None:
+    (tmp_path / "app.py").write_text("def handler(event, context):\n    return None\n")
+    template = tmp_path / "template.yaml"
+    template.write_text(MINIMAL_SAM.format(setting=setting, handler=handler), encoding="utf-8")
+    assert main(["check", "--template", str(template)]) == 1
+    assert f"apigw-ws: error: {template}: {reported}" in capsys.readouterr().err

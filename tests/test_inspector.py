@@ -8,6 +8,7 @@ client for the feed and the API. The browser end of the story is in
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,7 @@ from emulator.app import Emulator
 from emulator.model.selection import compile_expression
 from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.tools import inspector as inspector_module
+from emulator.tools import logs
 from emulator.tools.inspector import FEED_PATH, Inspector, route_report
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS, ROOT
@@ -582,3 +584,33 @@ async def test_what_the_inspector_cannot_show_never_breaks_the_api(
     entries = await feed.entries_until(invoked("sendmessage"))
     frame = next(e for e in entries if e["kind"] == "frame")
     assert frame["details"].startswith("the inspector")
+
+
+async def test_what_a_function_writes_is_shown_under_its_invocation() -> None:
+    """Its print and logging lines, with its function, Lambda request id and connection."""
+    harness = Harness.from_config(ROOT / "tests" / "fixtures" / "teach_logs" / "routes.yaml")
+    Inspector(harness.emulator).install()
+    async with harness:
+        feed = await Feed.open(harness.emulator.port, inspector_of(harness).token)
+        client = await harness.connect()
+        # As `apigw-ws serve` sets it up (in the test's body: pytest puts its own
+        # sys.stdout back between phases), so that print output is captured too.
+        logs.configure("text", io.StringIO())
+        try:
+            await client.send_json({"action": "talk"})
+            lambda_request_id = await client.receive_text()
+            entries = await feed.entries_until(invoked("talk"))
+        finally:
+            logs.unconfigure()
+        await feed.close()
+    invoke = entries[-1]  # talk's; $connect's came before
+    assert invoke["lambdaRequestId"] == lambda_request_id
+    assert invoke["lambdaRequestId"] != invoke["requestId"]  # API Gateway's is apart
+    output = [e for e in entries if e["kind"] == "output" and e["routeKey"] == "talk"]
+    assert {(e["id"], e["function"], e["requestId"], e["routeKey"]) for e in output} == {
+        (client.connection_id, "teach_log_handlers-talk", lambda_request_id, "talk")
+    }
+    texts = [(e["stream"], e["level"], e["text"]) for e in output]
+    assert texts[:2] == [("stdout", "info", "hello from talk"), ("stderr", "info", "to stderr")]
+    assert texts[2][:2] == ("logging", "warning")
+    assert texts[2][2].endswith(f"\t{lambda_request_id}\tcareful with talk")

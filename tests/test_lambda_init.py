@@ -343,7 +343,9 @@ def test_check_reports_every_failed_init_as_lambda_does(own_modules: Path) -> No
     reported = {}
     for line in errors:
         match = re.match(
-            rf"apigw-ws: error: {re.escape(str(template))}: functions\.(\w+)\.handler: ", line
+            rf"apigw-ws: error: {re.escape(str(template))}: "
+            r"Resources\.(\w+)\.Properties\.Handler: ",
+            line,
         )
         assert match, line
         reported[match[1]] = line
@@ -361,7 +363,7 @@ def test_serve_refuses_to_start_with_a_failed_init(
     out, err = capsys.readouterr()
     assert out == ""
     [error] = [line for line in err.splitlines() if line.startswith("apigw-ws: error: ")]
-    assert error.startswith(f"apigw-ws: error: {template}: functions.{name}.handler: ")
+    assert error.startswith(f"apigw-ws: error: {template}: Resources.{name}.Properties.Handler: ")
     assert expected_report(name, own_modules) in error
 
 
@@ -423,7 +425,9 @@ def test_an_init_past_the_limit_is_reported_not_waited_for(
     _, err = capsys.readouterr()
     [error] = [line for line in err.splitlines() if line.startswith("apigw-ws: error: ")]
     file = (own_modules / "src" / "settings_at_init.py").resolve()
-    assert error.startswith(f"apigw-ws: error: {template}: functions.GoodFunction.handler: ")
+    assert error.startswith(
+        f"apigw-ws: error: {template}: Resources.GoodFunction.Properties.Handler: "
+    )
     assert (
         f"function 'GoodFunction': its init did not finish within {short_init_limit:.2f} seconds,"
         " Lambda's limit for importing a function's module; it is still running at"

@@ -275,6 +275,9 @@ async def test_json_log_lines_are_json_with_the_frame_facts(tmp_path: Path) -> N
         datetime.datetime.fromisoformat(entry["time"])
         assert entry["level"] in ("info", "warning", "error")
     mine = [e for e in entries if e.get("connectionId") == run.connection_id]
+    # What its functions wrote carries the connection too (the output tests below).
+    assert {e["kind"] for e in mine if e["kind"] == "output"} == {"output"}
+    mine = [e for e in mine if e["kind"] != "output"]
     assert [e["kind"] for e in mine] == ["connect", *["frame"] * 6, "close"]
     connect_entry, *frames, close_entry = mine
     assert connect_entry["status"] == 200

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from emulator.errors import ConfigError
 from emulator.model.function import FunctionConfig
 from emulator.model.integration import Integration, LambdaIntegration
 from emulator.model.selection import SelectionExpression
@@ -178,6 +179,16 @@ class ApiConfig:
     # The API's id and region, when the document pins them (else the emulator picks).
     api_id: str | None = None
     region: str | None = None
+    # Keys as the source file writes them, for errors found after parsing (a
+    # template's `Resources.Fn.Properties.Handler` for `functions.Fn.handler`).
+    locations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def located(self, error: ConfigError) -> ConfigError:
+        """``error`` at its key as the source file writes it, and with the source."""
+        key = self.locations.get(error.key, error.key)
+        located = ConfigError(error.problem, key=key, source=self.source)
+        located.__cause__ = error.__cause__
+        return located
 
     @property
     def route_keys(self) -> tuple[str, ...]:

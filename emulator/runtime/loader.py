@@ -140,9 +140,9 @@ def load_functions(
             with _fresh_modules(roots if index > 0 else (), foreign):
                 loaded.update(group.load(functions, None if problems is None else found))
         except ConfigError as exc:
-            raise exc.at("", config.source) from exc.__cause__
+            raise config.located(exc) from exc.__cause__
         if problems is not None:
-            problems.extend(problem.at("", config.source) for problem in found)
+            problems.extend(config.located(problem) for problem in found)
         if index == 0:
             _remember_inits(set(sys.modules) - before, roots)
     return loaded

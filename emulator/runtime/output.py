@@ -129,6 +129,7 @@ def _output_fields(scope: InvocationScope, stream: str) -> dict[str, Any]:
         "function": scope.function_name,
         "requestId": scope.request_id,
         "routeKey": scope.route_key,
+        "connectionId": scope.connection_id or None,
     }
 
 

@@ -124,6 +124,17 @@ def entry_for(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
         return _invoke_entry(details)
     if kind == "lambda":
         return _lambda_entry(details)
+    if kind == "output":
+        return {
+            "kind": kind,
+            "id": details.get("connectionId"),
+            "function": details["function"],
+            "requestId": details["requestId"] or None,
+            "routeKey": details["routeKey"] or None,
+            "stream": details["stream"],
+            "level": details["level"],
+            "text": clip(details["text"]),
+        }
     if kind == "send":
         data = details["data"]
         shown = clip(data) if isinstance(data, str) else f"[{len(data)} bytes, binary]"
@@ -180,6 +191,7 @@ def _invoke_entry(details: Mapping[str, Any]) -> dict[str, Any]:
         "id": context.get("connectionId"),
         "routeKey": details["routeKey"],
         "requestId": context.get("requestId"),
+        "lambdaRequestId": invocation.scope.request_id if invocation.scope is not None else None,
         "outcome": invocation.outcome.value,
         "durationMs": round(invocation.duration_ms, 2),
         "posts": invocation.scope.posts if invocation.scope is not None else 0,

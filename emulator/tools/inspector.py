@@ -50,7 +50,9 @@ import html
 import json
 import logging
 import secrets
+import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from functools import partial
@@ -114,6 +116,8 @@ class Inspector:
             routes[f"/_static/{name}"] = partial(self._asset, name, content_type)
         self.emulator.socket_routes[FEED_PATH] = self
         self.emulator.observers.append(self.observe)
+        # What functions print and log, under the invocation that wrote it.
+        logging.getLogger("emulator.handler").addHandler(_OutputFeed(self))
         return self
 
     @property
@@ -218,6 +222,34 @@ class Inspector:
         self.history.append(text)
         for subscriber in tuple(self._subscribers.values()):
             subscriber.offer(self._sequence, text)
+
+
+class _OutputFeed(logging.Handler):
+    """Hands the lines functions write to the inspector, on the event loop.
+
+    Free while no page watches. Holds the inspector weakly: gone with it.
+    """
+
+    def __init__(self, inspector: Inspector) -> None:
+        super().__init__()
+        self._inspector = weakref.ref(inspector)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        inspector = self._inspector()
+        if inspector is None:
+            logging.getLogger("emulator.handler").removeHandler(self)
+            return
+        fields = getattr(record, "apigw", None)
+        if not inspector.watched or not isinstance(fields, dict):
+            return
+        details = {**fields, "text": record.getMessage(), "level": record.levelname.lower()}
+        loop = inspector.emulator.loop
+        if loop is None or loop.is_closed():
+            return
+        if threading.get_ident() == inspector.emulator.loop_thread:
+            inspector.observe("output", details)
+        else:
+            loop.call_soon_threadsafe(inspector.observe, "output", details)
 
 
 class _Subscriber:

@@ -46,6 +46,8 @@ from emulator.model.templates.model import FunctionSpec, timeout_seconds
 __all__ = ["FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+# A function's properties as routes.yaml names them.
+_SETTINGS = {"Timeout": "timeout", "MemorySize": "memorySize", "LoggingConfig": "loggingConfig"}
 # Lambda's default Timeout, in seconds (SAM's too).
 _DEFAULT_TIMEOUT = 3.0
 # A literal function ARN, with an optional alias or version after the name.
@@ -282,6 +284,9 @@ class Template:
             timeout=timeout,
             memory_size=self._memory_size(merged, key_of),
             logging=self._logging(merged, key_of),
+            setting_keys=MappingProxyType(
+                {inside: key_of[name] for name, inside in _SETTINGS.items() if name in key_of}
+            ),
             function_name=self.served_name(logical_id),
         )
 

@@ -10,6 +10,7 @@ resource and property.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,6 +100,9 @@ class FunctionSpec:
     logging: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     # The function's name once deployed (its FunctionName), if it differs from ``name``.
     function_name: str | None = None
+    # Where its other settings are written, by routes.yaml name (``timeout``:
+    # ``Globals.Function.Timeout``...), for errors found once they are read.
+    setting_keys: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @property
     def served_name(self) -> str:
@@ -217,9 +221,12 @@ def build(
             problem += f" (skipped: {'; '.join(skipped)})"
         raise ConfigError(problem, source=source)
     try:
-        return parse_config(document, base_dir=base_dir, source=source)
+        config = parse_config(document, base_dir=base_dir, source=source)
     except ConfigError as exc:
         raise _relocate(exc, routes, specs, top_locations) from exc.__cause__
+    # An init that fails is reported at the template's Handler, not at routes.yaml's key.
+    locations = {f"functions.{spec.served_name}.handler": spec.handler_key for spec in specs}
+    return dataclasses.replace(config, locations=MappingProxyType(locations))
 
 
 def _spec_of(authorizer: AuthorizerSpec) -> FunctionSpec:
@@ -275,6 +282,7 @@ def _relocate(
                 "handler": spec.handler_key,
                 "environment": spec.environment_key,
                 "codeUri": f"{spec.location} (code folder)",
+                **spec.setting_keys,
             }.get(field_name, spec.location)
             return ConfigError(error.problem, key=where, source=error.source)
     for route in sorted(routes, key=lambda r: len(r.route_key), reverse=True):

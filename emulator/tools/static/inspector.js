@@ -117,6 +117,7 @@
     return ((entry.kind === "invoke" || entry.kind === "lambda") && entry.outcome !== "ok")
       || (entry.kind === "send" && entry.source === "error")
       || (entry.kind === "frame" && entry.reason === "forbidden")
+      || (entry.kind === "output" && (entry.level === "error" || entry.level === "critical"))
       || entry.kind === "refuse";
   }
   function passes(entry) {
@@ -153,6 +154,7 @@
         idChip();
         const posts = entry.posts ? `, ${entry.posts} post${entry.posts === 1 ? "" : "s"}` : "";
         summary(`${entry.routeKey}: ${entry.outcome} in ${entry.durationMs} ms${posts}`);
+        if (entry.lambdaRequestId) line("Lambda request id ", code(entry.lambdaRequestId));
         if (entry.error) line(el("span", { class: "error-text", text: entry.error }));
         if (entry.outcome === "timeout") {
           line(el("span", { class: "error-text", text: "The integration timed out." }));
@@ -174,6 +176,14 @@
         item.append(lazyDetails("Event (the Invoke payload)", entry.event, true));
         if (entry.result !== null && entry.result.length <= 120) line("Result: ", code(entry.result));
         else if (entry.result !== null) item.append(lazyDetails("Result", entry.result, true));
+        break;
+      }
+      case "output": {
+        const failing = entry.level === "error" || entry.level === "critical";
+        badge(entry.stream === "platform" ? "LAMBDA" : "LOG", failing ? "error" : "");
+        idChip();
+        summary(`${entry.function}${entry.requestId ? ` ${entry.requestId}` : " (init)"}`);
+        item.append(el("pre", { class: "output", text: entry.text }));
         break;
       }
       case "send": {
