@@ -51,6 +51,7 @@ class Served:
         self.thread.start()
         self.api = Harness.from_config(
             {
+                "functions": {"fuzzfn": {"handler": "probe.echo"}},
                 "routes": {"$default": {"handler": "probe.echo", "routeResponse": True}},
                 "iamCredentials": CREDENTIALS,
             },
@@ -301,3 +302,81 @@ def test_a_greeted_feed_answers_each_request_with_json(served: Served, messages:
             assert answer["type"] in ("route", "error"), answer
             if answer["type"] == "route":
                 assert ("error" in answer) != ("routeKey" in answer), answer
+
+
+# -- the Lambda Invoke API -------------------------------------------------------------------
+
+# What Lambda's Invoke API may answer (spec §5.3), and HTTP's own.
+INVOKE_STATUSES = {200, 202, 204, 400, 403, 404, 405, 413, 421, 429, 431}
+FUNCTION_NAMES = st.sampled_from(
+    [
+        "fuzzfn",
+        "fuzzfn:$LATEST",
+        "fuzzfn:7",
+        "arn:aws:lambda:us-east-1:000000000000:function:fuzzfn",
+        "arn:aws:lambda:eu-west-1:000000000000:function:fuzzfn",
+        "000000000000:function:fuzzfn",
+        "nothere",
+        "",
+        "a" * 200,
+    ]
+) | TEXT.map(lambda t: quote(t, safe=""))
+PAYLOADS = st.sampled_from([b"", b"{}", b'{"body": "x"}', b"[1, 2]", b"null", b"{", b"\xff"]) | (
+    st.binary(max_size=40)
+)
+
+
+@st.composite
+def invocations(draw: st.DrawFn, served: Served) -> tuple[bytes, bool]:
+    """An Invoke request's bytes, and whether it is validly signed (for lambda)."""
+    name = draw(FUNCTION_NAMES)
+    query = draw(st.sampled_from(["", "?Qualifier=%24LATEST", "?Qualifier=7", "?x=y"]))
+    path = f"/2015-03-31/functions/{quote(name, safe=':$')}/invocations{query}"
+    body = draw(PAYLOADS)
+    headers = {
+        name: value
+        for name, value in draw(
+            st.dictionaries(
+                st.sampled_from(
+                    ["X-Amz-Invocation-Type", "X-Amz-Log-Type", "X-Amz-Client-Context"]
+                ),
+                st.sampled_from(["RequestResponse", "Event", "DryRun", "Tail", "None", "e30=", "!"])
+                | TEXT,
+                max_size=3,
+            )
+        ).items()
+    }
+    signing = draw(st.sampled_from(["valid", "none", "wrong-service", "wrong-secret", "valid"]))
+    host = f"127.0.0.1:{served.port}"
+    method = draw(st.sampled_from(["POST", "POST", "GET", "PUT"]))
+    if signing != "none":
+        options: dict[str, str] = {"service": "lambda"}
+        if signing == "wrong-service":
+            options["service"] = "execute-api"
+        if signing == "wrong-secret":
+            options["secret"] = "guessed"
+        headers = signed(method, f"http://{host}{path}", body, headers=headers, **options)
+    headers["Host"] = host
+    lines = "".join(f"{key}: {value}\r\n" for key, value in headers.items())
+    data = f"{method} {path} HTTP/1.1\r\n{lines}Content-Length: {len(body)}\r\n\r\n".encode()
+    return data + body, signing == "valid"
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_invoke_request_gets_lambdas_answer_and_runs_only_when_signed(
+    served: Served, data: st.DataObject
+) -> None:
+    request, valid = data.draw(invocations(served))
+    before = served.on_loop(lambda: len(served.api.record.lambda_invocations))
+    answer = exchange(served.port, request)
+    [status] = statuses(answer)
+    assert status in INVOKE_STATUSES, answer[:300]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    if status >= 400 and body:
+        json.loads(body)  # Lambda's errors are JSON, with x-amzn-ErrorType
+        assert b"\r\nx-amzn-ErrorType: " in head or status in (405, 421, 431), head
+    if not valid:
+        assert status not in (200, 202, 204)
+        ran = served.on_loop(lambda: len(served.api.record.lambda_invocations))
+        assert ran == before  # an unsigned request runs nothing

@@ -28,6 +28,7 @@ from emulator.model.templates import load_template
 from emulator.tools import logs
 from emulator.tools.testing import Client, Harness
 from tests.conftest import HANDLERS
+from tests.signing import raw_request
 
 SAMPLE = Path(__file__).parent / "fixtures" / "apps" / "lambda_to_lambda" / "template.yaml"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -379,3 +380,49 @@ async def test_the_readmes_lambda_to_lambda_example_greets(tmp_path: Path) -> No
             "connect",
             "ok",
         )
+
+
+async def test_a_client_that_ends_its_side_after_the_request_still_gets_the_answer(
+    api: Harness,
+) -> None:
+    """The answer comes once the function is done: a half-close meanwhile loses nothing."""
+    port = api.emulator.port
+    target = "/2015-03-31/functions/double/invocations"
+    body = b'{"n": 3}'
+    request = raw_request("POST", port, target, body, service="lambda")
+    request = request.replace(b"\r\n\r\n", f"\r\nContent-Length: {len(body)}\r\n\r\n".encode(), 1)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    writer.write_eof()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert json.loads(payload)["doubled"] == 6
+
+
+@pytest.mark.parametrize(
+    ("invocation_type", "size", "message"),
+    [
+        (
+            "RequestResponse",
+            6 * 1024 * 1024 + 1,
+            "Request must be smaller than 6291456 bytes for the InvokeFunction operation",
+        ),
+        (
+            "Event",
+            1024 * 1024 + 1,
+            "1048577 byte payload is too large for the Event invocation type (limit 1048576 bytes)",
+        ),
+    ],
+)
+async def test_a_payload_over_lambdas_limit_is_refused_with_413(
+    api: Harness, invocation_type: str, size: int, message: str
+) -> None:
+    client = await api.connect()
+    answer = await invoke(
+        client, FunctionName="double", InvocationType=invocation_type, PayloadSize=size
+    )
+    assert answer["error"] == "RequestEntityTooLargeException"  # the wire code, as on AWS
+    assert message in answer["message"]
+    assert api.record.lambda_invocations == []

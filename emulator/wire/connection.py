@@ -123,8 +123,8 @@ class Connection(asyncio.Protocol):
             if self.opened:
                 self._websocket_events()
             self._flush()
-        elif self.http is not None:
-            self.http.receive_eof()
+        elif self.http is not None and self.http.receive_eof():
+            return True  # a request it sent is still being answered
         return None
 
     def pause_writing(self) -> None:

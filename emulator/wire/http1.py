@@ -26,7 +26,7 @@ __all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "reason_phrase"]
 MAX_URL_LENGTH = 4096
 # Request bodies beyond this are not buffered: the largest any API here takes is
 # Lambda's Invoke, 6 MB (@connections caps Data at 128 KB itself).
-MAX_HTTP_BODY = 6 * 1024 * 1024
+MAX_HTTP_BODY = 6 * 1024 * 1024 + 64 * 1024  # Lambda's payload, and its own answer past it
 
 
 class HttpOwner(Protocol):
@@ -105,9 +105,14 @@ class HttpFront:
         if not self.waiting:
             self._events()
 
-    def receive_eof(self) -> None:
+    def receive_eof(self) -> bool:
+        """The client ended its side. True while an answer is still being worked
+        out: the transport stays open for it, and closes once it is sent."""
         self.conn.receive_data(b"")
+        if self.waiting:
+            return True
         self._events()
+        return False
 
     def _events(self) -> None:
         conn = self.conn
