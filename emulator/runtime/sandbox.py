@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from emulator.model.function import FunctionConfig, LogFormat
+from emulator.model.resources import resolve_variables
 from emulator.runtime.environ import Overlay, use_overlay
 from emulator.runtime.lambda_logs import plain_text_shown, root_state
 from emulator.runtime.logroot import RootState, use_root
@@ -75,10 +76,14 @@ def lambda_variables(
 ) -> dict[str, str]:
     """What the function finds in ``os.environ``: its configuration's variables,
     and over them the ones Lambda sets (spec §1.1). PATH, LANG and the like
-    stay the shell's: the function runs on this machine, not in /var/task."""
+    stay the shell's: the function runs on this machine, not in /var/task.
+
+    A variable that names a resource (``!Ref ConnectionsTable``) is not set:
+    nothing creates the resource here.
+    """
     name = function.name
     variables = {
-        **function.environment,
+        **resolve_variables(function.environment, None, region),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
         **CREDENTIALS,
