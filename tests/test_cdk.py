@@ -24,7 +24,6 @@ from emulator.model.templates import load_cdk, load_template
 from emulator.tools.cli import main
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Harness
-from tests.conftest import LocalDynamoDB
 
 CDK_OUT = Path(__file__).parent / "fixtures" / "cdk" / "cdk.out"
 STACK = "WebSocketChatStack.template.json"
@@ -260,18 +259,15 @@ def test_stack_needs_cdk_out(capsys: pytest.CaptureFixture[str]) -> None:
 # Served: the tutorial's chat, two clients
 
 
-async def test_the_chat_app_serves_two_clients(local_dynamodb: LocalDynamoDB) -> None:
+async def test_the_chat_app_serves_two_clients() -> None:
     imported = load_cdk(CDK_OUT)
-    # The table the template declares, under the name its functions were given.
-    template = json.loads((CDK_OUT / STACK).read_text(encoding="utf-8"))
-    (key,) = template["Resources"][TABLE]["Properties"]["KeySchema"]
-    local_dynamodb.create_table(TABLE, key["AttributeName"])
-
-    async with Harness(Emulator(imported.config, host="127.0.0.1", port=0)) as harness:
+    # The table the stack declares, created in-process under the name its functions see.
+    emulator = Emulator(imported.config, host="127.0.0.1", port=0, mock_aws=True)
+    async with Harness(emulator) as harness:
         assert await harness.connect_rejected(query={"token": "wrong"}) == 403
         ann = await harness.connect(query={"token": "letmein", "user": "ann"})
         bob = await harness.connect(query={"token": "letmein", "user": "bob"})
-        stored = {item["connectionId"]: item["user"] for item in local_dynamodb.items(TABLE)}
+        stored = {item["connectionId"]: item["user"] for item in harness.aws.items(TABLE)}
         assert stored == {ann.connection_id: "ann", bob.connection_id: "bob"}
 
         await ann.send_json({"action": "sendmessage", "message": "hello, bob"})
@@ -285,7 +281,7 @@ async def test_the_chat_app_serves_two_clients(local_dynamodb: LocalDynamoDB) ->
 
         await ann.close()
         await harness.record.wait_for_invocations("$disconnect")
-        assert [item["connectionId"] for item in local_dynamodb.items(TABLE)] == [bob.connection_id]
+        assert [item["connectionId"] for item in harness.aws.items(TABLE)] == [bob.connection_id]
 
 
 # Assemblies made from the fixture

@@ -72,8 +72,9 @@ PURE = [
     "emulator.model.templates.variables",
     # the values at the wire's edge
     "emulator.wire.messages",
-    # the runtime's values
+    # the runtime's values, and the calls that create a declared resource
     "emulator.runtime.invocation",
+    "emulator.runtime.aws_requests",
     # the gateway's pure steps: select, authorize and validate, events, results
     "emulator.gateway.selection",
     "emulator.gateway.respond",
@@ -171,6 +172,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.wire.connection",
         "emulator.wire.http1",  # sans-I/O, but the network front
         "emulator.wire.server",
+        "emulator.runtime.aws_state",  # the mocked services' data, through their APIs
         "emulator.runtime.boto",
         "emulator.runtime.context",
         "emulator.runtime.environ",
@@ -181,6 +183,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.runtime.logroot",
         "emulator.runtime.sandbox",
         "emulator.runtime.loader",
+        "emulator.runtime.mock_aws",  # moto, in-process
         "emulator.runtime.output",
         "emulator.runtime.workers",
         "emulator.gateway.access.admit",

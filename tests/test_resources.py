@@ -1,5 +1,5 @@
 """The resources an API declares: routes.yaml's ``resources:``, templates', the calls
-Pure: no server, no moto."""
+that create them. Pure: no server, no moto."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 
 from emulator.errors import ConfigError
 from emulator.model.config import load_config, parse_config
-from emulator.model.resources import ResourceType, resolve_variables
+from emulator.model.resources import AwsResource, ResourceType, resolve_variables
 from emulator.model.templates import load_template
+from emulator.runtime.aws_requests import Call, creation
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 TABLE = {
@@ -239,3 +240,69 @@ def test_a_property_only_known_once_deployed_is_left_out(tmp_path: Path) -> None
         "Resources.Jobs.Properties.KmsMasterKeyId: '${Key.Arn}' is only known once deployed;"
         " left out",
     )
+
+
+# The calls that create them
+
+
+def resource(kind: ResourceType, name: str, **properties: Any) -> AwsResource:
+    return AwsResource(name, kind, name, properties)
+
+
+@pytest.mark.parametrize(
+    ("item", "region", "calls"),
+    [
+        (
+            resource(ResourceType.SIMPLE_TABLE, "S"),
+            "us-east-1",
+            [Call("dynamodb", "create_table", {
+                "TableName": "S",
+                "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST"})],
+        ),
+        (
+            resource(ResourceType.TABLE, "T", **TABLE["Properties"],
+                     TimeToLiveSpecification={"AttributeName": "ttl", "Enabled": True},
+                     StreamSpecification={"StreamViewType": "NEW_IMAGE"}),
+            "us-east-1",
+            [Call("dynamodb", "create_table", {
+                "TableName": "T", **TABLE["Properties"],
+                "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}}),
+             Call("dynamodb", "update_time_to_live", {
+                 "TableName": "T",
+                 "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "ttl"}})],
+        ),
+        (
+            resource(ResourceType.QUEUE, "Q", VisibilityTimeout=60, FifoQueue=False,
+                     RedrivePolicy={"maxReceiveCount": 3}, Tags=[{"Key": "k", "Value": "v"}]),
+            "us-east-1",
+            [Call("sqs", "create_queue", {"QueueName": "Q", "Attributes": {
+                "VisibilityTimeout": "60", "FifoQueue": "false",
+                "RedrivePolicy": '{"maxReceiveCount": 3}'}, "tags": {"k": "v"}})],
+        ),
+        (
+            resource(ResourceType.TOPIC, "N", Subscription=[{"Protocol": "sqs",
+                                                             "Endpoint": "arn:q"}]),
+            "eu-west-1",
+            [Call("sns", "create_topic", {"Name": "N"}),
+             Call("sns", "subscribe", {"TopicArn": "arn:aws:sns:eu-west-1:000000000000:N",
+                                       "Protocol": "sqs", "Endpoint": "arn:q"})],
+        ),
+        (
+            resource(ResourceType.BUCKET, "b-1", VersioningConfiguration={"Status": "Enabled"}),
+            "eu-west-1",
+            [Call("s3", "create_bucket", {"Bucket": "b-1", "CreateBucketConfiguration": {
+                "LocationConstraint": "eu-west-1"}}),
+             Call("s3", "put_bucket_versioning", {
+                 "Bucket": "b-1", "VersioningConfiguration": {"Status": "Enabled"}})],
+        ),
+    ],
+    ids=["simple-table", "table-ttl-stream", "queue-attributes", "topic-subscription", "bucket"],
+)  # fmt: skip
+def test_the_calls_that_create_each_resource(
+    item: AwsResource, region: str, calls: list[Call]
+) -> None:
+    plan = creation(item, item.properties, region)
+    assert list(plan.calls) == calls
+    assert plan.exists is not None
