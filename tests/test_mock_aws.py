@@ -368,3 +368,26 @@ def test_check_inits_with_the_mocked_services(
     )
     assert main(["check", str(tmp_path / "routes.yaml"), "--mock-aws"]) == 0
     assert "ok" in capsys.readouterr().out
+
+
+# Point 6: the default app
+
+
+async def test_the_default_chat_runs_on_dynamodb() -> None:
+    async with Harness.from_config(ROOT / "routes.yaml", mock_aws=True) as api:
+        alice = await api.connect(query={"name": "alice"})
+        bob = await api.connect(query={"name": "bob"})
+        names = {item["connectionId"]: item["name"] for item in api.aws.items("ConnectionsTable")}
+        assert names == {alice.connection_id: "alice", bob.connection_id: "bob"}
+        await bob.send_json({"action": "sendmessage", "data": "on DynamoDB"})
+        assert await alice.receive_text() == "bob: on DynamoDB"
+        assert await bob.receive_text() == "bob: on DynamoDB"
+        await alice.close()
+        await api.record.wait_for_invocations("$disconnect")
+        assert [item["name"] for item in api.aws.items("ConnectionsTable")] == ["bob"]
+
+    # Without --mock-aws: no table, TABLE_NAME unset, the connections in memory.
+    async with Harness.from_config(ROOT / "routes.yaml") as api:
+        carol = await api.connect(query={"name": "carol"})
+        await carol.send_json({"action": "sendmessage", "data": "in memory"})
+        assert await carol.receive_text() == "carol: in memory"

@@ -100,6 +100,7 @@ PURE = [
     "emulator.tools.export.resources",
     "emulator.tools.export.hcl",
     "emulator.tools.export.terraform",
+    "emulator.tools.export.terraform_resources",
     "emulator.tools.export.sam",
     "emulator.tools.options",
     "emulator.tools.starter",
