@@ -288,7 +288,7 @@ async def test_a_reload_keeps_the_data_and_creates_new_resources(tmp_path: Path)
         assert api.aws.client("sqs").get_queue_url(QueueName="Jobs")["QueueUrl"].endswith("/Jobs")
 
 
-# Through the command line: the refusal's log line
+# Through the command line: a restart, `apigw-ws state`, the refusal's log line
 
 
 @asynccontextmanager
@@ -314,6 +314,48 @@ async def _serve(args: list[str], *, cwd: Path, log: Path) -> AsyncIterator[Serv
             await asyncio.wait_for(process.communicate(), TIMEOUT)
 
 
+def _state(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "emulator", "state", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+async def test_serve_mock_aws_state_dir_restart_and_state(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ["--template", str(APP / "template.yaml"), "--port", "0", "--no-reload"]
+    async with _serve([*args, "--mock-aws", "--state-dir", str(state)], cwd=tmp_path,
+                      log=tmp_path / "first.log") as server:  # fmt: skip
+        client = await _connect(f"{server.url}?room=blue&name=ann")
+        await client.send(json.dumps({"action": "sendmessage", "data": "before the restart"}))
+        assert await asyncio.wait_for(client.recv(), TIMEOUT) == "ann: before the restart"
+        shown = await asyncio.to_thread(_state, "--url", f"http://127.0.0.1:{server.port}")
+        assert shown.returncode == 0, shown.stderr
+        table = "dynamodb table local-connections (us-east-1), key connectionId"
+        assert f"{table}: 1 item" in shown.stdout
+        assert '"name": "ann"' in shown.stdout
+        await client.close()
+        server.process.send_signal(signal.SIGTERM)
+        await _finish(server.process)
+    saved = await asyncio.to_thread(_state, "--state-dir", str(state))
+    assert saved.returncode == 0, saved.stderr
+    assert "sqs queue ArchiveQueue (us-east-1): 1 message" in saved.stdout
+    assert "before the restart" in saved.stdout
+    assert "local-connections (us-east-1), key connectionId: 0 items" in saved.stdout
+
+    async with _serve([*args, "--mock-aws", "--state-dir", str(state)], cwd=tmp_path,
+                      log=tmp_path / "second.log") as server:  # fmt: skip
+        shown = await asyncio.to_thread(
+            _state, "--url", f"http://127.0.0.1:{server.port}", "--json"
+        )
+        view = json.loads(shown.stdout)
+        (archive,) = view["queues"]
+        assert [json.loads(body)["text"] for body in archive["messages"]] == ["before the restart"]
+
+
 async def test_serve_without_mock_aws_refuses_and_logs_once(tmp_path: Path) -> None:
     args = ["--template", str(APP / "template.yaml"), "--port", "0", "--no-reload"]
     async with _serve(args, cwd=tmp_path, log=tmp_path / "serve.log") as server:
@@ -328,6 +370,15 @@ async def test_serve_without_mock_aws_refuses_and_logs_once(tmp_path: Path) -> N
     assert errors.count("(to use AWS itself with your shell's credentials") == 1
     assert "a dynamodb call to https://dynamodb.us-east-1.amazonaws.com was not sent" in errors
     assert "apigw-ws serve --mock-aws" in errors
+
+
+def test_state_says_when_nothing_answers(tmp_path: Path) -> None:
+    done = _state("--url", "http://127.0.0.1:9")  # the discard port: nothing listens
+    assert done.returncode == 1
+    assert "is `apigw-ws serve --mock-aws` running there?" in done.stderr
+    missing = _state("--state-dir", str(tmp_path))
+    assert missing.returncode == 1
+    assert "no saved AWS state here yet" in missing.stderr
 
 
 # The command line's options

@@ -104,6 +104,7 @@ PURE = [
     "emulator.tools.export.sam",
     "emulator.tools.options",
     "emulator.tools.starter",
+    "emulator.tools.state_format",
 ]
 
 IO = ("asyncio", "websockets", "socket")
@@ -202,6 +203,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.tools.inspector",
         "emulator.tools.pytest_plugin",
         "emulator.tools.reload",
+        "emulator.tools.state",  # asks a running emulator over HTTP
         "emulator.tools.testing",
     }
     package = _source("emulator").parent

@@ -13,6 +13,7 @@ from emulator.model.config import load_config, parse_config
 from emulator.model.resources import AwsResource, ResourceType, resolve_variables
 from emulator.model.templates import load_template
 from emulator.runtime.aws_requests import Call, creation
+from emulator.tools.state_format import format_state
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 TABLE = {
@@ -306,3 +307,27 @@ def test_the_calls_that_create_each_resource(
     plan = creation(item, item.properties, region)
     assert list(plan.calls) == calls
     assert plan.exists is not None
+
+
+def test_the_state_as_text() -> None:
+    view = {
+        "tables": [
+            {"region": "us-east-1", "name": "conns", "key": ["connectionId"], "count": 3,
+             "items": [{"connectionId": "a", "n": 1}, {"connectionId": "b"}]},
+        ],
+        "queues": [{"region": "us-east-1", "name": "jobs", "messages": ["one"]}],
+        "topics": [{"region": "us-east-1", "name": "alerts"}],
+        "buckets": [{"name": "uploads", "objects": [{"key": "a.txt", "size": 1}]}],
+    }  # fmt: skip
+    assert format_state(view) == (
+        "dynamodb table conns (us-east-1), key connectionId: 3 items\n"
+        '  {"connectionId": "a", "n": 1}\n'
+        '  {"connectionId": "b"}\n'
+        "  ... 1 more (--limit shows more)\n"
+        "sqs queue jobs (us-east-1): 1 message\n"
+        "  one\n"
+        "sns topic alerts (us-east-1)\n"
+        "s3 bucket uploads: 1 object\n"
+        "  a.txt (1 byte)\n"
+    )
+    assert format_state({}) == "no tables, queues, topics or buckets\n"

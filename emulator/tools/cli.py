@@ -316,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _route(args.expression, args.message, args.routes)
     if args.command == "init":
         return _init(args.directory)
+    if args.command == "state":
+        from emulator.tools.state import print_state
+
+        return print_state(args.url, args.state_dir, as_json=args.json, limit=args.limit)
     problem = _config(args.command_parser, args)
     if problem is not None:
         print(f"apigw-ws: error: {problem}", file=sys.stderr)

@@ -277,6 +277,30 @@ def parser() -> argparse.ArgumentParser:
     _identity_options(check, api_id=False)
     _aws_options(check, serving=False)
 
+    state = _command(
+        commands,
+        "state",
+        "print the data of the mocked AWS services: tables and their items, queues, buckets",
+        "Print what the AWS services of a running `apigw-ws serve --mock-aws` hold (its"
+        " tables and their items, queues and their messages, topics, buckets and their"
+        " keys), or what one saved in a --state-dir.",
+        "apigw-ws state                       # the emulator on 127.0.0.1:3001",
+        "apigw-ws state --url http://127.0.0.1:8080",
+        "apigw-ws state --state-dir .aws-state   # what a stopped emulator saved",
+        "apigw-ws state --json",
+    )
+    where = state.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url",
+        default="http://127.0.0.1:3001",
+        help="the running emulator (default: http://127.0.0.1:3001)",
+    )
+    where.add_argument("--state-dir", metavar="DIR", help="the --state-dir of a stopped emulator")
+    state.add_argument("--json", action="store_true", help="print JSON instead of text")
+    state.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="items shown per table (default: 100)"
+    )
+
     export = _command(
         commands,
         "export",
