@@ -174,7 +174,8 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.wire.connection",
         "emulator.wire.http1",  # sans-I/O, but the network front
         "emulator.wire.server",
-        "emulator.runtime.aws_state",  # the mocked services' data, through their APIs
+        "emulator.runtime.aws_state",  # the mocked services' data, saved and restored
+        "emulator.runtime.aws_view",  # and shown, through their APIs
         "emulator.runtime.boto",
         "emulator.runtime.context",
         "emulator.runtime.environ",

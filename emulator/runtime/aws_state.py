@@ -1,4 +1,4 @@
-"""The mocked services' data: shown (the inspector, ``apigw-ws state``), saved, restored.
+"""The mocked services' data across restarts: saved, restored (``--state-dir``).
 
 Read and written through the services' own APIs (a table's description and
 its items, a queue's attributes, a bucket's objects), so that the file
@@ -7,9 +7,7 @@ written when the emulator stops and read when it starts, before the API's
 resources are created (a table that exists keeps its items). Queued
 messages are read from moto's queues, which no API lists without receiving.
 
-:func:`view` is what the pages show: each table's key and items (plain JSON,
-as boto3's resource API returns them), each queue's messages, each bucket's
-keys, each topic, at most ``limit`` of each.
+What the pages show of it is :mod:`.aws_view`'s.
 """
 
 from __future__ import annotations
@@ -17,32 +15,27 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-
 from emulator.errors import ConfigError
+from emulator.runtime.aws_view import (
+    binary,
+    json_value,
+    list_buckets,
+    list_queues,
+    list_tables,
+    plain,
+    scan,
+)
 
 if TYPE_CHECKING:
     from emulator.runtime.mock_aws import MockedAws
 
-__all__ = [
-    "STATE_FILE",
-    "open_mocked",
-    "restore",
-    "save",
-    "saved_view",
-    "table_items",
-    "view",
-]
+__all__ = ["STATE_FILE", "open_mocked", "restore", "save", "saved_view"]
 
 STATE_FILE = "aws-state.json"
 _VERSION = 1
-_deserializer = TypeDeserializer()
 
 
 def open_mocked(region: str, state_dir: str | os.PathLike[str] | None = None) -> MockedAws:
@@ -66,58 +59,20 @@ def open_mocked(region: str, state_dir: str | os.PathLike[str] | None = None) ->
     return aws
 
 
-def view(aws: MockedAws, limit: int = 100) -> dict[str, Any]:
-    """The data, for a page or a terminal: JSON-ready, at most ``limit`` items a table."""
-    tables = []
-    for region, name in _tables(aws):
-        client = aws.client("dynamodb", region)
-        described = client.describe_table(TableName=name)["Table"]
-        items = [_plain(item) for item in _scan(client, name, limit)]
-        tables.append(
-            {
-                "region": region,
-                "name": name,
-                "key": [key["AttributeName"] for key in described["KeySchema"]],
-                "count": _count(client, name) if len(items) >= limit else len(items),
-                "items": items,
-            }
-        )
-    queues = [
-        {
-            "region": region,
-            "name": name,
-            "messages": [message["body"] for message in aws.queue_messages(region, name)][:limit],
-        }
-        for region, name in _queues(aws)
-    ]
-    topics = [{"region": region, "name": arn.rsplit(":", 1)[1]} for region, arn in _topics(aws)]
-    buckets = [
-        {"name": name, "objects": [{"key": o["Key"], "size": o["Size"]} for o in objects][:limit]}
-        for name, _, objects in _buckets(aws)
-    ]
-    return {"tables": tables, "queues": queues, "topics": topics, "buckets": buckets}
-
-
-def table_items(aws: MockedAws, name: str, region: str | None = None) -> list[dict[str, Any]]:
-    """Every item of a table, plain (:func:`view`'s form)."""
-    client = aws.client("dynamodb", region or aws.region)
-    return [_plain(item) for item in _scan(client, name, None)]
-
-
 def save(aws: MockedAws, directory: str | os.PathLike[str]) -> Path:
     """Write everything to ``directory``/aws-state.json (atomically); its path."""
     state: dict[str, Any] = {"version": _VERSION, "tables": [], "queues": [], "buckets": []}
-    for region, name in _tables(aws):
+    for region, name in list_tables(aws):
         client = aws.client("dynamodb", region)
         described = client.describe_table(TableName=name)["Table"]
         state["tables"].append(
             {
                 "region": region,
                 "definition": _table_definition(described),
-                "items": list(_scan(client, name, None)),
+                "items": list(scan(client, name, None)),
             }
         )
-    for region, name in _queues(aws):
+    for region, name in list_queues(aws):
         client = aws.client("sqs", region)
         url = client.get_queue_url(QueueName=name)["QueueUrl"]
         attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
@@ -129,7 +84,7 @@ def save(aws: MockedAws, directory: str | os.PathLike[str]) -> Path:
                 "messages": aws.queue_messages(region, name),
             }
         )
-    for name, region, objects in _buckets(aws):
+    for name, region, objects in list_buckets(aws):
         client = aws.client("s3", region)
         state["buckets"].append(
             {
@@ -150,7 +105,7 @@ def save(aws: MockedAws, directory: str | os.PathLike[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / STATE_FILE
     partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(state, indent=1, default=_number), encoding="utf-8")
+    partial.write_text(json.dumps(state, indent=1, default=json_value), encoding="utf-8")
     partial.replace(path)
     return path
 
@@ -166,7 +121,7 @@ def restore(aws: MockedAws, directory: str | os.PathLike[str]) -> bool:
         client = aws.client("dynamodb", table["region"])
         client.create_table(**table["definition"])
         name = table["definition"]["TableName"]
-        items = [_binary(item) for item in table["items"]]
+        items = [binary(item) for item in table["items"]]
         for start in range(0, len(items), 25):  # BatchWriteItem's limit
             batch = items[start : start + 25]
             client.batch_write_item(
@@ -204,7 +159,7 @@ def saved_view(directory: str | os.PathLike[str], limit: int = 100) -> dict[str,
                 "name": table["definition"]["TableName"],
                 "key": [key["AttributeName"] for key in table["definition"]["KeySchema"]],
                 "count": len(items),
-                "items": [_plain(_binary(item)) for item in items[:limit]],
+                "items": [plain(binary(item)) for item in items[:limit]],
             }
         )
     queues = [
@@ -238,89 +193,6 @@ def _read(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("version") != _VERSION:
         raise ConfigError("not a saved AWS state of this version", source=str(path))
     return state
-
-
-def _tables(aws: MockedAws) -> Iterator[tuple[str, str]]:
-    for region in sorted(aws.regions):
-        client = aws.client("dynamodb", region)
-        for page in client.get_paginator("list_tables").paginate():
-            for name in page.get("TableNames", []):
-                yield region, name
-
-
-def _queues(aws: MockedAws) -> Iterator[tuple[str, str]]:
-    for region in sorted(aws.regions):
-        for url in aws.client("sqs", region).list_queues().get("QueueUrls", []):
-            yield region, url.rsplit("/", 1)[1]
-
-
-def _topics(aws: MockedAws) -> Iterator[tuple[str, str]]:
-    for region in sorted(aws.regions):
-        for page in aws.client("sns", region).get_paginator("list_topics").paginate():
-            for topic in page.get("Topics", []):
-                yield region, topic["TopicArn"]
-
-
-def _buckets(aws: MockedAws) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
-    client = aws.client("s3")
-    for bucket in client.list_buckets().get("Buckets", []):
-        name = bucket["Name"]
-        try:
-            location = client.get_bucket_location(Bucket=name).get("LocationConstraint")
-        except ClientError:
-            location = None
-        objects: list[dict[str, Any]] = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
-            objects.extend(page.get("Contents", []))
-        yield name, location or "us-east-1", objects
-
-
-def _scan(client: Any, name: str, limit: int | None) -> Iterator[dict[str, Any]]:
-    """A table's items in DynamoDB's typed JSON, at most ``limit``."""
-    count = 0
-    parameters: dict[str, Any] = {"TableName": name}
-    while True:
-        page = client.scan(**parameters)
-        for item in page.get("Items", []):
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            yield item
-        if "LastEvaluatedKey" not in page:
-            return
-        parameters["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _count(client: Any, name: str) -> int:
-    parameters: dict[str, Any] = {"TableName": name, "Select": "COUNT"}
-    total = 0
-    while True:
-        page = client.scan(**parameters)
-        total += int(page.get("Count", 0))
-        if "LastEvaluatedKey" not in page:
-            return total
-        parameters["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """An item as boto3's resource API returns it, in JSON: numbers, strings, lists
-    (a set's members sorted, binary as base64)."""
-    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
-    converted: dict[str, Any] = json.loads(json.dumps(plain, default=_number))
-    return converted
-
-
-def _binary(value: Any) -> Any:
-    """A saved item's binary values (base64 in the file) as bytes again."""
-    if isinstance(value, dict):
-        if set(value) == {"B"} and isinstance(value["B"], str):
-            return {"B": base64.b64decode(value["B"])}
-        if set(value) == {"BS"} and isinstance(value["BS"], list):
-            return {"BS": [base64.b64decode(member) for member in value["BS"]]}
-        return {key: _binary(member) for key, member in value.items()}
-    if isinstance(value, list):
-        return [_binary(member) for member in value]
-    return value
 
 
 def _table_definition(described: dict[str, Any]) -> dict[str, Any]:
@@ -384,16 +256,3 @@ def _send_parameters(message: dict[str, Any]) -> dict[str, Any]:
     if message.get("deduplicationId"):
         parameters["MessageDeduplicationId"] = message["deduplicationId"]
     return parameters
-
-
-def _number(value: object) -> object:
-    """JSON for what ``json`` cannot write: DynamoDB's numbers, a set's members."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value, key=str)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(getattr(value, "value", None), bytes):  # boto3's Binary
-        return base64.b64encode(value.value).decode("ascii")  # type: ignore[attr-defined]
-    raise TypeError(f"{type(value).__name__} is not JSON")

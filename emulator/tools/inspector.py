@@ -345,7 +345,7 @@ def _entry(inspector: Inspector, kind: str, details: Mapping[str, Any]) -> dict[
 
 
 def _aws_view(aws: Any, limit: int) -> dict[str, Any]:
-    from emulator.runtime.aws_state import view  # boto3's types: only with --mock-aws
+    from emulator.runtime.aws_view import view  # boto3's types: only with --mock-aws
 
     return view(aws, limit)
 

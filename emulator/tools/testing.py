@@ -256,7 +256,7 @@ class LocalAws:
     def items(self, table: str, region: str | None = None) -> list[dict[str, Any]]:
         """Every item of ``table``, as boto3's resource API gives them (numbers as
         int or float)."""
-        from emulator.runtime.aws_state import table_items
+        from emulator.runtime.aws_view import table_items
 
         return table_items(self._aws(), table, region)
 
