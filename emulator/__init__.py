@@ -26,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from emulator.errors import (
+    AwsCallRefused,
     BadRequestError,
     ConfigError,
     EmulatorError,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ApiConfig",
     "AuthorizerConfig",
+    "AwsCallRefused",
     "BadRequestError",
     "Client",
     "ConfigError",

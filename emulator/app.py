@@ -13,6 +13,9 @@ Every HTTP request goes through :meth:`Emulator.handle_http`, which first
 refuses the ones whose Host or Origin is not the emulator's own
 (:mod:`emulator.gateway.access.origins`); the HTTP APIs then require a SigV4
 signature, as on AWS (:meth:`Emulator.authenticate`).
+With ``mock_aws``, the AWS services its functions call run in-process
+(:mod:`emulator.runtime.mock_aws`, moto), with the API's resources created
+before the first connection; ``state_dir`` keeps their data across restarts.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import datetime
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
@@ -39,6 +42,7 @@ from emulator.runtime.guards import LoopWatchdog, install_exit_guard
 from emulator.runtime.invoke import Invoker
 from emulator.runtime.lambda_service import LambdaService
 from emulator.runtime.loader import AUTHORIZER, LoadedHandler, load_functions
+from emulator.runtime.sandbox import AwsAccess
 from emulator.runtime.workers import LoopInbox
 from emulator.wire.messages import (
     HttpRequest,
@@ -48,6 +52,9 @@ from emulator.wire.messages import (
     WebSocketPeer,
 )
 from emulator.wire.server import DEFAULT_MAX_HEADER_BYTES, Server, tls_context
+
+if TYPE_CHECKING:
+    from emulator.runtime.mock_aws import MockedAws
 
 __all__ = ["Emulator", "SocketEndpoint"]
 
@@ -93,6 +100,11 @@ class Emulator:
     ``domains`` are further host names HTTP requests may be addressed to (a
     custom domain, a name in /etc/hosts). ``allow_unsigned`` accepts unsigned
     @connections requests, for teaching: only on a loopback ``host``.
+    ``mock_aws`` (default: the config's ``mockAws``) runs the AWS services the
+    functions call in-process, and creates the config's ``resources`` first;
+    ``state_dir`` restores their data at start and saves it at stop.
+    ``shell_credentials`` gives the functions the shell's AWS credentials
+    instead of placeholders, so that their calls reach AWS itself.
     """
 
     def __init__(
@@ -112,6 +124,9 @@ class Emulator:
         keyfile: str | None = None,
         domains: Sequence[str] = (),
         allow_unsigned: bool = False,
+        mock_aws: bool | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
+        shell_credentials: bool = False,
     ) -> None:
         if allow_unsigned and not origins.trusted_name(host.lower(), ()):
             raise ConfigError(
@@ -136,7 +151,9 @@ class Emulator:
         # and lambda (a function invoked through the Lambda API).
         self.observers: list[Observer] = []
         # Pages and WebSocket endpoints beside the API (the inspector), by path.
-        self.http_routes: dict[str, Callable[[HttpRequest], HttpResponse]] = {}
+        self.http_routes: dict[
+            str, Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
+        ] = {}
         self.socket_routes: dict[str, SocketEndpoint] = {}
         self._gateway = Lifecycle(
             clock=clock,
@@ -162,6 +179,14 @@ class Emulator:
         # A handler's os._exit fails its invocation instead of ending the emulator.
         install_exit_guard()
         self._watchdog: LoopWatchdog | None = None
+        self.state_dir = state_dir
+        self.shell_credentials = shell_credentials
+        # The mocked AWS services, their resources created before any init.
+        self.aws: MockedAws | None = None
+        if config.mock_aws if mock_aws is None else mock_aws:
+            from emulator.runtime.aws_state import open_mocked
+
+            self.aws = open_mocked(region, state_dir)
         self._services = Services(
             invoker=self._invoker,
             clock=clock,
@@ -175,7 +200,11 @@ class Emulator:
             proto="https" if certfile else "http",
         )
         self._loaded: dict[int, dict[str, LoadedHandler]] = {}
-        handlers = self.load(config, fresh=True)
+        try:
+            handlers = self.load(config, fresh=True)
+        except BaseException:
+            self._close_aws(save=False)
+            raise
         self._pipeline = self._gateway.pipeline = Pipeline(config, handlers, self._services)
         self._serve_functions(config, handlers)
         self._server = Server(
@@ -208,8 +237,15 @@ class Emulator:
         ``fresh`` inits every module anew, as a new deployment would; else (a
         reload) the modules that did not change are kept, with their state.
         """
+        if self.aws is not None:
+            # A reload's new resources; the others keep their data.
+            self.aws.declare(config.resources, config.source)
         functions = load_functions(
-            config, region=self.region, lambda_api=self.lambda_api, fresh=fresh
+            config,
+            region=self.region,
+            lambda_api=self.lambda_api,
+            fresh=fresh,
+            aws=AwsAccess(services=self.aws, shell_credentials=self.shell_credentials),
         )
         handlers = {
             route_key: functions[route.function.name]
@@ -277,8 +313,10 @@ class Emulator:
         self._started = True
 
     async def stop(self, grace_s: float = 5.0) -> None:
-        """Close every connection with 1001, run each ``$disconnect``, stop listening."""
+        """Close every connection with 1001, run each ``$disconnect``, stop listening;
+        then save the mocked services' data (``state_dir``)."""
         if not self._started:
+            self._close_aws(save=False)
             return
         self._started = False
         self._gateway.timers.cancel_all()
@@ -291,6 +329,19 @@ class Emulator:
         if self._watchdog is not None:
             self._watchdog.stop()
         self._invoker.shutdown()
+        self._close_aws(save=True)
+
+    def _close_aws(self, *, save: bool) -> None:
+        aws, self.aws = self.aws, None
+        if aws is None:
+            return
+        try:
+            if save and self.state_dir is not None:
+                from emulator.runtime import aws_state
+
+                aws_state.save(aws, self.state_dir)
+        finally:
+            aws.close()
 
     async def __aenter__(self) -> Emulator:
         await self.start()

@@ -5,6 +5,7 @@ Everything the emulator raises on purpose derives from :class:`EmulatorError`::
     EmulatorError
     ├── ConfigError                  a routes.yaml problem, named by its key
     │   └── SelectionExpressionError an expression that does not compile
+    ├── AwsCallRefused               a handler's AWS call that would have gone to AWS
     └── ManagementApiError           an @connections answer other than success
         ├── BadRequestError          400 BadRequestException
         ├── ForbiddenError           403 ForbiddenException
@@ -20,6 +21,7 @@ all answer the same way.
 from __future__ import annotations
 
 __all__ = [
+    "AwsCallRefused",
     "BadRequestError",
     "ConfigError",
     "EmulatorError",
@@ -61,6 +63,22 @@ class ConfigError(EmulatorError):
 
 class SelectionExpressionError(ConfigError):
     """A selection expression that cannot be compiled."""
+
+
+class AwsCallRefused(EmulatorError):
+    """An AWS SDK call from a handler that would reach a real AWS endpoint with
+    the emulator's placeholder credentials: it is never sent.
+
+    Raised from inside botocore (its ``before-send`` event), so the handler's
+    call raises it, as it would raise ``NoCredentialsError``. ``service`` is
+    the SDK's name of the service (``dynamodb``), ``endpoint`` the URL it would
+    have gone to.
+    """
+
+    def __init__(self, service: str, endpoint: str, message: str) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        super().__init__(message)
 
 
 class ManagementApiError(EmulatorError):

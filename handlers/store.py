@@ -1,7 +1,8 @@
 """Where the chat application keeps its connections.
 
-On AWS the connections live in a DynamoDB table (set ``TABLE_NAME``); locally,
-without it, they live in memory, shared by every route of the emulator.
+In the DynamoDB table ``TABLE_NAME`` names (on AWS, and locally with
+``apigw-ws serve --mock-aws``); without the variable, in memory, shared by
+every route of the emulator.
 """
 
 from __future__ import annotations
@@ -79,8 +80,17 @@ class DynamoDBStore:
 
 
 _memory = MemoryStore()
+# One store per table, reused across invocations as on Lambda.
+_tables: dict[str, DynamoDBStore] = {}
+_tables_lock = threading.Lock()  # creating boto3 resources from one session is not thread-safe
 
 
 def store_from_environment() -> ConnectionStore:
     table = os.environ.get("TABLE_NAME")
-    return DynamoDBStore(table) if table else _memory
+    if not table:
+        return _memory
+    with _tables_lock:
+        store = _tables.get(table)
+        if store is None:
+            store = _tables[table] = DynamoDBStore(table)
+    return store

@@ -394,4 +394,38 @@ async def test_the_inspector_shows_where_a_page_that_fell_behind_lost_entries(
     # the oldest entry kept, g{dropped}, the first not dropped.
     await expect(gap.locator("xpath=preceding-sibling::li[1]")).to_contain_text(f"g{dropped} ")
     await expect(gap.locator("xpath=following-sibling::li")).to_have_count(0)
+
+
+@pytest.fixture
+async def mocked_site() -> AsyncIterator[Harness]:
+    """The default application on DynamoDB (``--mock-aws``), with the pages."""
+    harness = Harness.from_config(ROOT / "routes.yaml", mock_aws=True)
+    Inspector(harness.emulator).install()
+    async with harness:
+        yield harness
+
+
+async def test_the_inspector_shows_the_mocked_table_live(
+    mocked_site: Harness, browser: BrowserContext
+) -> None:
+    problems = Problems()
+    inspector = await inspector_page(browser, mocked_site, problems)
+    panel = inspector.get_by_role("region", name="AWS services (mocked)")
+    await expect(panel).to_be_visible()
+    table = panel.locator('[data-table="ConnectionsTable"]')
+    await expect(table).to_contain_text("ConnectionsTable DynamoDB table, us-east-1")
+    await expect(table).to_contain_text("key connectionId: 0 items")
+
+    dora = await open_page(browser, base_url(mocked_site), problems)
+    await join(dora, "dora")
+    [dora_id] = mocked_site.emulator.connection_ids()
+    # The $connect handler's put_item, on the page without a reload.
+    await expect(table).to_contain_text("key connectionId: 1 item")
+    row = table.get_by_role("row").filter(has_text=dora_id)
+    await expect(row.get_by_role("cell")).to_have_text([dora_id, "dora"])
+    await expect(table.get_by_role("columnheader")).to_have_text(["connectionId", "name"])
+
+    await dora.get_by_role("button", name="Disconnect").click()
+    await expect(table).to_contain_text("key connectionId: 0 items")
+    await expect(table.get_by_role("row")).to_have_count(0)
     assert problems.seen == []

@@ -24,7 +24,6 @@ from emulator.model.templates import load_cdk, load_template
 from emulator.tools.cli import main
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Harness
-from tests.conftest import LocalDynamoDB
 
 CDK_OUT = Path(__file__).parent / "fixtures" / "cdk" / "cdk.out"
 STACK = "WebSocketChatStack.template.json"
@@ -78,20 +77,20 @@ def test_environments_resolve_tables_and_other_stacks_outputs() -> None:
 
     # table.table_name is `Ref` to a table without a name: its logical id stands for it.
     assert routes["$connect"].function.environment == {"TABLE_NAME": TABLE, "APP_NAME": "cdk-chat"}
-    # The other stack's bucket, through Fn::GetStackOutput and that stack's Outputs.
+    # The other stack's bucket, through Fn::GetStackOutput and that stack's Outputs;
+    # lower case, as bucket names are (and as --mock-aws names an unnamed bucket).
     assert routes["$default"].function.environment == {
         "TABLE_NAME": TABLE,
         "APP_NAME": "cdk-chat",
-        "ASSETS_BUCKET": BUCKET,
+        "ASSETS_BUCKET": BUCKET.lower(),
     }
     assert imported.warnings[-1] == (
         "ChatAssetsStack.template.json: Outputs.PublishOutputRefStaticBucket922535810D07FD12.Value:"
-        f" Ref {BUCKET} is only known once deployed; {BUCKET!r} stands for it locally"
+        f" Ref {BUCKET} is only known once deployed; {BUCKET.lower()!r} stands for it locally"
     )
-    assert (
-        "Resources.ConnectHandler2FFD52D8.Properties.Environment.Variables.TABLE_NAME:"
-        f" Ref {TABLE} is only known once deployed; {TABLE!r} stands for it locally"
-    ) in imported.warnings
+    # The stack's own table is one --mock-aws creates, under that name: no stand-in.
+    assert imported.config.resources[TABLE].name == TABLE
+    assert not [warning for warning in imported.warnings if "TABLE_NAME" in warning]
 
 
 def test_the_lambda_authorizer_guards_connect() -> None:
@@ -157,7 +156,7 @@ def test_strong_cross_stack_references_resolve_through_exports(tmp_path: Path) -
         out, {"ASSETS_BUCKET": {"Fn::ImportValue": "cdk-chat-assets:ExportsOutputRefStaticBucket"}}
     )
     environment = load_cdk(out).config.routes["$default"].function.environment
-    assert environment["ASSETS_BUCKET"] == BUCKET
+    assert environment["ASSETS_BUCKET"] == BUCKET.lower()
 
 
 @pytest.mark.parametrize(
@@ -247,7 +246,7 @@ def test_check_lists_the_routes_of_a_cdk_app(
     assert main(["check", "--cdk-out", str(CDK_OUT)]) == 0
     captured = capsys.readouterr()
     assert "chat.on_message" in captured.out
-    assert f"{TABLE!r} stands for it locally" in captured.err
+    assert f"{BUCKET.lower()!r} stands for it locally" in captured.err  # another stack's
 
 
 def test_stack_needs_cdk_out(capsys: pytest.CaptureFixture[str]) -> None:
@@ -260,18 +259,15 @@ def test_stack_needs_cdk_out(capsys: pytest.CaptureFixture[str]) -> None:
 # Served: the tutorial's chat, two clients
 
 
-async def test_the_chat_app_serves_two_clients(local_dynamodb: LocalDynamoDB) -> None:
+async def test_the_chat_app_serves_two_clients() -> None:
     imported = load_cdk(CDK_OUT)
-    # The table the template declares, under the name its functions were given.
-    template = json.loads((CDK_OUT / STACK).read_text(encoding="utf-8"))
-    (key,) = template["Resources"][TABLE]["Properties"]["KeySchema"]
-    local_dynamodb.create_table(TABLE, key["AttributeName"])
-
-    async with Harness(Emulator(imported.config, host="127.0.0.1", port=0)) as harness:
+    # The table the stack declares, created in-process under the name its functions see.
+    emulator = Emulator(imported.config, host="127.0.0.1", port=0, mock_aws=True)
+    async with Harness(emulator) as harness:
         assert await harness.connect_rejected(query={"token": "wrong"}) == 403
         ann = await harness.connect(query={"token": "letmein", "user": "ann"})
         bob = await harness.connect(query={"token": "letmein", "user": "bob"})
-        stored = {item["connectionId"]: item["user"] for item in local_dynamodb.items(TABLE)}
+        stored = {item["connectionId"]: item["user"] for item in harness.aws.items(TABLE)}
         assert stored == {ann.connection_id: "ann", bob.connection_id: "bob"}
 
         await ann.send_json({"action": "sendmessage", "message": "hello, bob"})
@@ -281,11 +277,11 @@ async def test_the_chat_app_serves_two_clients(local_dynamodb: LocalDynamoDB) ->
         await bob.send_json({"action": "whoami"})  # no such route: $default answers
         hint = await bob.receive_json()
         assert hint["connectionId"] == bob.connection_id
-        assert (hint["app"], hint["assets"]) == ("cdk-chat", BUCKET)
+        assert (hint["app"], hint["assets"]) == ("cdk-chat", BUCKET.lower())
 
         await ann.close()
         await harness.record.wait_for_invocations("$disconnect")
-        assert [item["connectionId"] for item in local_dynamodb.items(TABLE)] == [bob.connection_id]
+        assert [item["connectionId"] for item in harness.aws.items(TABLE)] == [bob.connection_id]
 
 
 # Assemblies made from the fixture

@@ -17,7 +17,7 @@ from emulator.tools.cli import main
 from emulator.tools.options import parser
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cli_app"
-COMMANDS = ["serve", "check", "export", "route", "init"]
+COMMANDS = ["serve", "check", "export", "route", "init", "state"]
 
 
 def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -446,7 +446,7 @@ INVALID: list[tuple[str, object, str, str]] = [
     ("env-value-null", minimal(environment={"PORT": None}), "environment.PORT", "got None"),
     ("env-value-list", minimal(environment={"PORT": [1]}), "environment.PORT", "got [1]"),
     ("env-value-map", minimal(environment={"PORT": {"a": 1}}), "environment.PORT",
-     "must be a string, number or boolean, got {'a': 1}"),
+     "must be a string, number or boolean, or name a resource of 'resources'"),
     ("env-value-nul", minimal(environment={"PORT": "8\x000"}), "environment.PORT",
      "must not contain a NUL character"),
     ("env-value-huge-int", minimal(environment={"N": 10**5000}), "environment.N", "4300 digits"),

@@ -12,7 +12,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, parse_config
+from emulator.model.resources import resolve_variables
 from emulator.model.templates import load_template
 from emulator.model.yaml_files import dump_yaml, read_template_yaml
 from emulator.tools.export.sam import DEFAULT_RUNTIME, export_sam
@@ -164,6 +166,11 @@ def test_exported_template_passes_cfn_lint(
     assert lint_findings[exported[case].path] == []
 
 
+def resolved(config: ApiConfig, environment: Mapping[str, str]) -> dict[str, str]:
+    """Variables as the functions see them with --mock-aws: resources by their names."""
+    return resolve_variables(environment, config.resources, "us-east-1")
+
+
 def route_facts(config: ApiConfig) -> dict[str, tuple[Any, ...]]:
     return {
         key: (
@@ -171,7 +178,7 @@ def route_facts(config: ApiConfig) -> dict[str, tuple[Any, ...]]:
             route.function.code_uri,
             route.route_response,
             route.timeout,
-            dict(route.function.environment),
+            resolved(config, route.function.environment),
         )
         for key, route in config.routes.items()
         if route.function is not None
@@ -189,7 +196,10 @@ def test_round_trip(case: str, exported: dict[str, Exported]) -> None:
     assert list(config.routes) == list(original.routes)
     assert config.stage == original.stage
     assert config.route_selection_expression == original.route_selection_expression
-    assert config.environment == original.environment
+    assert resolved(config, config.environment) == resolved(original, original.environment)
+    assert {k: r.name for k, r in config.resources.items()} == {
+        k: r.name for k, r in original.resources.items()
+    }
     assert config.authorization_type == original.authorization_type
     if original.authorizer is None:
         assert config.authorizer is None
@@ -204,6 +214,15 @@ def test_round_trip(case: str, exported: dict[str, Exported]) -> None:
             theirs.environment,
         )
     assert (imported.skipped, imported.warnings) == ((), ())
+
+
+def read_template_yaml_text(text: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "template.yaml"
+        path.write_text(text, encoding="utf-8")
+        template = read_template_yaml(path)
+    assert isinstance(template, dict)
+    return template
 
 
 def resources_of(exported: Exported, kind: str) -> dict[str, dict[str, Any]]:
@@ -295,8 +314,64 @@ def test_api_gateway_may_invoke_every_function(exported: dict[str, Exported]) ->
             assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
             assert permission["Properties"]["Action"] == "lambda:InvokeFunction"
         for function in functions.values():
-            (policy,) = function["Properties"]["Policies"]
+            policy = function["Properties"]["Policies"][0]
             assert policy["Statement"][0]["Action"] == ["execute-api:ManageConnections"]
+
+
+def test_the_default_app_declares_its_table_and_each_function_may_use_it(
+    exported: dict[str, Exported],
+) -> None:
+    chat = exported["project-routes-yaml"]
+    (table,) = resources_of(chat, "AWS::DynamoDB::Table").items()
+    assert table == (
+        "ConnectionsTable",
+        {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {
+                "AttributeDefinitions": [{"AttributeName": "connectionId", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "connectionId", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        },
+    )
+    assert chat.template["Globals"]["Function"]["Environment"] == {
+        "Variables": {"TABLE_NAME": {"Ref": "ConnectionsTable"}}
+    }
+    for function in resources_of(chat, "AWS::Serverless::Function").values():
+        assert function["Properties"]["Policies"][1:] == [
+            {"DynamoDBCrudPolicy": {"TableName": {"Ref": "ConnectionsTable"}}}
+        ]
+    assert "!Ref ConnectionsTable" in chat.text
+
+
+def test_variables_that_name_resources_become_intrinsics() -> None:
+    config = parse_config(
+        {
+            "resources": {
+                "Jobs": {"Type": "AWS::SQS::Queue"},
+                "Alerts": {"Type": "AWS::SNS::Topic"},
+            },
+            "routes": {
+                "$default": {
+                    "handler": "app.h",
+                    "environment": {
+                        "QUEUE_ARN": {"Fn::GetAtt": ["Jobs", "Arn"]},
+                        "TOPIC": {"Ref": "Alerts"},
+                    },
+                }
+            },
+        }
+    )
+    template = read_template_yaml_text(export_sam(config))
+    function = template["Resources"]["DefaultFunction"]["Properties"]
+    assert function["Environment"]["Variables"] == {
+        "QUEUE_ARN": {"Fn::GetAtt": ["Jobs", "Arn"]},
+        "TOPIC": {"Ref": "Alerts"},
+    }
+    assert function["Policies"][1:] == [
+        {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["Jobs", "QueueName"]}}},
+        {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": ["Alerts", "TopicName"]}}},
+    ]
 
 
 def test_the_authorizer_hook(exported: dict[str, Exported]) -> None:

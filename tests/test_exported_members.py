@@ -36,6 +36,7 @@ EXPORTED = {
     "Record",
     "SentRecord",
     # The exception tree
+    "AwsCallRefused",
     "BadRequestError",
     "ConfigError",
     "EmulatorError",

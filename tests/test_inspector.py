@@ -25,6 +25,7 @@ from emulator.runtime.invocation import Invocation, InvocationOutcome
 from emulator.tools import inspector as inspector_module
 from emulator.tools import logs
 from emulator.tools.inspector import FEED_PATH, Inspector, route_report
+from emulator.tools.state import AWS_STATE_PATH
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS, ROOT
 
@@ -92,6 +93,14 @@ class Feed:
                 self.entries.append(entry)
                 if done(entry):
                     return self.entries[start:]
+
+    async def next_of_type(self, kind: str) -> dict[str, Any]:
+        """The next message of type ``kind``; entries received meanwhile are kept."""
+        while True:
+            message = await self.receive()
+            if message["type"] == kind:
+                return message
+            self.entries.extend(message.get("entries", []))
 
     async def route(self, **request: Any) -> dict[str, Any]:
         await self.connection.send(json.dumps({"type": "route", "id": 7, **request}))
@@ -293,6 +302,7 @@ async def test_hello_describes_the_api_and_the_connections_open_before_it(chat: 
         "stage": "local",
         "expression": "$request.body.action",
         "routes": CHAT_ROUTES,
+        "mockAws": False,
     }
     [connection] = feed.hello["connections"]
     assert connection["id"] == early.connection_id
@@ -614,3 +624,43 @@ async def test_what_a_function_writes_is_shown_under_its_invocation() -> None:
     assert texts[:2] == [("stdout", "info", "hello from talk"), ("stderr", "info", "to stderr")]
     assert texts[2][:2] == ("logging", "warning")
     assert texts[2][2].endswith(f"\t{lambda_request_id}\tcareful with talk")
+
+
+# The mocked AWS services' data
+
+
+async def test_the_aws_state_needs_mock_aws_and_a_trusted_host(chat: Harness) -> None:
+    port = chat.emulator.port
+    status, _, body = await http(port, AWS_STATE_PATH)
+    assert (status, json.loads(body)) == (
+        404,
+        {"message": "this emulator does not mock AWS (serve --mock-aws)"},
+    )
+    status, _, _ = await http(port, AWS_STATE_PATH, headers={"Host": f"evil.example:{port}"})
+    assert status == 421  # as every HTTP request addressed to a foreign name
+    status, _, _ = await http(port, AWS_STATE_PATH, method="POST")
+    assert status == 405
+
+
+async def test_the_feed_sends_the_tables_after_the_hello_and_after_each_change() -> None:
+    harness = Harness.from_config(ROOT / "routes.yaml", mock_aws=True)
+    inspector = Inspector(harness.emulator).install()
+    async with harness:
+        feed = await Feed.open(harness.emulator.port, inspector.token)
+        assert feed.hello["api"]["mockAws"] is True
+        first = await feed.next_of_type("aws")
+        (table,) = first["tables"]
+        assert (table["name"], table["key"], table["count"]) == (
+            "ConnectionsTable",
+            ["connectionId"],
+            0,
+        )
+        client = await harness.connect(query={"name": "eve"})
+        changed = await feed.next_of_type("aws")
+        assert changed["tables"][0]["items"] == [
+            {"connectionId": client.connection_id, "name": "eve"}
+        ]
+        status, _, body = await http(harness.emulator.port, f"{AWS_STATE_PATH}?limit=0")
+        assert status == 200
+        assert json.loads(body)["tables"][0] == {**changed["tables"][0], "items": []}
+        await feed.close()

@@ -311,3 +311,96 @@ def test_the_readme_example_passes(pytester: pytest.Pytester, args: list[str]) -
     output = result.stdout.str() + result.stderr.str()
     assert "is unset" not in output
     assert "Warning" not in output
+
+
+TABLE_APP = """
+import os
+
+import boto3
+
+table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
+
+
+def connect(event, context):
+    table.put_item(Item={"id": event["requestContext"]["connectionId"]})
+    return {"statusCode": 200}
+"""
+
+
+def table_api(pytester: pytest.Pytester, *, mock_aws: bool | None = None) -> str:
+    """A routes.yaml whose $connect writes to a table it declares; the module's name."""
+    name = f"plugin_table_app_{next(_names)}"
+    pytester.makepyfile(**{name: TABLE_APP})
+    flag = "" if mock_aws is None else f"mockAws: {str(mock_aws).lower()}\n"
+    pytester.makefile(
+        ".yaml",
+        routes=f"""
+{flag}resources:
+  Things:
+    Type: AWS::Serverless::SimpleTable
+environment:
+  TABLE_NAME: !Ref Things
+routes:
+  $connect: {name}.connect
+""",
+    )
+    return name
+
+
+MOCKED_TEST = """
+import pytest
+
+{marker}
+async def test_connect_writes_to_the_table(apigw):
+    client = await apigw.connect()
+    assert apigw.aws.items("Things") == [{{"id": client.connection_id}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("marker", "args", "ini"),
+    [
+        ("@pytest.mark.apigw_mock_aws", [], ""),
+        ("", ["--apigw-mock-aws"], ""),
+        ("", [], "apigw_mock_aws = true\n"),
+    ],
+    ids=["marker", "option", "ini"],
+)
+def test_mock_aws_from_a_marker_an_option_or_the_ini(
+    pytester: pytest.Pytester, marker: str, args: list[str], ini: str
+) -> None:
+    table_api(pytester)
+    pytester.makeini(f"[pytest]\napigw_routes = routes.yaml\nasyncio_mode = auto\n{ini}")
+    pytester.makepyfile(MOCKED_TEST.format(marker=marker))
+    run(pytester, *args).assert_outcomes(passed=1)
+
+
+def test_the_marker_turns_off_what_the_api_turns_on(pytester: pytest.Pytester) -> None:
+    """``mockAws: true`` in the API, ``apigw_mock_aws(False)`` on a test: the table
+    does not exist, its variable is not set, and the init says why."""
+    table_api(pytester, mock_aws=True)
+    pytester.makeini("[pytest]\napigw_routes = routes.yaml\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        MOCKED_TEST.format(marker="")
+        + """
+
+@pytest.mark.apigw_mock_aws(False)
+async def test_without(apigw):
+    pass
+"""
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*KeyError: 'TABLE_NAME'*; TABLE_NAME names Ref Things of 'resources',"
+            " which exists with --mock-aws*"
+        ]
+    )
+
+
+def test_the_mock_aws_marker_and_option_are_documented(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--help")
+    result.stdout.fnmatch_lines(["*--apigw-mock-aws*", "*apigw_mock_aws*"])
+    result = run(pytester, "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.apigw_mock_aws(enabled=True)*"])

@@ -35,12 +35,15 @@ PURE = [
     "emulator.model.identity",
     "emulator.model.integration",
     "emulator.model.mapping",
+    "emulator.model.references",
+    "emulator.model.resources",
     "emulator.model.sections",
     "emulator.model.sections.access",
     "emulator.model.sections.checks",
     "emulator.model.sections.functions",
     "emulator.model.sections.integrations",
     "emulator.model.sections.models",
+    "emulator.model.sections.resources",
     "emulator.model.sections.routes",
     "emulator.model.selection",
     "emulator.model.template_selection",
@@ -53,6 +56,7 @@ PURE = [
     "emulator.model.templates.integrations",
     "emulator.model.templates.intrinsics",
     "emulator.model.templates.model",
+    "emulator.model.templates.resources",
     "emulator.model.templates.serverless",
     "emulator.model.templates.terraform",
     "emulator.model.templates.terraform.backends",
@@ -69,8 +73,9 @@ PURE = [
     "emulator.model.templates.variables",
     # the values at the wire's edge
     "emulator.wire.messages",
-    # the runtime's values
+    # the runtime's values, and the calls that create a declared resource
     "emulator.runtime.invocation",
+    "emulator.runtime.aws_requests",
     # the gateway's pure steps: select, authorize and validate, events, results
     "emulator.gateway.selection",
     "emulator.gateway.respond",
@@ -98,9 +103,11 @@ PURE = [
     "emulator.tools.export.resources",
     "emulator.tools.export.hcl",
     "emulator.tools.export.terraform",
+    "emulator.tools.export.terraform_resources",
     "emulator.tools.export.sam",
     "emulator.tools.options",
     "emulator.tools.starter",
+    "emulator.tools.state_format",
 ]
 
 IO = ("asyncio", "websockets", "socket")
@@ -170,6 +177,8 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.wire.connection",
         "emulator.wire.http1",  # sans-I/O, but the network front
         "emulator.wire.server",
+        "emulator.runtime.aws_state",  # the mocked services' data, saved and restored
+        "emulator.runtime.aws_view",  # and shown, through their APIs
         "emulator.runtime.boto",
         "emulator.runtime.context",
         "emulator.runtime.environ",
@@ -181,6 +190,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.runtime.logroot",
         "emulator.runtime.sandbox",
         "emulator.runtime.loader",
+        "emulator.runtime.mock_aws",  # moto, in-process
         "emulator.runtime.output",
         "emulator.runtime.workers",
         "emulator.gateway.access.admit",
@@ -198,6 +208,7 @@ def test_every_module_is_pure_or_an_adapter() -> None:
         "emulator.tools.inspector",
         "emulator.tools.pytest_plugin",
         "emulator.tools.reload",
+        "emulator.tools.state",  # asks a running emulator over HTTP
         "emulator.tools.testing",
     }
     package = _source("emulator").parent

@@ -74,6 +74,8 @@ SINGLE = {
     "LOG_LEVEL": "info",
     "REGION_NAME": "eu-west-1",
     "ASSETS_BUCKET": "ws-single-dev-assets",
+    # Fn::GetAtt of a queue of the service's resources: as --mock-aws creates it.
+    "QUEUE_ARN": "arn:aws:sqs:eu-west-1:000000000000:Queue",
 }
 SINGLE_PROD = {
     **SINGLE,
@@ -319,8 +321,6 @@ FIXTURE_REPORTS = [
         "serverless_single/serverless.yml",
         [],
         [
-            "provider.environment.QUEUE_ARN: '${Queue.Arn}' is only known once deployed;"
-            " it is not set",
             "provider.environment.API_KEY: cannot be resolved locally"
             " (${ssm:/ws-single/api-key}: ssm: variables come from outside the file);"
             " it is not set",

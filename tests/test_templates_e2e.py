@@ -79,7 +79,7 @@ SINGLE = {
     "LOG_LEVEL": "info",
     "REGION_NAME": "eu-west-1",
     "ASSETS_BUCKET": "ws-single-dev-assets",
-    "QUEUE_ARN": None,  # only known once deployed
+    "QUEUE_ARN": "arn:aws:sqs:eu-west-1:000000000000:Queue",  # as --mock-aws creates it
     "API_KEY": None,  # from SSM
 }
 

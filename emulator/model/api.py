@@ -13,6 +13,7 @@ never changes them (a reload builds a new :class:`ApiConfig`).
     │   └── request: RouteRequest (models, required parameters, API key)
     ├── functions: FunctionConfig per function name
     ├── authorizer: AuthorizerConfig (a FunctionConfig) on $connect
+    ├── resources: AwsResource per logical id (tables, queues, topics, buckets)
     └── limits, stage, environment, stage variables, models, API keys...
 """
 
@@ -27,6 +28,7 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.function import FunctionConfig
 from emulator.model.integration import Integration, LambdaIntegration
+from emulator.model.resources import AwsResource
 from emulator.model.selection import SelectionExpression
 
 __all__ = [
@@ -189,6 +191,11 @@ class ApiConfig:
         located = ConfigError(error.problem, key=key, source=self.source)
         located.__cause__ = error.__cause__
         return located
+
+    # Tables, queues, topics and buckets, by logical id: what --mock-aws creates.
+    resources: Mapping[str, AwsResource] = field(default_factory=lambda: _EMPTY)
+    # Whether the AWS services handlers call are mocked in-process (moto).
+    mock_aws: bool = False
 
     @property
     def route_keys(self) -> tuple[str, ...]:

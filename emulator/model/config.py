@@ -40,6 +40,7 @@ from emulator.model.sections.checks import (
     MIN_WAIT,
     check_keys,
     environment,
+    flag,
     mapping,
     seconds,
     show,
@@ -48,6 +49,7 @@ from emulator.model.sections.checks import (
 )
 from emulator.model.sections.functions import Functions, check_environment
 from emulator.model.sections.models import parse_models
+from emulator.model.sections.resources import check_references, parse_resources
 from emulator.model.sections.routes import parse_routes
 from emulator.model.selection import compile_expression
 from emulator.model.yaml_files import read_config_yaml
@@ -71,6 +73,8 @@ _TOP_KEYS = (
     "awsEndpoints",
     "apiId",
     "region",
+    "resources",
+    "mockAws",
 )
 _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
     "idleTimeout": "idle_timeout",
@@ -117,8 +121,12 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     stage = document.get("stage", "local")
     if not isinstance(stage, str) or not _STAGE.fullmatch(stage):
         raise ConfigError(f"must be 1 to 128 of A-Z a-z 0-9 _ -, got {show(stage)}", key="stage")
-    common = MappingProxyType(environment(document.get("environment"), "environment"))
+    common = MappingProxyType(
+        environment(document.get("environment"), "environment", references=True)
+    )
     check_environment(common, "environment")
+    resources = parse_resources(document.get("resources"))
+    check_references(common, resources, "environment")
     limits = _limits(document.get("limits"))
     expression = document.get("routeSelectionExpression", DEFAULT_ROUTE_SELECTION_EXPRESSION)
     if not isinstance(expression, str):
@@ -137,6 +145,8 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     models = parse_models(document.get("models"))
     routes = parse_routes(document["routes"], common, limits, models, functions)
     api_keys = parse_api_keys(document.get("apiKeys"))
+    for function in functions.by_name.values():
+        check_references(function.environment, resources, f"{function.where}.environment")
     key_expression = document.get("apiKeySelectionExpression", API_KEY_HEADER_SELECTION)
     if key_expression not in API_KEY_SELECTION_EXPRESSIONS:
         problem = f"must be one of {', '.join(API_KEY_SELECTION_EXPRESSIONS)}"
@@ -164,6 +174,8 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
         api_keys=api_keys,
         api_key_selection_expression=str(key_expression),
         aws_endpoints=MappingProxyType(_aws_endpoints(document.get("awsEndpoints"))),
+        resources=MappingProxyType(resources),
+        mock_aws=flag(document.get("mockAws", False), "mockAws"),
     )
 
 

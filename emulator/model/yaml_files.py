@@ -30,8 +30,12 @@ __all__ = ["dump_yaml", "read_bounded", "read_config_yaml", "read_template_yaml"
 
 
 def read_config_yaml(path: str | os.PathLike[str]) -> object:
-    """Read a routes.yaml: YAML 1.1 as PyYAML reads it, duplicate keys refused."""
-    return _read_yaml(path, _StrictLoader)
+    """Read a routes.yaml: YAML 1.1 as PyYAML reads it, duplicate keys refused.
+
+    ``!Ref X`` and ``!GetAtt X.Attribute`` (a variable naming a resource of
+    ``resources:``) load as their long forms, as in a template.
+    """
+    return _read_yaml(path, _ConfigLoader)
 
 
 def read_template_yaml(path: str | os.PathLike[str]) -> object:
@@ -261,6 +265,22 @@ def _construct_short_form(loader: _StrictLoader, suffix: str, node: yaml.Node) -
 
 
 _TemplateLoader.add_multi_constructor("!", _construct_short_form)
+
+
+class _ConfigLoader(_StrictLoader):
+    """The strict loader, plus the two short forms routes.yaml evaluates."""
+
+
+def _construct_config_tag(loader: _StrictLoader, suffix: str, node: yaml.Node) -> object:
+    if suffix not in ("Ref", "GetAtt"):
+        raise yaml.constructor.ConstructorError(
+            problem=f"unknown tag '!{suffix}' (routes.yaml reads !Ref and !GetAtt)",
+            problem_mark=node.start_mark,
+        )
+    return _construct_short_form(loader, suffix, node)
+
+
+_ConfigLoader.add_multi_constructor("!", _construct_config_tag)
 # Dates stay strings: `AWSTemplateFormatVersion: 2010-09-09`, or an environment
 # variable's value, is text to CloudFormation, not a datetime.date.
 _TemplateLoader.yaml_implicit_resolvers = {

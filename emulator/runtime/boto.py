@@ -12,8 +12,18 @@ never sent to AWS.
 
 ``lambda.invoke`` from a function is answered by the Lambda API of the
 emulator the function runs in (:mod:`.lambda_service`), whatever the
-endpoint, and so is a call to an emulator's own host. Requests for any other
-host go out as usual.
+endpoint, and so is a call to an emulator's own host.
+
+Every other call from a function goes through one more ``before-send``
+hook, after those (botocore calls the handlers of the most specific event
+first), so the emulator's own @connections and Lambda routing keep
+precedence: with ``--mock-aws`` the API's mocked services answer it
+in-process (:mod:`.mock_aws`); otherwise a call that would reach a real AWS
+endpoint signed with the emulator's placeholder credentials is refused with
+:class:`~emulator.errors.AwsCallRefused`, which says why and what to do (and
+is logged once per service). Calls to other hosts (a local DynamoDB, an
+``AWS_ENDPOINT_URL_<SERVICE>``) and calls signed with the shell's own
+credentials (``--shell-credentials``) go out as usual.
 
 Besides this hook, only botocore's SigV4 signer is used, by :mod:`emulator.gateway.access.sigv4`
 and :mod:`emulator.gateway.integrations.aws`.
@@ -35,21 +45,29 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from emulator.errors import AwsCallRefused
+from emulator.model.resources import endpoint_variable
 from emulator.runtime.logroot import outside
-from emulator.runtime.sandbox import LambdaApi, current_lambda_api
+from emulator.runtime.sandbox import CREDENTIALS, LambdaApi, current_aws, current_lambda_api
 from emulator.wire.messages import HttpResponse
 
 if TYPE_CHECKING:
     from botocore.awsrequest import AWSResponse
 
-__all__ = ["ManagementTarget", "install", "register", "unregister"]
+__all__ = ["ManagementTarget", "install", "mark_answered", "register", "unregister"]
 
 logger = logging.getLogger("emulator")
 
 _EVENT = "before-send.apigatewaymanagementapi"
 _LAMBDA_EVENT = "before-send.lambda.Invoke"
+_AWS_EVENT = "before-send"  # every service: the mocked services, or the refusal
+_ANSWERED = "apigw_ws_answered"  # in a request's context: a handler answered it
 # AWS's API hosts: {api-id}.execute-api.{region}.amazonaws.com (and .com.cn).
 _EXECUTE_API = re.compile(r"[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?(:\d+)?")
+# AWS's endpoints (botocore's endpoint rules): *.amazonaws.com(.cn), *.api.aws, *.on.aws.
+_AWS_HOST = re.compile(r"(.+\.)?(amazonaws\.com(\.cn)?|api\.aws|on\.aws)\.?")
+_PLACEHOLDER_KEY = CREDENTIALS["AWS_ACCESS_KEY_ID"]
+_PLACEHOLDER_TOKEN = CREDENTIALS["AWS_SESSION_TOKEN"]
 
 
 class ManagementTarget(Protocol):
@@ -67,6 +85,7 @@ class _Body(io.BytesIO):
 _targets: dict[str, ManagementTarget] = {}
 _lambda_hosts: dict[str, LambdaApi] = {}
 _refused: set[str] = set()  # execute-api hosts refused already (logged once each)
+_refused_services: set[str] = set()  # services whose calls to AWS were refused (logged once)
 _lock = threading.Lock()
 
 
@@ -79,16 +98,29 @@ def _response(url: str, answer: HttpResponse) -> AWSResponse:
     return AWSResponse(url, answer.status, headers, _Body(answer.body))
 
 
+def mark_answered(request: Any) -> None:
+    """Say that a ``before-send`` handler answered ``request``: botocore calls every
+    handler, and the refusal of calls to AWS must not refuse an answered one."""
+    if isinstance(request.context, dict):
+        request.context[_ANSWERED] = True
+
+
+def _answered(request: Any) -> bool:
+    return isinstance(request.context, dict) and bool(request.context.get(_ANSWERED))
+
+
 def _before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     split = urlsplit(request.url)
     host = split.netloc.lower()
     target = _targets.get(host)
     if target is None:
         if _targets and _EXECUTE_API.fullmatch(host):
+            mark_answered(request)
             return _response(request.url, _not_served(host))
         return None
     path = split.path + (f"?{split.query}" if split.query else "")
     answer = target.handle_management(request.method, path, _body(request))
+    mark_answered(request)
     return _response(request.url, answer)
 
 
@@ -122,6 +154,65 @@ def _not_served(host: str) -> HttpResponse:
     )
 
 
+def _aws_before_send(request: Any, event_name: str = "", **kwargs: Any) -> AWSResponse | None:
+    """Any other call: the mocked services of the function's API, or the refusal
+    of a call to AWS signed with the placeholder credentials."""
+    if _answered(request):  # by a more specific handler (botocore calls them first)
+        return None
+    access = current_aws.get()
+    if access is not None and access.services is not None:
+        answer: AWSResponse | None = access.services.answer(request, event_name)
+        if answer is not None:
+            return answer
+    split = urlsplit(request.url)
+    if (
+        _AWS_HOST.fullmatch(split.hostname or "")
+        and _placeholder_signed(request)
+        and not _moto_mocks_everything()
+    ):
+        service = event_name.split(".")[1] if event_name.count(".") >= 2 else split.hostname
+        raise _refusal(str(service), f"{split.scheme}://{split.netloc}")
+    return None
+
+
+def _moto_mocks_everything() -> bool:
+    """Whether a test runs moto's own ``mock_aws`` around the emulator: then moto's
+    handler, after this one, answers the call."""
+    models = sys.modules.get("moto.core.models")
+    return bool(models is not None and getattr(models.botocore_stubber, "enabled", False))
+
+
+def _placeholder_signed(request: Any) -> bool:
+    headers = request.headers
+    authorization = _text(headers.get("Authorization") or b"")
+    if f"Credential={_PLACEHOLDER_KEY}/" in authorization:
+        return True
+    if _text(headers.get("X-Amz-Security-Token") or b"") == _PLACEHOLDER_TOKEN:
+        return True
+    return f"X-Amz-Credential={_PLACEHOLDER_KEY}" in request.url  # a presigned URL
+
+
+def _refusal(service: str, endpoint: str) -> AwsCallRefused:
+    variable = endpoint_variable(service)
+    message = (
+        f"apigw-ws: a {service} call to {endpoint} was not sent: it would reach AWS"
+        " with the emulator's placeholder credentials. Run the service locally with"
+        " `apigw-ws serve --mock-aws` (in-process, moto), or give the SDK a local"
+        f" endpoint: {variable}=http://127.0.0.1:PORT in the shell, or"
+        f" awsEndpoints: {{{service}: http://127.0.0.1:PORT}} in routes.yaml"
+    )
+    with _lock:
+        first = service not in _refused_services
+        _refused_services.add(service)
+    if first:
+        with outside():
+            logger.warning(
+                "%s (to use AWS itself with your shell's credentials: serve --shell-credentials)",
+                message,
+            )
+    return AwsCallRefused(service, endpoint, message)
+
+
 def _lambda_before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
     """``lambda.Invoke``: the Lambda API of the function's emulator, or of the host's."""
     split = urlsplit(request.url)
@@ -130,7 +221,9 @@ def _lambda_before_send(request: Any, **kwargs: Any) -> AWSResponse | None:
         return None
     target = split.path + (f"?{split.query}" if split.query else "")
     headers = [(str(name), _text(value)) for name, value in request.headers.items()]
-    return _response(request.url, api.call(target, headers, _body(request)))
+    answer = api.call(target, headers, _body(request))
+    mark_answered(request)
+    return _response(request.url, answer)
 
 
 def _text(value: str | bytes) -> str:
@@ -178,6 +271,8 @@ def _add_builtin_handlers(handlers_module: Any) -> None:
     if getattr(handlers_module, "_apigw_ws_hooked", False):
         return
     handlers_module._apigw_ws_hooked = True
+    # First of every service's handlers: before moto's own, should a test use it too.
+    handlers_module.BUILTIN_HANDLERS.insert(0, (_AWS_EVENT, _aws_before_send))
     handlers_module.BUILTIN_HANDLERS.append((_EVENT, _before_send))
     handlers_module.BUILTIN_HANDLERS.append((_LAMBDA_EVENT, _lambda_before_send))
     for operation in _FAST:
@@ -237,6 +332,8 @@ def install() -> None:
         if boto3.DEFAULT_SESSION is not None:
             session = boto3.DEFAULT_SESSION._session
             # The stubs type handlers as returning None; botocore uses what they return.
+            emitter = session.get_component("event_emitter")
+            emitter.register_first(_AWS_EVENT, _aws_before_send)
             session.register(_EVENT, _before_send)  # type: ignore[arg-type]
             session.register(_LAMBDA_EVENT, _lambda_before_send)  # type: ignore[arg-type]
             for operation in _FAST:
@@ -254,6 +351,7 @@ def register(
     install()
     with _lock:
         _refused.clear()  # an emulator started: its log says each refusal once
+        _refused_services.clear()
         for host in hosts:
             _targets[host.lower()] = target
             if lambda_api is not None:

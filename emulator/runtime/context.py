@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from emulator.model.resources import ACCOUNT_ID
 from emulator.runtime.output import current_scope, emit_line
 
 __all__ = [
@@ -22,9 +23,6 @@ __all__ = [
     "ManagementCallbacks",
     "context_class",
 ]
-
-# The account every ARN the emulator makes names.
-ACCOUNT_ID = "000000000000"
 
 
 class ManagementCallbacks(Protocol):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 
 __all__ = ["Overlay", "install", "use_overlay"]
 
@@ -26,8 +26,10 @@ class Overlay:
 
     __slots__ = ("values",)
 
-    def __init__(self, values: Mapping[str, str]) -> None:
+    def __init__(self, values: Mapping[str, str], unset: Iterable[str] = ()) -> None:
         self.values: dict[str, object] = dict(values)
+        for name in unset:  # not set for this route, whatever the process's value
+            self.values.setdefault(name, _DELETED)
 
 
 _current: contextvars.ContextVar[Overlay | None] = contextvars.ContextVar(

@@ -32,7 +32,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -40,8 +40,11 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig, LoggingConfig
+from emulator.model.resources import resource_references
+from emulator.runtime.environ import install as install_environ
 from emulator.runtime.lambda_logs import root_state
-from emulator.runtime.sandbox import INIT_TIMEOUT, LambdaApi, Sandbox
+from emulator.runtime.logroot import install as install_logroot
+from emulator.runtime.sandbox import INIT_TIMEOUT, AwsAccess, LambdaApi, Sandbox
 
 __all__ = [
     "AUTHORIZER",
@@ -101,6 +104,7 @@ def load_functions(
     lambda_api: LambdaApi | None = None,
     problems: list[ConfigError] | None = None,
     fresh: bool = True,
+    aws: AwsAccess | None = None,
 ) -> dict[str, LoadedHandler]:
     """Every function's handler, by function name, or the first :class:`ConfigError`.
 
@@ -108,8 +112,11 @@ def load_functions(
     again, as a new execution environment would (not for a live reload).
 
     With ``problems``, every function's error is added to it instead, and the
-    functions that did load are returned (``apigw-ws check``).
+    functions that did load are returned (``apigw-ws check``). ``aws`` says how
+    the functions' AWS calls are answered (by default: refused, placeholder
+    credentials), with ``config``'s resources and ``awsEndpoints``.
     """
+    aws = replace(aws or AwsAccess(), resources=config.resources, endpoints=config.aws_endpoints)
     # Each group is one init, and one root logger: its handler is the logging
     # configuration's, so functions whose configurations differ cannot share one.
     groups: dict[tuple[Path, frozenset[tuple[str, str]], LoggingConfig], list[FunctionConfig]] = {}
@@ -131,7 +138,7 @@ def load_functions(
     before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
     for index, ((folder, _, _), functions) in enumerate(groups.items()):
-        group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api)
+        group = _Group(folder, region, init_timeout, roots=roots, lambda_api=lambda_api, aws=aws)
         # The first group imports into sys.modules as usual, unless a module of
         # the same name is there from elsewhere (another API's folder).
         foreign = [f.module for f in functions if _elsewhere(f.module, folder)]
@@ -219,9 +226,11 @@ class _Group:
         *,
         roots: Sequence[Path],
         lambda_api: LambdaApi | None = None,
+        aws: AwsAccess | None = None,
     ) -> None:
         self.folder = folder
         self.lambda_api = lambda_api
+        self.aws = aws
         self.region = region
         self.init_timeout = init_timeout
         self.roots = roots
@@ -230,11 +239,19 @@ class _Group:
         self, functions: Sequence[FunctionConfig], problems: list[ConfigError] | None = None
     ) -> dict[str, LoadedHandler]:
         """Init each module once; with ``problems``, a function that fails is left out."""
+        # What makes a sandbox the context's (`check` inits without an Invoker).
+        install_environ()
+        install_logroot()
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
             f.name: Sandbox(
-                f, region=self.region, task_root=self.folder, root=root, lambda_api=self.lambda_api
+                f,
+                region=self.region,
+                task_root=self.folder,
+                root=root,
+                lambda_api=self.lambda_api,
+                aws=self.aws,
             )
             for f in functions
         }
@@ -309,9 +326,28 @@ class _Group:
         error = outcome.get("error")
         if error is not None:
             problem = _init_error(error, function, self.folder, searched)
+            problem += _unset_resource_hint(error, function, self.aws)
             raise ConfigError(problem, key=_key(function, "handler")) from error
         module: ModuleType = outcome["module"]
         return module
+
+
+def _unset_resource_hint(
+    error: BaseException, function: FunctionConfig, aws: AwsAccess | None
+) -> str:
+    """Why a variable read at import is missing: it names a resource, which only
+    ``--mock-aws`` creates (:func:`~emulator.model.resources.resolve_variables`)."""
+    if not isinstance(error, KeyError) or (aws is not None and aws.services is not None):
+        return ""
+    name = error.args[0] if error.args else None
+    value = function.environment.get(name) if isinstance(name, str) else None
+    found = resource_references(value) if value is not None else []
+    if not found:
+        return ""
+    return (
+        f"; {name} names {found[0]} of 'resources', which exists with --mock-aws"
+        " (without it, nothing creates it and the variable is not set)"
+    )
 
 
 @contextlib.contextmanager

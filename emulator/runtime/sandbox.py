@@ -20,11 +20,14 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from emulator.model.function import FunctionConfig, LogFormat
+from emulator.model.resources import AwsResource, endpoint_variable, resolve_variables
 from emulator.runtime.environ import Overlay, use_overlay
 from emulator.runtime.environ import install as install_environ
 from emulator.runtime.lambda_logs import plain_text_shown, root_state
@@ -36,8 +39,11 @@ from emulator.wire.messages import HttpResponse
 __all__ = [
     "CREDENTIALS",
     "INIT_TIMEOUT",
+    "AwsAccess",
     "LambdaApi",
+    "MockedServices",
     "Sandbox",
+    "current_aws",
     "current_lambda_api",
     "lambda_variables",
     "new_log_stream",
@@ -45,7 +51,8 @@ __all__ = [
 
 # AWS: Init (the import of the handler's module) is limited to 10 s (spec §2.3).
 INIT_TIMEOUT = 10.0
-# The execution role's credentials: placeholders unless the user asks for real ones.
+# The execution role's credentials: placeholders unless the user asks for the shell's
+# (`serve --shell-credentials`). A call signed with them never goes to AWS (:mod:`.boto`).
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ASIAEMULATOREXAMPLE0",
     "AWS_SECRET_ACCESS_KEY": "emulator/secret/access/key/example000000",
@@ -67,23 +74,71 @@ current_lambda_api: contextvars.ContextVar[LambdaApi | None] = contextvars.Conte
 )
 
 
+class MockedServices(Protocol):
+    """An API's AWS services answered in-process (``--mock-aws``, :mod:`.mock_aws`)."""
+
+    def answer(self, request: Any, event_name: str) -> Any:
+        """botocore's response to ``request``, or None for a host that is no AWS endpoint."""
+        ...
+
+
+_NO_RESOURCES: Mapping[str, AwsResource] = MappingProxyType({})
+_NO_ENDPOINTS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """How a function's AWS SDK calls are answered, and what its environment says of AWS.
+
+    ``services``: the API's mocked services (then the variables that name
+    ``resources`` are set); ``shell_credentials``: the shell's credentials
+    instead of placeholders, for calls that go to AWS itself; ``endpoints``:
+    routes.yaml's ``awsEndpoints``, given to the SDK as ``AWS_ENDPOINT_URL_<SERVICE>``.
+    """
+
+    services: MockedServices | None = None
+    shell_credentials: bool = False
+    resources: Mapping[str, AwsResource] = field(default_factory=lambda: _NO_RESOURCES)
+    endpoints: Mapping[str, str] = field(default_factory=lambda: _NO_ENDPOINTS)
+
+
+# How calls from code running in a sandbox are answered (:mod:`.boto`).
+current_aws: contextvars.ContextVar[AwsAccess | None] = contextvars.ContextVar(
+    "emulator_aws", default=None
+)
+
+
 def new_log_stream() -> str:
     """``2025/12/28/[$LATEST]b33e12be6c054d53918d3142fbea7cef`` (spec §1.1)."""
     return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
 
 
 def lambda_variables(
-    function: FunctionConfig, *, region: str, log_stream: str, task_root: Path
+    function: FunctionConfig,
+    *,
+    region: str,
+    log_stream: str,
+    task_root: Path,
+    aws: AwsAccess | None = None,
 ) -> dict[str, str]:
     """What the function finds in ``os.environ``: its configuration's variables,
     and over them the ones Lambda sets (spec §1.1). PATH, LANG and the like
-    stay the shell's: the function runs on this machine, not in /var/task."""
+    stay the shell's: the function runs on this machine, not in /var/task.
+
+    A variable that names a resource (``!Ref ConnectionsTable``) has the
+    resource's name when the resources exist (``aws.services``), and is not
+    set otherwise. ``awsEndpoints`` come first, as ``AWS_ENDPOINT_URL_<SERVICE>``.
+    """
+    aws = aws or AwsAccess()
     name = function.name
+    endpoints = {endpoint_variable(service): url for service, url in aws.endpoints.items()}
+    provided = aws.resources if aws.services is not None else None
     variables = {
-        **function.environment,
+        **endpoints,
+        **resolve_variables(function.environment, provided, region),
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
-        **CREDENTIALS,
+        **({} if aws.shell_credentials else CREDENTIALS),
         "AWS_LAMBDA_FUNCTION_NAME": name,
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
@@ -114,6 +169,7 @@ class Sandbox:
     """
 
     __slots__ = (
+        "aws",
         "cold",
         "function",
         "init_duration_ms",
@@ -132,6 +188,7 @@ class Sandbox:
         task_root: Path,
         root: RootState | None = None,
         lambda_api: LambdaApi | None = None,
+        aws: AwsAccess | None = None,
     ) -> None:
         # What makes `enter` take effect: without them os.environ and the root
         # logger stay the process's (an init before any Invoker, as `check` runs it).
@@ -139,12 +196,14 @@ class Sandbox:
         install_logroot()
         self.function = function
         self.lambda_api = lambda_api
+        self.aws = aws or AwsAccess()
         self.log_stream = new_log_stream()
-        self.overlay = Overlay(
-            lambda_variables(
-                function, region=region, log_stream=self.log_stream, task_root=task_root
-            )
+        variables = lambda_variables(
+            function, region=region, log_stream=self.log_stream, task_root=task_root, aws=self.aws
         )
+        # A configured variable left unset (it names a resource nothing creates) is
+        # unset for the function, even if the shell has one of that name.
+        self.overlay = Overlay(variables, unset=function.environment.keys() - variables.keys())
         self.root = root if root is not None else root_state(function.logging)
         self.plain_text = plain_text_shown(function.logging)
         self.init_duration_ms: float | None = None
@@ -165,3 +224,4 @@ class Sandbox:
         use_root(self.root)
         current_scope.set(scope)
         current_lambda_api.set(self.lambda_api)
+        current_aws.set(self.aws)

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.app import Emulator, served_region
 from emulator.clock import new_api_id
@@ -27,11 +28,15 @@ from emulator.model.integration import LambdaIntegration
 from emulator.model.selection import compile_expression
 from emulator.runtime import boto
 from emulator.runtime.loader import load_functions
+from emulator.runtime.sandbox import AwsAccess
 from emulator.tools import logs
 from emulator.tools.export.sam import export_sam
 from emulator.tools.inspector import INSPECTOR_PATH, Inspector
 from emulator.tools.options import LIMIT_OPTIONS, TEMPLATE_NAMES, missing_config, parser
 from emulator.tools.starter import starter_files
+
+if TYPE_CHECKING:
+    from emulator.runtime.mock_aws import MockedAws
 
 __all__ = ["main"]
 
@@ -96,6 +101,20 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
     return imported.config
 
 
+def _aws_problem(args: argparse.Namespace, config: ApiConfig) -> str | None:
+    """What is wrong with the AWS options, given the API's ``mockAws``."""
+    mock = config.mock_aws if args.mock_aws is None else args.mock_aws
+    if args.state_dir is not None and not mock:
+        return "--state-dir keeps the data of the mocked AWS services: add --mock-aws"
+    if args.shell_credentials and mock:
+        source = "--mock-aws" if args.mock_aws else f"mockAws: true in {config.source}"
+        return (
+            f"--shell-credentials and {source}: the mocked services answer every call to AWS;"
+            " give one"
+        )
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -154,9 +173,20 @@ def _check(args: argparse.Namespace) -> int:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)
         return 1
     problems: list[ConfigError] = []
-    # Each function's init as `serve` runs it: its environment, the region.
+    # Each function's init as `serve` runs it: its environment, the region, the
+    # mocked AWS services and their resources.
     boto.install()
-    load_functions(config, region=served_region(args.region, config), problems=problems)
+    region = served_region(args.region, config)
+    aws = None
+    try:
+        if config.mock_aws if args.mock_aws is None else args.mock_aws:
+            aws = _mocked_aws(region, config)
+        load_functions(config, region=region, problems=problems, aws=AwsAccess(services=aws))
+    except ConfigError as exc:
+        problems.append(exc)
+    finally:
+        if aws is not None:
+            aws.close()
     for problem in problems:
         print(f"apigw-ws: error: {problem}", file=sys.stderr)
     if problems:
@@ -179,6 +209,18 @@ def _check(args: argparse.Namespace) -> int:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
         print(("  " + "  ".join(cells)).rstrip())
     return 0
+
+
+def _mocked_aws(region: str, config: ApiConfig) -> MockedAws:
+    from emulator.runtime.aws_state import open_mocked
+
+    aws = open_mocked(region)
+    try:
+        aws.declare(config.resources, config.source)
+    except ConfigError:
+        aws.close()
+        raise
+    return aws
 
 
 def _response_kind(route_key: str, route_response: bool) -> str:
@@ -281,6 +323,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _route(args.expression, args.message, args.routes)
     if args.command == "init":
         return _init(args.directory)
+    if args.command == "state":
+        from emulator.tools.state import print_state
+
+        return print_state(args.url, args.state_dir, as_json=args.json, limit=args.limit)
     problem = _config(args.command_parser, args)
     if problem is not None:
         print(f"apigw-ws: error: {problem}", file=sys.stderr)
@@ -321,6 +367,10 @@ def _serve_api(args: argparse.Namespace) -> int:
             )
         config = _reload_api(args, overrides, api_id)
         api_id = api_id or config.api_id or new_api_id()
+        problem = _aws_problem(args, config)
+        if problem is not None:
+            print(f"apigw-ws: error: {problem}", file=sys.stderr)
+            return 2
         emulator = Emulator(
             config,
             host=args.host,
@@ -334,6 +384,9 @@ def _serve_api(args: argparse.Namespace) -> int:
             keyfile=args.keyfile,
             domains=args.domain,
             allow_unsigned=args.allow_unsigned,
+            mock_aws=args.mock_aws,
+            state_dir=args.state_dir,
+            shell_credentials=args.shell_credentials,
         )
     except ConfigError as exc:
         print(f"apigw-ws: error: {exc}", file=sys.stderr)

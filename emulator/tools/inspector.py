@@ -8,7 +8,10 @@
   happens (each frame with its route selection, the handler's event, result and
   duration, posts, errors, closes) and a route selection playground;
 * ``GET /_static/<name>``: the pages' CSS and JavaScript (``emulator/tools/static/``);
-* ``ws://HOST:PORT/_inspector/feed``: the live feed the inspector page reads.
+* ``ws://HOST:PORT/_inspector/feed``: the live feed the inspector page reads;
+* ``GET /_inspector/aws``: with ``--mock-aws``, the mocked services' tables and
+  their items, queues, topics and buckets, as JSON (what ``apigw-ws state``
+  prints; the page gets the same on the feed, again after each change).
 
 Where this departs from AWS, on purpose: API Gateway answers a plain ``GET /``
 (no upgrade) with 426 Upgrade Required (spec §1). With the inspector installed,
@@ -42,10 +45,15 @@ from it (its connection is :data:`~emulator.wire.connection.WRITE_BUFFER_LIMIT`
 behind), new entries wait in that page's backlog, up to
 :data:`BACKLOG_BYTES`; past that the oldest are dropped, and the page is told
 how many before the rest arrive.
+  per live entry), ``{"type": "route", "id": 1, ...}`` answers, and with
+  ``--mock-aws`` ``{"type": "aws", "tables": [...], "queues": [...], ...}``
+  after the hello and after each change to the data (at most every
+  :data:`AWS_REFRESH` seconds).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
@@ -58,11 +66,13 @@ from collections.abc import Mapping
 from functools import partial
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
 from emulator.model.selection import compile_expression
 from emulator.tools.feed import entry_for, frame_entry, open_entry, route_report, to_json
+from emulator.tools.state import AWS_STATE_PATH
 from emulator.wire.messages import HttpRequest, HttpResponse, WebSocketPeer
 
 __all__ = ["FEED_PATH", "INSPECTOR_PATH", "Inspector", "route_report"]
@@ -75,6 +85,8 @@ HISTORY = 1000  # entries kept for, and sent to, a newly opened inspector
 BATCH = 200  # history entries per feed message
 BAD_TOKEN = (1008, "invalid inspector token")  # 1008: policy violation (RFC 6455 §7.4.1)
 BACKLOG_BYTES = 1 << 20  # entries kept for a page that fell behind, oldest dropped first
+AWS_REFRESH = 0.2  # seconds: a burst of writes refreshes the page's tables once
+AWS_ITEMS = 100  # items shown per table
 
 _PAGES = {"/": "chat.html", INSPECTOR_PATH: "inspector.html"}
 _ASSETS = {
@@ -106,6 +118,9 @@ class Inspector:
         self.connections: dict[str, dict[str, Any]] = {}  # open connections, by id
         self._subscribers: dict[WebSocketPeer, _Subscriber] = {}
         self._sequence = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._aws_refresh: asyncio.TimerHandle | asyncio.Task[None] | None = None
+        self._aws_stale = False
 
     def install(self) -> Inspector:
         """Register the pages, the assets, the feed and the observer on the emulator."""
@@ -114,10 +129,13 @@ class Inspector:
             routes[path] = partial(self._page, name)
         for name, content_type in _ASSETS.items():
             routes[f"/_static/{name}"] = partial(self._asset, name, content_type)
+        routes[AWS_STATE_PATH] = self._aws_state
         self.emulator.socket_routes[FEED_PATH] = self
         self.emulator.observers.append(self.observe)
         # What functions print and log, under the invocation that wrote it.
         logging.getLogger("emulator.handler").addHandler(_OutputFeed(self))
+        if self.emulator.aws is not None:
+            self.emulator.aws.listeners.append(self._aws_changed)
         return self
 
     @property
@@ -138,6 +156,29 @@ class Inspector:
             .replace("{{token}}", html.escape(self.token))
         )
         return _ok(request, _HTML, page.encode("utf-8"))
+
+    async def _aws_state(self, request: HttpRequest) -> HttpResponse:
+        """The mocked services' data as JSON (``apigw-ws state``)."""
+        refused = _refuse_method(request)
+        if refused is not None:
+            return refused
+        # Host and Origin are checked before any page (Emulator.handle_http).
+        headers = (("Content-Type", "application/json"), *_HEADERS)
+        aws = self.emulator.aws
+        if aws is None:
+            body = b'{"message": "this emulator does not mock AWS (serve --mock-aws)"}'
+            return HttpResponse(404, headers, body)
+        query = urlsplit(request.target).query
+        limit = next(
+            (
+                int(v)
+                for k, _, v in (p.partition("=") for p in query.split("&"))
+                if k == "limit" and v.isdigit()
+            ),
+            AWS_ITEMS,
+        )
+        view = await asyncio.to_thread(_aws_view, aws, limit)
+        return _ok(request, "application/json", to_json(view).encode("utf-8"))
 
     def _asset(self, name: str, content_type: str, request: HttpRequest) -> HttpResponse:
         return _refuse_method(request) or _ok(request, content_type, _read(name))
@@ -181,6 +222,7 @@ class Inspector:
 
     def _subscribe(self, peer: WebSocketPeer) -> None:
         config = self.emulator.config
+        self._loop = asyncio.get_running_loop()
         hello = {
             "type": "hello",
             "api": {
@@ -188,6 +230,7 @@ class Inspector:
                 "stage": config.stage,
                 "expression": config.route_selection_expression.source,
                 "routes": sorted(config.routes),
+                "mockAws": self.emulator.aws is not None,
             },
             "connections": list(self.connections.values()),
             "historySize": self.history.maxlen,
@@ -199,6 +242,48 @@ class Inspector:
             batch = ",".join(history[start : start + BATCH])
             peer.send_text(f'{{"type":"entries","entries":[{batch}]}}')
         self._subscribers[peer] = _Subscriber(peer)
+        if self.emulator.aws is not None:
+            self._refresh_aws(now=True)
+
+    # The mocked services' data, refreshed on the page after each change
+
+    def _aws_changed(self) -> None:
+        """A call changed the mocked data; called on the calling thread."""
+        loop = self._loop
+        if loop is not None and self._subscribers:
+            try:
+                loop.call_soon_threadsafe(self._refresh_aws)
+            except RuntimeError:  # the loop is closed: the emulator stopped
+                return
+
+    def _refresh_aws(self, *, now: bool = False) -> None:
+        if self._aws_refresh is not None:
+            self._aws_stale = True  # refreshed again once this one is sent
+            return
+        loop = asyncio.get_running_loop()
+        if now:
+            self._aws_refresh = loop.create_task(self._send_aws())
+        else:
+            self._aws_refresh = loop.call_later(
+                AWS_REFRESH,
+                lambda: setattr(self, "_aws_refresh", loop.create_task(self._send_aws())),
+            )
+
+    async def _send_aws(self) -> None:
+        aws = self.emulator.aws
+        try:
+            if aws is not None and self._subscribers:
+                view = await asyncio.to_thread(_aws_view, aws, AWS_ITEMS)
+                message = to_json({"type": "aws", **view})
+                for peer in tuple(self._subscribers):
+                    peer.send_text(message)
+        except Exception:  # watching must never break the API it watches
+            logger.error("the inspector cannot show the mocked AWS data", exc_info=True)
+        finally:
+            self._aws_refresh = None
+            if self._aws_stale:
+                self._aws_stale = False
+                self._refresh_aws()
 
     # The observer
 
@@ -318,6 +403,12 @@ def _entry(inspector: Inspector, kind: str, details: Mapping[str, Any]) -> dict[
         )
         return frame_entry(details, report)
     return entry_for(kind, details)
+
+
+def _aws_view(aws: Any, limit: int) -> dict[str, Any]:
+    from emulator.runtime.aws_view import view  # boto3's types: only with --mock-aws
+
+    return view(aws, limit)
 
 
 def _read(name: str) -> bytes:

@@ -175,6 +175,37 @@ def _template_options(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _aws_options(command: argparse.ArgumentParser, *, serving: bool = True) -> None:
+    group = command.add_argument_group(
+        "AWS services",
+        "what the functions' AWS SDK calls reach (by default: nothing; a call that would"
+        " reach AWS is refused with an error that says why)",
+    )
+    group.add_argument(
+        "--mock-aws",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run the AWS services the functions call in-process (moto: DynamoDB, SQS, SNS,"
+        " S3...), with the tables, queues, topics and buckets the API declares created"
+        " first (default: routes.yaml's mockAws); needs pip install 'apigw-ws-emulator[aws]'",
+    )
+    if not serving:
+        return
+    group.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="with --mock-aws: keep the mocked services' data in DIR across restarts"
+        " (a --reload always keeps it)",
+    )
+    group.add_argument(
+        "--shell-credentials",
+        action="store_true",
+        help="give the functions the shell's AWS credentials (AWS_PROFILE,"
+        " AWS_ACCESS_KEY_ID...) instead of placeholders: their calls then reach your AWS"
+        " account",
+    )
+
+
 def _examples(*lines: str) -> str:
     """An epilog of examples: each line a command, then ``#`` and what it does."""
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
@@ -237,6 +268,8 @@ def parser() -> argparse.ArgumentParser:
         "apigw-ws serve --template serverless.yml --api MyWebSocketApi",
         "apigw-ws serve --cdk-out cdk.out     # a synthesized CDK app",
         "apigw-ws serve --terraform infra/ --var stage_name=dev",
+        "apigw-ws serve --mock-aws           # DynamoDB, SQS, SNS, S3... in-process",
+        "apigw-ws serve --mock-aws --state-dir .aws-state   # and keep their data",
         "apigw-ws serve --region eu-west-1 --api-id abc123defg",
         "apigw-ws serve --idle-timeout 5 --frame-size 1024   # shrink AWS's limits",
         "apigw-ws serve --no-reload --no-inspector --log-format json",
@@ -252,6 +285,7 @@ def parser() -> argparse.ArgumentParser:
     )
     _template_options(serve)
     _identity_options(serve)
+    _aws_options(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
         "--port", type=_port, default=3001, help="port to listen on; 0 picks a free one"
@@ -320,6 +354,31 @@ def parser() -> argparse.ArgumentParser:
     _config_argument(check, "check")
     _template_options(check)
     _identity_options(check, api_id=False)
+    _aws_options(check, serving=False)
+
+    state = _command(
+        commands,
+        "state",
+        "print the data of the mocked AWS services: tables and their items, queues, buckets",
+        "Print what the AWS services of a running `apigw-ws serve --mock-aws` hold (its"
+        " tables and their items, queues and their messages, topics, buckets and their"
+        " keys), or what one saved in a --state-dir.",
+        "apigw-ws state                       # the emulator on 127.0.0.1:3001",
+        "apigw-ws state --url http://127.0.0.1:8080",
+        "apigw-ws state --state-dir .aws-state   # what a stopped emulator saved",
+        "apigw-ws state --json",
+    )
+    where = state.add_mutually_exclusive_group()
+    where.add_argument(
+        "--url",
+        default="http://127.0.0.1:3001",
+        help="the running emulator (default: http://127.0.0.1:3001)",
+    )
+    where.add_argument("--state-dir", metavar="DIR", help="the --state-dir of a stopped emulator")
+    state.add_argument("--json", action="store_true", help="print JSON instead of text")
+    state.add_argument(
+        "--limit", type=int, default=100, metavar="N", help="items shown per table (default: 100)"
+    )
 
     export = _command(
         commands,

@@ -12,6 +12,14 @@ Installing the package is enough. Where the API comes from, first match wins:
 the test, every ``$disconnect`` run. ``apigw_factory`` starts more, from any
 source: ``await apigw_factory({"routes": {...}}, base_dir=...)``.
 
+The AWS services handlers call run in-process (moto, the ``aws`` extra),
+the API's tables, queues, topics and buckets created, when the first of these
+says so: ``apigw_factory(..., mock_aws=True)``, the marker
+``@pytest.mark.apigw_mock_aws`` (``apigw_mock_aws(False)`` turns it off), the
+option ``--apigw-mock-aws``, the ini setting ``apigw_mock_aws = true``, the
+API's own ``mockAws: true``. Each test starts from empty services;
+``apigw.aws`` reaches them (``apigw.aws.items("connections")``).
+
 A project needs no asyncio configuration: an ``async def`` test that uses these
 fixtures runs as an asyncio test in pytest-asyncio's strict mode too, as if it
 were marked ``@pytest.mark.asyncio``.
@@ -39,6 +47,9 @@ except ImportError:  # pragma: no cover - pytest-asyncio is in the test extra
 MARKER = "apigw"
 OPTION = "--apigw-routes"
 INI = "apigw_routes"
+MOCK_AWS_MARKER = "apigw_mock_aws"
+MOCK_AWS_OPTION = "--apigw-mock-aws"
+MOCK_AWS_INI = "apigw_mock_aws"
 FIXTURES = frozenset(__all__)
 _LOOP_SCOPE_INI = "asyncio_default_fixture_loop_scope"
 
@@ -56,6 +67,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="routes.yaml served by the apigw fixture when a test does not name one",
     )
     parser.addini(INI, "routes.yaml served by the apigw fixture (relative to the rootdir)")
+    group.addoption(
+        MOCK_AWS_OPTION,
+        dest="apigw_mock_aws",
+        action="store_true",
+        default=None,
+        help="run the AWS services handlers call in-process (moto) for every apigw emulator",
+    )
+    parser.addini(
+        MOCK_AWS_INI,
+        "run the AWS services handlers call in-process (moto) for every apigw emulator",
+        type="bool",
+        default=None,
+    )
 
 
 # Before pytest-asyncio's own pytest_configure, which warns when the option is unset.
@@ -65,6 +89,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         f"{MARKER}(routes, base_dir=None): the API the apigw fixture serves for this test: "
         "a routes.yaml path or the routes.yaml document as a dict",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{MOCK_AWS_MARKER}(enabled=True): the AWS services handlers call run in-process"
+        " (moto) for this test's apigw emulators, the API's resources created",
     )
     if pytest_asyncio is not None and not config.getini(_LOOP_SCOPE_INI):
         # pytest-asyncio reminds every project that has not chosen a default loop
@@ -129,15 +158,28 @@ def _source(request: pytest.FixtureRequest) -> tuple[Source, Path | None]:
     )
 
 
-async def _start(source: Source, base_dir: Path | None, rootpath: Path) -> Harness:
+def _mock_aws(request: pytest.FixtureRequest) -> bool | None:
+    """Whether to mock AWS: the marker, the option, the ini setting; None: as the API says."""
+    marker = request.node.get_closest_marker(MOCK_AWS_MARKER)
+    if marker is not None:
+        return bool(marker.kwargs.get("enabled", marker.args[0] if marker.args else True))
+    if request.config.getoption("apigw_mock_aws"):
+        return True
+    ini = request.config.getini(MOCK_AWS_INI)
+    return None if ini is None else bool(ini)
+
+
+async def _start(
+    source: Source, base_dir: Path | None, rootpath: Path, mock_aws: bool | None = None
+) -> Harness:
     if isinstance(source, Mapping):
         document = dict(source)
         if "routes" not in document:
             # Routes given bare: {"$default": "app.handler"}.
             document = {"routes": document}
-        harness = Harness.from_config(document, base_dir=base_dir or rootpath)
+        harness = Harness.from_config(document, base_dir=base_dir or rootpath, mock_aws=mock_aws)
     else:
-        harness = Harness.from_config(Path(source))
+        harness = Harness.from_config(Path(source), mock_aws=mock_aws)
     await harness.__aenter__()
     return harness
 
@@ -148,7 +190,7 @@ if pytest_asyncio is not None:
     async def apigw(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         """An emulator on 127.0.0.1 (port 0) serving this test's API."""
         source, base_dir = _source(request)
-        harness = await _start(source, base_dir, request.config.rootpath)
+        harness = await _start(source, base_dir, request.config.rootpath, _mock_aws(request))
         try:
             yield harness
         finally:
@@ -158,10 +200,16 @@ if pytest_asyncio is not None:
     async def apigw_factory(request: pytest.FixtureRequest) -> AsyncIterator[Factory]:
         """Start emulators from a path or a dict; all are stopped after the test."""
         started: list[Harness] = []
+        default_mock = _mock_aws(request)
 
-        async def start(source: Source, *, base_dir: str | Path | None = None) -> Harness:
+        async def start(
+            source: Source, *, base_dir: str | Path | None = None, mock_aws: bool | None = None
+        ) -> Harness:
             harness = await _start(
-                source, Path(base_dir) if base_dir is not None else None, request.config.rootpath
+                source,
+                Path(base_dir) if base_dir is not None else None,
+                request.config.rootpath,
+                default_mock if mock_aws is None else mock_aws,
             )
             started.append(harness)
             return harness

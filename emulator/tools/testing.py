@@ -30,7 +30,15 @@ from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, parse_config
 from emulator.runtime.invocation import Invocation
 
-__all__ = ["Client", "Harness", "InvocationRecord", "LambdaRecord", "Record", "SentRecord"]
+__all__ = [
+    "Client",
+    "Harness",
+    "InvocationRecord",
+    "LambdaRecord",
+    "LocalAws",
+    "Record",
+    "SentRecord",
+]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -225,27 +233,74 @@ class Client:
         return (received.code, received.reason) if received else (None, "")
 
 
+class LocalAws:
+    """The mocked AWS services of an emulator (``mock_aws=True``), for a test's own calls.
+
+    ``client("dynamodb")`` is a boto3 client of the same services the handlers
+    call (its calls never leave the process); ``items("connections")`` a
+    table's items as plain values, ``messages("orders")`` a queue's bodies.
+    """
+
+    def __init__(self, emulator: Emulator) -> None:
+        self._emulator = emulator
+
+    def _aws(self) -> Any:
+        aws = self._emulator.aws
+        if aws is None:
+            raise AssertionError("the emulator is stopped, or does not mock AWS (mock_aws=True)")
+        return aws
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        return self._aws().client(service, region)
+
+    def items(self, table: str, region: str | None = None) -> list[dict[str, Any]]:
+        """Every item of ``table``, as boto3's resource API gives them (numbers as
+        int or float)."""
+        from emulator.runtime.aws_view import table_items
+
+        return table_items(self._aws(), table, region)
+
+    def messages(self, queue: str, region: str | None = None) -> list[str]:
+        """The bodies of the messages in ``queue``, received or not, oldest first."""
+        aws = self._aws()
+        return [m["body"] for m in aws.queue_messages(region or aws.region, queue)]
+
+
 class Harness:
-    """An emulator on 127.0.0.1, port 0, with a :class:`Record` attached."""
+    """An emulator on 127.0.0.1, port 0, with a :class:`Record` attached.
+
+    With ``mock_aws``, :attr:`aws` reaches the mocked AWS services.
+    """
 
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.record = Record()
         emulator.observers.append(self.record.observe)
+        self.aws = LocalAws(emulator)
         self._clients: list[Client] = []
 
     @classmethod
     def from_config(
-        cls, config: ApiConfig | Mapping[str, Any] | str | Path, *, base_dir: Path | None = None
+        cls,
+        config: ApiConfig | Mapping[str, Any] | str | Path,
+        *,
+        base_dir: Path | None = None,
+        mock_aws: bool | None = None,
+        state_dir: str | Path | None = None,
     ) -> Harness:
-        """From an :class:`ApiConfig`, a routes.yaml path, or routes given as a dict."""
+        """From an :class:`ApiConfig`, a routes.yaml path, or routes given as a dict.
+
+        ``mock_aws`` (default: the config's ``mockAws``) runs the AWS services
+        in-process, its resources created; ``state_dir`` keeps their data.
+        """
         if isinstance(config, str | Path):
             api = load_config(config)
         elif isinstance(config, ApiConfig):
             api = config
         else:
             api = parse_config(dict(config), base_dir=base_dir or Path.cwd(), source="<inline>")
-        return cls(Emulator(api, host="127.0.0.1", port=0))
+        emulator = Emulator(api, host="127.0.0.1", port=0, mock_aws=mock_aws, state_dir=state_dir)
+        return cls(emulator)
 
     async def __aenter__(self) -> Harness:
         await self.emulator.start()

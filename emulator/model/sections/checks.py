@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from emulator.errors import ConfigError
+from emulator.model.references import Reference
 
 __all__ = [
     "MAX_WAIT",
@@ -28,6 +29,7 @@ __all__ = [
     "flag",
     "handler_string",
     "mapping",
+    "resource_reference",
     "seconds",
     "show",
     "strings",
@@ -113,8 +115,14 @@ def flag(value: object, key: str) -> bool:
     return value
 
 
-def environment(data: object, key: str) -> dict[str, str]:
-    """Variables as strings, like Lambda's: bools become 'true'/'false', numbers str()."""
+def environment(data: object, key: str, *, references: bool = False) -> dict[str, str]:
+    """Variables as strings, like Lambda's: bools become 'true'/'false', numbers str().
+
+    With ``references``, a value may name a resource of ``resources:``
+    (``!Ref ConnectionsTable``, ``!GetAtt Orders.Arn``): it is kept as a
+    reference token (:mod:`emulator.model.references`), resolved when the
+    function runs; whether the resource exists is checked with the section.
+    """
     if data is None:
         return {}
     document = mapping(data, key, "a mapping of variable names to values")
@@ -123,8 +131,32 @@ def environment(data: object, key: str) -> dict[str, str]:
         if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
             problem = f"variable names must be non-empty strings without '=', got {show(name)}"
             raise ConfigError(problem, key=key)
-        variables[name] = _env_value(value, f"{key}.{name}")
+        if references and isinstance(value, Mapping):
+            variables[name] = resource_reference(value, f"{key}.{name}").token()
+        else:
+            variables[name] = _env_value(value, f"{key}.{name}")
     return variables
+
+
+def resource_reference(value: Mapping[object, object], key: str) -> Reference:
+    """``{Ref: X}`` or ``{Fn::GetAtt: [X, Attribute]}`` (``!Ref X``, ``!GetAtt X.Attribute``)."""
+    if len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and isinstance(argument, str) and argument:
+            return Reference(argument)
+        if function == "Fn::GetAtt":
+            parts = argument.split(".", 1) if isinstance(argument, str) else argument
+            if (
+                isinstance(parts, list)
+                and len(parts) == 2
+                and all(isinstance(part, str) and part for part in parts)
+            ):
+                return Reference(parts[0], parts[1])
+    problem = (
+        "must be a string, number or boolean, or name a resource of 'resources'"
+        f" (!Ref LogicalId or !GetAtt LogicalId.Attribute), got {show(value)}"
+    )
+    raise ConfigError(problem, key=key)
 
 
 def _env_value(value: object, key: str) -> str:

@@ -157,7 +157,7 @@ def own_environment(
     settings: Mapping[object, object], common: Mapping[str, str], where: str
 ) -> Mapping[str, str]:
     """A function's environment: the top-level one with its own over it, checked."""
-    own = environment(settings.get("environment"), f"{where}.environment")
+    own = environment(settings.get("environment"), f"{where}.environment", references=True)
     check_environment(own, f"{where}.environment")
     return MappingProxyType({**common, **own}) if own else common
 

@@ -24,7 +24,13 @@ from emulator.errors import ConfigError
 from emulator.model.api import DEFAULT_ROUTE_SELECTION_EXPRESSION
 from emulator.model.templates.functions import FUNCTION_TYPES, Template
 from emulator.model.templates.integrations import NON_PROXY_TYPES, IntegrationImporter
-from emulator.model.templates.intrinsics import REGION, STACK_NAME, OtherStacks, printable
+from emulator.model.templates.intrinsics import (
+    REGION,
+    STACK_NAME,
+    OtherStacks,
+    Unresolvable,
+    printable,
+)
 from emulator.model.templates.model import (
     AuthorizerSpec,
     FunctionSpec,
@@ -33,6 +39,7 @@ from emulator.model.templates.model import (
     build,
     timeout_seconds,
 )
+from emulator.model.templates.resources import declare_resources
 
 __all__ = ["import_cloudformation"]
 
@@ -93,6 +100,10 @@ class _Importer:
             endpoint = f"wss://{api_id}.execute-api.{self.t.resolver.region}.amazonaws.com"
             self.t.resolver.bind(api, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
         self.t.bind_functions()
+        resources = declare_resources(
+            self.t.resources, self.t.resolver, exists=self._exists, warnings=self.t.warnings
+        )
+        self.top_locations["resources"] = "Resources"
         self.integrations = IntegrationImporter(self.t, api)
         if self.t.type_of(api) == _SAM_API:
             name, expression, stage = self._sam_api(api)
@@ -114,6 +125,7 @@ class _Importer:
             top=self.integrations.top(stage),
             others=self._other_functions(),
             region=region,
+            resources=resources,
         )
         return ImportedApi(
             config=config,
@@ -126,6 +138,12 @@ class _Importer:
             warnings=tuple(dict.fromkeys(self.t.warnings)),  # Globals warn once per function
             authorizer=self.authorizer,
         )
+
+    def _exists(self, logical_id: str) -> bool:
+        try:
+            return self.t.resolver.resource_exists(logical_id)
+        except Unresolvable:
+            return False  # the condition's error is reported where it matters
 
     def _other_functions(self) -> list[FunctionSpec]:
         """Every Python function of the template with local code, route or not."""

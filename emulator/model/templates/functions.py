@@ -413,14 +413,19 @@ class Template:
             return value
 
         def stand_in(reference: Reference) -> str:
-            if reference.attribute is None and self.type_of(reference.logical_id) in (
-                _STAND_IN_TYPES
-            ):
+            kind = self.type_of(reference.logical_id)
+            if reference.attribute is None and kind in _STAND_IN_TYPES:
+                # The name --mock-aws creates it under (a bucket's is lower case).
+                name = (
+                    reference.logical_id.lower()
+                    if kind == "AWS::S3::Bucket"
+                    else reference.logical_id
+                )
                 self.warnings.append(
                     f"{key}: {reference} is only known once deployed;"
-                    f" {reference.logical_id!r} stands for it locally"
+                    f" {name!r} stands for it locally"
                 )
-                return reference.logical_id
+                return name
             return reference.token()
 
         return substitute_references(value, stand_in)

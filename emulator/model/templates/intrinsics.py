@@ -33,11 +33,18 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from emulator.model.bounds import MAX_DEPTH, Budget
+from emulator.model.references import (
+    Reference,
+    has_references,
+    printable,
+    references,
+    substitute_references,
+)
+from emulator.model.resources import ACCOUNT_ID
 
 __all__ = [
     "ACCOUNT_ID",
@@ -57,13 +64,9 @@ __all__ = [
 ]
 
 REGION = "us-east-1"
-ACCOUNT_ID = "000000000000"
 PARTITION = "aws"
 STACK_NAME = "local"  # the emulator's stand-in for a deployed stack's name
 
-# Private-use characters: they never occur in a real template.
-_OPEN, _CLOSE = "\ue000", "\ue001"
-_TOKEN = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")
 _SUB_VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
 # Resource types whose Ref is a name given in one of their properties
@@ -108,64 +111,12 @@ NO_VALUE: Any = _NoValue()
 """What ``Ref: AWS::NoValue`` resolves to: the property is absent."""
 
 
-@dataclass(frozen=True)
-class Reference:
-    """A resource named by ``Ref`` (``attribute`` None) or ``Fn::GetAtt``."""
-
-    logical_id: str
-    attribute: str | None = None
-
-    def token(self) -> str:
-        suffix = f".{self.attribute}" if self.attribute is not None else ""
-        return f"{_OPEN}{self.logical_id}{suffix}{_CLOSE}"
-
-    def __str__(self) -> str:
-        if self.attribute is None:
-            return f"Ref {self.logical_id}"
-        return f"Fn::GetAtt {self.logical_id}.{self.attribute}"
-
-
-def references(value: str) -> list[Reference]:
-    """The resources a resolved string refers to, in order."""
-    found = []
-    for inner in _TOKEN.findall(value):
-        logical_id, dot, attribute = inner.partition(".")
-        found.append(Reference(logical_id, attribute if dot else None))
-    return found
-
-
-def substitute_references(value: str, replacement: Callable[[Reference], str]) -> str:
-    """A resolved string with each reference token replaced by ``replacement(reference)``."""
-
-    def replace(match: re.Match[str]) -> str:
-        logical_id, dot, attribute = match.group(1).partition(".")
-        return replacement(Reference(logical_id, attribute if dot else None))
-
-    return _TOKEN.sub(replace, value)
-
-
 def is_intrinsic(value: object) -> bool:
     """Whether ``value`` is one intrinsic function call (``{"Ref": ...}``, ``{"Fn::X": ...}``)."""
     if not isinstance(value, Mapping) or len(value) != 1:
         return False
     (name,) = value
     return name in ("Ref", "Condition") or (isinstance(name, str) and name.startswith("Fn::"))
-
-
-def printable(value: str) -> str:
-    """A resolved string for a message: reference tokens written as ``${Logical.Attr}``."""
-    return _TOKEN.sub(lambda match: "${" + match.group(1) + "}", value)
-
-
-def has_references(value: object) -> bool:
-    """Whether a resolved value holds a reference token anywhere."""
-    if isinstance(value, str):
-        return _OPEN in value
-    if isinstance(value, Mapping):
-        return any(has_references(v) for v in value.values())
-    if isinstance(value, list):
-        return any(has_references(v) for v in value)
-    return False
 
 
 class Resolver:
@@ -272,6 +223,10 @@ class Resolver:
             raise Unresolvable(f"condition {name!r} is not true or false, got {value!r}")
         self._evaluated[name] = value
         return value
+
+    def template_resources(self) -> Mapping[str, Any]:
+        """The template's ``Resources`` section."""
+        return self._resources
 
     def resource_exists(self, logical_id: str) -> bool:
         """False for a resource whose ``Condition`` is false."""

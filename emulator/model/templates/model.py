@@ -147,6 +147,7 @@ def build(
     top: Mapping[str, object] | None = None,
     others: Sequence[FunctionSpec] = (),
     region: str | None = None,
+    resources: Mapping[str, object] | None = None,
 ) -> ApiConfig:
     """The routes.yaml document for ``routes``, parsed into an :class:`ApiConfig`.
 
@@ -160,6 +161,8 @@ def build(
     ``others`` are the template's other Python functions, behind no route:
     declared all the same, so that a handler can invoke them (the Lambda API).
     ``region``, when the template or its loader says which, is the API's.
+    ``resources`` is the routes.yaml ``resources:`` section of the template's
+    tables, queues, topics and buckets (:mod:`.resources`).
     """
     specs = [route.function for route in routes if route.function is not None]
     if authorizer is not None:
@@ -189,6 +192,8 @@ def build(
     elif authorization_type != "NONE":
         document["authorizationType"] = authorization_type
     document.update(top or {})
+    if resources:
+        document["resources"] = dict(resources)
     entries: dict[str, object] = {}
     for route in routes:
         two_way = route.two_way
@@ -290,6 +295,11 @@ def _relocate(
         if key == prefix or key.startswith(prefix + "."):
             return ConfigError(error.problem, key=route.location, source=error.source)
     first = key.split(".", 1)[0]
+    if first == "resources" and "resources" in top_locations:
+        # The template's own Resources section, in the same form.
+        return ConfigError(
+            error.problem, key=top_locations["resources"] + key[len(first) :], source=error.source
+        )
     return ConfigError(error.problem, key=top_locations.get(first, key), source=error.source)
 
 

@@ -37,6 +37,7 @@ from emulator.model.templates.model import (
     build,
     timeout_seconds,
 )
+from emulator.model.templates.resources import declare_resources
 from emulator.model.templates.variables import Variables
 
 __all__ = ["API_LOGICAL_ID", "import_serverless"]
@@ -70,6 +71,7 @@ def import_serverless(
         endpoint = f"wss://{api_id}.execute-api.{importer.v.region}.amazonaws.com"
         importer.resolver.bind(API_LOGICAL_ID, api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
     importer.bind_functions()
+    importer.declare_resources()
     return importer.run()
 
 
@@ -93,6 +95,27 @@ class _Importer:
         )
         self.warnings: list[str] = []
         self._specs: dict[str, FunctionSpec | str] = {}
+        self.resources: dict[str, dict[str, Any]] = {}
+
+    def declare_resources(self) -> None:
+        """The tables, queues, topics and buckets of ``resources.Resources``; binds
+        what ``{Ref: ConnectionsTable}`` and ``Fn::GetAtt`` give in the functions'
+        variables. Before any function is resolved."""
+        section = self.resolver.template_resources()
+
+        def exists(logical_id: str) -> bool:
+            try:
+                return self.resolver.resource_exists(logical_id)
+            except Unresolvable:
+                return False
+
+        self.resources = declare_resources(
+            section,
+            self.resolver,
+            exists=exists,
+            warnings=self.warnings,
+            prefix="resources.Resources",
+        )
 
     def error(self, problem: str, key: str) -> ConfigError:
         return ConfigError(problem, key=key, source=self.source)
@@ -117,6 +140,7 @@ class _Importer:
         top_locations = {
             "routeSelectionExpression": "provider.websocketsApiRouteSelectionExpression",
             "stage": "provider.stage",
+            "resources": "resources.Resources",
         }
         for name, function in self.functions.items():
             if not isinstance(function, Mapping):
@@ -167,6 +191,7 @@ class _Importer:
                 for name in self.functions
                 if isinstance(spec := self.function(str(name)), FunctionSpec)
             ],
+            resources=self.resources,
         )
         service = self.text(self.document.get("service"), "service") or "service"
         # The framework's default API name is "<stage>-<service>-websockets".

@@ -12,21 +12,27 @@ import math
 import re
 from typing import Any
 
+from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig, RouteConfig
 from emulator.model.function import DEFAULT_MEMORY_SIZE, FunctionConfig, LoggingConfig
 from emulator.model.integration import LambdaIntegration
+from emulator.model.references import Reference, references, substitute_references
+from emulator.model.resources import AwsResource, ResourceType
 
 __all__ = [
     "API",
     "Names",
     "api_key_resources",
     "authorizer_resources",
+    "aws_resources",
+    "environment_value",
     "execute_api_arn",
     "function_key",
     "function_resources",
     "functions",
     "invocation_uri",
     "lambda_routes",
+    "named_resources",
     "ref",
     "sub",
     "timeout_ms",
@@ -63,6 +69,58 @@ def api_key_resources(config: ApiConfig, resources: dict[str, Any], names: Names
                 "UsagePlanId": ref(plan),
             },
         }
+
+
+def aws_resources(config: ApiConfig, names: Names) -> dict[str, Any]:
+    """The ``resources`` of the config (tables, queues, topics, buckets), as written."""
+    resources: dict[str, Any] = {}
+    for logical_id, resource in config.resources.items():
+        if logical_id in Names.FIXED:
+            problem = f"the exported template has a resource {logical_id!r} of its own: rename it"
+            raise ConfigError(problem, key=f"resources.{logical_id}", source=config.source)
+        names.reserve(logical_id)
+        resources[logical_id] = {"Type": resource.type.value}
+        if resource.properties:
+            resources[logical_id]["Properties"] = dict(resource.properties)
+    return resources
+
+
+def environment_value(value: str) -> str | dict[str, Any]:
+    """A variable's value in the template: ``!Ref Table`` for one that names a resource."""
+    found = references(value)
+    if not found:
+        return value
+    if len(found) == 1 and value == found[0].token():
+        reference = found[0]
+        if reference.attribute is None:
+            return ref(reference.logical_id)
+        return {"Fn::GetAtt": [reference.logical_id, reference.attribute]}
+    escaped = value.replace("${", "${!")
+    return sub(substitute_references(escaped, _sub_variable))
+
+
+def _sub_variable(reference: Reference) -> str:
+    suffix = f".{reference.attribute}" if reference.attribute is not None else ""
+    return "${" + reference.logical_id + suffix + "}"
+
+
+# The SAM policy template that lets a function use a resource it names.
+def _resource_policy(resource: AwsResource) -> dict[str, Any]:
+    logical_id = resource.logical_id
+    if resource.type is ResourceType.QUEUE:
+        name = {"Fn::GetAtt": [logical_id, "QueueName"]}
+        return {"SQSSendMessagePolicy": {"QueueName": name}}
+    if resource.type is ResourceType.TOPIC:
+        return {"SNSPublishMessagePolicy": {"TopicName": {"Fn::GetAtt": [logical_id, "TopicName"]}}}
+    if resource.type is ResourceType.BUCKET:
+        return {"S3CrudPolicy": {"BucketName": ref(logical_id)}}
+    return {"DynamoDBCrudPolicy": {"TableName": ref(logical_id)}}
+
+
+def named_resources(function: FunctionConfig, config: ApiConfig) -> list[AwsResource]:
+    """The resources a function's variables name, in the config's order."""
+    named = {ref.logical_id for value in function.environment.values() for ref in references(value)}
+    return [resource for key, resource in config.resources.items() if key in named]
 
 
 def authorizer_resources(
@@ -148,7 +206,9 @@ def function_resources(
         if config.environment.get(name) != value
     }
     if own:
-        properties["Environment"] = {"Variables": own}
+        properties["Environment"] = {
+            "Variables": {name: environment_value(value) for name, value in own.items()}
+        }
     properties["Policies"] = [
         {
             "Statement": [
@@ -158,7 +218,8 @@ def function_resources(
                     "Resource": [execute_api_arn()],
                 }
             ]
-        }
+        },
+        *(_resource_policy(resource) for resource in named_resources(function, config)),
     ]
     return {
         logical_id: {"Type": "AWS::Serverless::Function", "Properties": properties},
@@ -203,10 +264,10 @@ def sub(text: str) -> dict[str, Any]:
 class Names:
     """CloudFormation logical ids: ASCII letters and digits, unique in the template."""
 
-    _FIXED = frozenset({API, "Deployment", "Stage", "Authorizer", "AuthorizerPermission"})
+    FIXED = frozenset({API, "Deployment", "Stage", "Authorizer", "AuthorizerPermission"})
 
     def __init__(self) -> None:
-        self._used: set[str] = set(self._FIXED)
+        self._used: set[str] = set(self.FIXED)
         self._routes: dict[str, str] = {}
 
     def route(self, route_key: str) -> str:
@@ -222,6 +283,10 @@ class Names:
             self._routes[route_key] = candidate
             self._used.update({candidate, f"{candidate}Route"})
         return self._routes[route_key]
+
+    def reserve(self, logical_id: str) -> None:
+        """A logical id the config gives (a resource's): never generated for another."""
+        self._used.add(logical_id)
 
     def unique(self, name: str) -> str:
         candidate, number = name, 2

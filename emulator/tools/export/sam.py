@@ -14,6 +14,10 @@ deploys:
   ``execute-api:ManageConnections`` so that it can post to connections, and an
   ``AWS::Lambda::Permission`` letting API Gateway invoke it;
 * a ``Deployment`` and a ``Stage`` named as the config's ``stage``;
+* the ``resources`` (tables, queues, topics, buckets) as written; a variable
+  that names one becomes ``!Ref``/``!GetAtt``, and its function gets the SAM
+  policy template to use it (``DynamoDBCrudPolicy``, ``SQSSendMessagePolicy``,
+  ``SNSPublishMessagePolicy``, ``S3CrudPolicy``);
 * the ``$connect`` authorization: ``AWS_IAM``, or the ``authorizer`` (an
   ``AWS::ApiGatewayV2::Authorizer`` of type ``REQUEST``, its function and permission);
 * routes with an ``integration:`` (``HTTP_PROXY``, ``HTTP``, ``AWS``, ``MOCK``)
@@ -42,6 +46,8 @@ from emulator.tools.export.resources import (
     Names,
     api_key_resources,
     authorizer_resources,
+    aws_resources,
+    environment_value,
     function_key,
     function_resources,
     functions,
@@ -60,6 +66,7 @@ DEFAULT_RUNTIME = "python3.13"
 def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     """The SAM template (YAML text) that deploys ``config`` to AWS."""
     names = Names()
+    tables_and_queues = aws_resources(config, names)
     resources: dict[str, Any] = {
         API: {
             "Type": "AWS::ApiGatewayV2::Api",
@@ -121,6 +128,7 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
     if config.stage_variables:
         resources["Stage"]["Properties"]["StageVariables"] = dict(config.stage_variables)
     api_key_resources(config, resources, names)
+    resources.update(tables_and_queues)
     for key, logical_id in lambda_functions.items():
         served = [(r, i) for r, i in lambda_routes(config) if function_key(i.function) == key]
         function = served[0][1].function
@@ -147,7 +155,9 @@ def export_sam(config: ApiConfig, *, runtime: str = DEFAULT_RUNTIME) -> str:
         },
     }
     if config.environment:
-        template["Globals"]["Function"]["Environment"] = {"Variables": dict(config.environment)}
+        template["Globals"]["Function"]["Environment"] = {
+            "Variables": {name: environment_value(v) for name, v in config.environment.items()}
+        }
     return _header(config) + dump_yaml(template, short_forms=True)
 
 

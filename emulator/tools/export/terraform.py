@@ -16,7 +16,9 @@ the AWS provider (5.x) and the archive provider:
   integration with its ``aws_apigatewayv2_integration_response`` resources),
   and for a two-way route an ``aws_apigatewayv2_route_response``;
 * ``$connect``'s authorization: ``AWS_IAM``, or the ``authorizer`` as an
-  ``aws_apigatewayv2_authorizer`` of type ``REQUEST``.
+  ``aws_apigatewayv2_authorizer`` of type ``REQUEST``;
+* the ``resources`` (:mod:`.terraform_resources`), which the functions' role
+  may use and their variables refer to.
 
 Paths are written relative to ``path.module``: save the file beside the
 config. It reads back through :func:`emulator.model.templates.load_terraform`
@@ -36,6 +38,11 @@ from emulator.model.function import FunctionConfig
 from emulator.model.integration import IntegrationConfig, LambdaIntegration
 from emulator.tools.export.hcl import BLOCK, write_hcl
 from emulator.tools.export.resources import Names, function_key, functions, lambda_routes
+from emulator.tools.export.terraform_resources import (
+    resource_policy,
+    terraform_resources,
+    terraform_value,
+)
 
 __all__ = ["export_terraform"]
 
@@ -64,6 +71,14 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
         },
     )
     _role(resource)
+    terraform_resources(config.resources, resource)
+    if config.resources:
+        policy = {"Version": "2012-10-17", "Statement": resource_policy(config.resources)}
+        resource(
+            "aws_iam_role_policy",
+            "resources",
+            {"role": "${aws_iam_role.functions.id}", "policy": f"${{jsonencode({_hcl(policy)})}}"},
+        )
     by_key = functions(config, names)
     timeouts: dict[str, float] = {}
     for route, integration in lambda_routes(config):
@@ -73,7 +88,9 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
         logical = by_key[function_key(integration.function)]
         if logical in timeouts:
             function = integration.function
-            _function(resource, data, _name(logical), function, timeouts.pop(logical), runtime)
+            _function(
+                resource, data, _name(logical), function, timeouts.pop(logical), runtime, config
+            )
     authorization = _authorization(
         config, resource, data, names.unique("AuthorizerFunction"), runtime
     )
@@ -191,6 +208,7 @@ def _function(
     function: FunctionConfig,
     timeout: float,
     runtime: str,
+    config: ApiConfig,
 ) -> None:
     code = function.code_uri.as_posix() if function.code_uri is not None else ""
     zipped = _snake(code) or "code"  # one archive per code folder
@@ -214,7 +232,11 @@ def _function(
         "timeout": min(900, max(1, math.ceil(timeout))),
     }
     if function.environment:
-        body["environment"] = [{"variables": _map(function.environment), _BLOCK: True}]
+        variables = {
+            _q(key): terraform_value(value, config.resources)
+            for key, value in function.environment.items()
+        }
+        body["environment"] = [{"variables": variables, _BLOCK: True}]
     resource("aws_lambda_function", name, body)
     resource(
         "aws_lambda_permission",
@@ -238,7 +260,7 @@ def _authorization(
         return {}
     authorizer = config.authorizer
     name = _name(logical)
-    _function(resource, data, name, authorizer.function, authorizer.timeout, runtime)
+    _function(resource, data, name, authorizer.function, authorizer.timeout, runtime, config)
     body: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
         "name": _q("authorizer"),

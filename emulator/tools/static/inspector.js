@@ -269,6 +269,47 @@
     byId("no-connections").hidden = connections.size > 0;
   }
 
+  // The mocked AWS services: each table with its items, queues, topics, buckets.
+  const cell = (value) => (typeof value === "string" ? value : JSON.stringify(value));
+  const plural = (count, noun) => `${count} ${noun}${count === 1 ? "" : "s"}`;
+  function itemsTable(table) {
+    const columns = [...table.key];
+    for (const item of table.items) {
+      for (const name of Object.keys(item)) if (!columns.includes(name)) columns.push(name);
+    }
+    return el("table", { class: "items" },
+      el("thead", {}, el("tr", {}, ...columns.map((name) => el("th", { scope: "col", text: name })))),
+      el("tbody", {}, ...table.items.map((item) =>
+        el("tr", {}, ...columns.map((name) => el("td", { text: name in item ? cell(item[name]) : "" }))))),
+    );
+  }
+  function renderAws(message) {
+    byId("aws-panel").hidden = false;
+    const parts = [];
+    for (const table of message.tables) {
+      const shown = table.items.length < table.count ? ` (the first ${table.items.length} shown)` : "";
+      parts.push(el("div", { class: "aws-resource", "data-table": table.name },
+        el("h3", {}, code(table.name), ` DynamoDB table, ${table.region}`),
+        el("p", { class: "hint", text: `key ${table.key.join(", ")}: ${plural(table.count, "item")}${shown}` }),
+        table.items.length ? itemsTable(table) : null));
+    }
+    for (const queue of message.queues) {
+      parts.push(el("div", { class: "aws-resource", "data-queue": queue.name },
+        el("h3", {}, code(queue.name), ` SQS queue, ${queue.region}: ${plural(queue.messages.length, "message")}`),
+        el("ul", { class: "trace" }, ...queue.messages.map((body) => el("li", {}, code(body))))));
+    }
+    for (const topic of message.topics) {
+      parts.push(el("div", { class: "aws-resource" }, el("h3", {}, code(topic.name), ` SNS topic, ${topic.region}`)));
+    }
+    for (const bucket of message.buckets) {
+      parts.push(el("div", { class: "aws-resource", "data-bucket": bucket.name },
+        el("h3", {}, code(bucket.name), ` S3 bucket: ${plural(bucket.objects.length, "object")}`),
+        el("ul", { class: "trace" }, ...bucket.objects.map((o) => el("li", {}, code(o.key), ` ${plural(o.size, "byte")}`)))));
+    }
+    byId("aws-data").replaceChildren(...parts);
+    byId("no-aws").hidden = parts.length > 0;
+  }
+
   // The feed.
   function setFeedStatus(text, tone) {
     feedStatus.textContent = text;
@@ -316,6 +357,8 @@
       }
     } else if (message.type === "route" && message.id === requestCount) {
       showRoute(message);
+    } else if (message.type === "aws") {
+      renderAws(message);
     }
   }
   function connectFeed() {
