@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 5.0
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -140,33 +141,46 @@ class Record:
         self, route_key: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT
     ) -> list[InvocationRecord]:
         """Wait until ``route_key`` was invoked ``count`` times (its result known)."""
-
-        async def reached() -> list[InvocationRecord]:
-            while True:
-                found = [i for i in self.invocations if i.route_key == route_key]
-                if len(found) >= count:
-                    return found
-                self._changed.clear()
-                await self._changed.wait()
-
-        try:
-            return await asyncio.wait_for(reached(), timeout)
-        except TimeoutError:
-            seen = [i.route_key for i in self.invocations]
-            raise AssertionError(
-                f"{route_key!r} was not invoked {count} time(s) within {timeout} s; "
-                f"invocations so far: {seen}"
-            ) from None
+        return await self._wait_for(
+            self.invocations,
+            lambda record: record.route_key == route_key,
+            count,
+            timeout,
+            lambda seen: (
+                f"{route_key!r} was not invoked {count} time(s) within {timeout} s;"
+                f" invocations so far: {[i.route_key for i in seen]}"
+            ),
+        )
 
     async def wait_for_lambda(
         self, function: str, count: int = 1, timeout: float = DEFAULT_TIMEOUT
     ) -> list[LambdaRecord]:
         """Wait until ``function`` was invoked through the Lambda API ``count`` times
         and those invocations are over (an ``Event`` one included)."""
+        return await self._wait_for(
+            self.lambda_invocations,
+            lambda record: record.function == function,
+            count,
+            timeout,
+            lambda seen: (
+                f"function {function!r} was not invoked {count} time(s) within"
+                f" {timeout} s; Lambda API invocations so far: {[i.function for i in seen]}"
+            ),
+        )
 
-        async def reached() -> list[LambdaRecord]:
+    async def _wait_for(
+        self,
+        records: list[R],
+        wanted: Callable[[R], bool],
+        count: int,
+        timeout: float,
+        failure: Callable[[list[R]], str],
+    ) -> list[R]:
+        """The records ``wanted`` picks, once there are ``count`` of them."""
+
+        async def reached() -> list[R]:
             while True:
-                found = [i for i in self.lambda_invocations if i.function == function]
+                found = [record for record in records if wanted(record)]
                 if len(found) >= count:
                     return found
                 self._changed.clear()
@@ -175,11 +189,7 @@ class Record:
         try:
             return await asyncio.wait_for(reached(), timeout)
         except TimeoutError:
-            seen = [i.function for i in self.lambda_invocations]
-            raise AssertionError(
-                f"function {function!r} was not invoked {count} time(s) within {timeout} s;"
-                f" Lambda API invocations so far: {seen}"
-            ) from None
+            raise AssertionError(failure(records)) from None
 
 
 class Client:
