@@ -2,6 +2,11 @@
 
     python -m bench.server --kind baseline --app echo [--uvloop] [--core N]
     python -m bench.server --kind emulator --app echo_sync [--uvloop] [--core N]
+    python -m bench.server --serve-folder DIR --app echo_sync
+
+The third form only writes DIR: the app as a user's project (routes.yaml beside
+its handler module), for ``apigw-ws serve`` to serve as users run it (the
+suite's ``serve`` mode, :func:`write_serve_folder`).
 
 Prints its port on one line once it listens (after pinning all its threads to
 ``--core``), and stops on SIGTERM or SIGINT. The baseline is a bare
@@ -15,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -55,6 +62,19 @@ EMULATOR_APPS: dict[str, dict[str, Any]] = {
     "idle": {"$default": _ECHO},
 }
 BASELINE_APPS = ("echo", "connect", "broadcast", "idle")
+SERVE_LOG = "serve.log"
+
+
+def write_serve_folder(app: str, folder: Path) -> Path:
+    """Lay ``app`` out as a user's project: ``routes.yaml`` beside its handler
+    module; returns the config's path. ``apigw-ws serve`` run there (its log
+    going to ``serve.log`` in the same folder) is what the serve mode measures."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HANDLERS / "bench_handlers.py", folder / "bench_handlers.py")
+    config = folder / "routes.yaml"
+    # JSON is YAML: the same routes the embedded emulator serves.
+    config.write_text(json.dumps({"routes": EMULATOR_APPS[app]}, indent=2) + "\n")
+    return config
 
 
 async def _serve_baseline(app: str, port: int, ready: Callable[[int], None]) -> None:
@@ -119,12 +139,20 @@ async def _stopped() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
-    parser.add_argument("--kind", choices=("baseline", "emulator"), required=True)
+    parser.add_argument("--kind", choices=("baseline", "emulator"))
     parser.add_argument("--app", required=True, help="which routes/handler to serve")
+    parser.add_argument("--serve-folder", type=Path, help="only write the app's folder here")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--core", type=int, default=None, help="pin every thread to this core")
     args = parser.parse_args(argv)
+    if args.serve_folder is not None:
+        if args.app not in EMULATOR_APPS:
+            parser.error(f"--app is one of {', '.join(EMULATOR_APPS)}")
+        print(write_serve_folder(args.app, args.serve_folder))
+        return 0
+    if args.kind is None:
+        parser.error("--kind is required")
     apps = BASELINE_APPS if args.kind == "baseline" else tuple(EMULATOR_APPS)
     if args.app not in apps:
         parser.error(f"--app for {args.kind} is one of {', '.join(apps)}")
