@@ -5,6 +5,13 @@ long it took and what came of it; the ``apigw`` extra carries the same as
 fields, for ``--log-format json`` and for tools. Callers check
 ``EVENTS.isEnabledFor(logging.INFO)`` first, so that nothing is built for a
 line nobody reads.
+
+A line costs a LogRecord only when someone may want one. ``apigw-ws serve``
+registers its handler as a :class:`LineWriter` (:func:`write_lines_to`): while
+that handler is the only one a line would reach, with no filter on the way,
+the line's text goes to it directly, without a record, its fields or the
+caller's frame being looked up. A handler or filter of the user's (pytest's
+``caplog``, a ``logging.config`` of their own) gets records as before.
 """
 
 from __future__ import annotations
@@ -14,9 +21,51 @@ from typing import Any
 
 from emulator.runtime.invocation import Invocation
 
-__all__ = ["EVENTS", "log_close", "log_connect", "log_frame"]
+__all__ = ["EVENTS", "LineWriter", "log_close", "log_connect", "log_frame", "write_lines_to"]
 
 EVENTS = logging.getLogger("emulator.events")
+_EMULATOR = logging.getLogger("emulator")
+_ROOT = logging.getLogger()
+
+
+class LineWriter(logging.Handler):
+    """A logging handler that also takes a line of the gateway's log as text."""
+
+    def write_line(self, text: str) -> None:
+        raise NotImplementedError
+
+
+_writer: LineWriter | None = None  # the handler serve installed on the root logger
+
+
+def write_lines_to(writer: LineWriter | None) -> None:
+    """Give the gateway's lines to ``writer`` (a handler on the root logger)
+    while it is the only handler they would reach; None: records again."""
+    global _writer
+    _writer = writer
+
+
+def _direct() -> LineWriter | None:
+    """The writer, if a record would reach it and nothing else: the same
+    loggers' handlers, filters and propagation as ``Logger.callHandlers``."""
+    writer = _writer
+    roots = _ROOT.handlers
+    if (
+        writer is None
+        or len(roots) != 1
+        or roots[0] is not writer
+        or EVENTS.handlers
+        or EVENTS.filters
+        or not EVENTS.propagate
+        or _EMULATOR.handlers
+        or _EMULATOR.filters
+        or not _EMULATOR.propagate
+        or _ROOT.filters
+    ):
+        return None
+    if writer.filters or writer.level > logging.INFO:
+        return None
+    return writer
 
 
 def _outcome(invocation: Invocation) -> str:
@@ -66,6 +115,10 @@ def log_connect(
         text += f", {why}"
     if handler is not None and invocation is not None:
         text += f" ({step} {handler} {_outcome(invocation)})"
+    direct = _direct()
+    if direct is not None:
+        direct.write_line(text)
+        return
     EVENTS.info(
         text,
         extra={
@@ -105,6 +158,10 @@ def log_frame(
     else:
         assert invocation is not None, "a routed frame is logged with its invocation"
         text = f"{connection_id} frame → {route_key} ({why}) {handler} {_outcome(invocation)}"
+    direct = _direct()
+    if direct is not None:
+        direct.write_line(text)
+        return
     EVENTS.info(
         text,
         extra={
@@ -131,6 +188,10 @@ def log_close(
     text = f"{connection_id} close {code} {reason!r}"
     if handler is not None and invocation is not None:
         text += f" ($disconnect {handler} {_outcome(invocation)})"
+    direct = _direct()
+    if direct is not None:
+        direct.write_line(text)
+        return
     EVENTS.info(
         text,
         extra={

@@ -5,27 +5,55 @@ long it took and what came of it (:mod:`emulator.gateway.log` writes them);
 a handler's own ``print`` and ``logging`` output appears under the function
 and request id that wrote it (:mod:`emulator.runtime.output`).
 ``--log-format json`` gives the same as JSON lines.
+
+Lines are written in batches: a line joins the batch, and the batch is written
+with one call when the event loop next turns (at once when no loop runs), so
+that 50 clients' frames cost one write, not 50. The gateway's own lines come
+as text, without a LogRecord (:func:`emulator.gateway.log.write_lines_to`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import json
 import logging
+import threading
+import time
 from typing import Any, TextIO
 
+from emulator.gateway.log import LineWriter, write_lines_to
 from emulator.runtime.output import (
     capture_output,
     real_stderr,
     release_output,
 )
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure", "unconfigure"]
+__all__ = ["BatchedStreamHandler", "JsonFormatter", "TextFormatter", "configure", "unconfigure"]
+
+
+class _Clock:
+    """``12:00:01.234`` for a moment, the ``12:00:01.`` part worked out once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, moment: float, msecs: float | None = None) -> str:
+        second = int(moment)
+        if second != self._second:
+            self._prefix = time.strftime("%H:%M:%S.", time.localtime(second))
+            self._second = second
+        if msecs is None:
+            msecs = (moment - second) * 1000
+        return f"{self._prefix}{int(msecs):03d}"
+
+
+_clock_at = _Clock()
 
 
 def _clock(record: logging.LogRecord) -> str:
-    moment = datetime.datetime.fromtimestamp(record.created)
-    return moment.strftime("%H:%M:%S.") + f"{int(record.msecs):03d}"
+    return _clock_at(record.created, record.msecs)
 
 
 class TextFormatter(logging.Formatter):
@@ -62,7 +90,66 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-_configured: logging.Handler | None = None
+class BatchedStreamHandler(logging.StreamHandler, LineWriter):  # type: ignore[type-arg]
+    """A stream handler whose lines are written in batches, once per turn of
+    the event loop, in the order they came, from whichever thread; and which
+    takes the gateway's lines as ready text (``write_line``)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._batch: list[str] = []
+        self._batch_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._add(self.format(record) + self.terminator)
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit: say so on stderr, never raise
+            self.handleError(record)
+
+    def write_line(self, text: str) -> None:
+        """A gateway line (``emulator.events``, INFO), timestamped as the text format does."""
+        self._add(f"{_clock_at(time.time())} {text}\n")
+
+    def _add(self, line: str) -> None:
+        with self._batch_lock:
+            self._batch.append(line)
+            first = len(self._batch) == 1
+        if not first:
+            return  # a write is on its way
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None:
+            self._loop = loop
+            loop.call_soon(self.flush)
+            return
+        known = self._loop
+        if known is not None:  # from a handler's thread, while the loop runs
+            try:
+                known.call_soon_threadsafe(self.flush)
+                return
+            except RuntimeError:  # the loop is closed
+                self._loop = None
+        self.flush()
+
+    def flush(self) -> None:
+        with self._batch_lock:
+            lines, self._batch = self._batch, []
+        self.acquire()
+        try:
+            if lines:
+                self.stream.write("".join(lines))
+            if hasattr(self.stream, "flush"):
+                self.stream.flush()
+        except (OSError, ValueError):  # a stream closed or broken under us
+            pass
+        finally:
+            self.release()
+
+
+_configured: BatchedStreamHandler | None = None
 
 
 def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
@@ -72,10 +159,12 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
     """
     global _configured
     unconfigure()
-    handler = logging.StreamHandler(stream or real_stderr())
+    handler = BatchedStreamHandler(stream or real_stderr())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()
     root.addHandler(handler)
+    # JSON lines carry the fields of a record: they take the record's way.
+    write_lines_to(handler if fmt == "text" else None)
     # Lambda's Python runtime leaves the root logger at WARNING: a handler that
     # wants its INFO lines sets the level itself, on AWS as here.
     root.setLevel(logging.WARNING)
@@ -91,7 +180,9 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
 def unconfigure() -> None:
     """Remove what :func:`configure` installed, and give the streams back."""
     global _configured
+    write_lines_to(None)
     if _configured is not None:
         logging.getLogger().removeHandler(_configured)
+        _configured.flush()
         _configured = None
     release_output()
