@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -100,6 +101,91 @@ def test_threads_beyond_the_core_retire_when_idle() -> None:
         while pool.threads > 1 and time.monotonic() < deadline:
             time.sleep(0.01)  # waiting on the threads' own idle timeout, bounded
         assert pool.threads == 1
+    finally:
+        release.set()
+        pool.shutdown()
+
+
+class _CountedWake:
+    """The pool's wake-up queue, telling how many workers wait on it."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
+        self._changed = threading.Condition()
+        self.waiting = 0
+
+    def put(self, item: bool | None) -> None:
+        self._queue.put(item)
+
+    def get(self, timeout: float | None = None) -> bool | None:
+        with self._changed:
+            self.waiting += 1
+            self._changed.notify_all()
+        try:
+            return self._queue.get(timeout=timeout)
+        finally:
+            with self._changed:
+                self.waiting -= 1
+
+    def until_waiting(self, count: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.waiting == count, 5)
+
+
+def _idle_pool(workers: int, checks: list[Callable[[], None]]) -> WorkerPool:
+    """A pool whose ``workers`` threads are started and idle, waiting for a wake-up."""
+    pool = WorkerPool(
+        16, core_threads=workers, grow_after_s=0.0, schedule=lambda _d, c: checks.append(c)
+    )
+    wake = _CountedWake()
+    pool._wake = wake  # type: ignore[assignment]
+    started = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        pool.submit(lambda: started.wait(5) and None)
+    started.wait(5)
+    wake.until_waiting(workers)
+    while checks:  # the start-up's growth checks, due now: nothing waits any more
+        checks.pop()()
+    return pool
+
+
+def test_a_batch_wakes_one_idle_worker_which_runs_it_in_order() -> None:
+    checks: list[Callable[[], None]] = []
+    pool = _idle_pool(2, checks)
+    ran: list[tuple[int, int]] = []
+    done = threading.Event()
+    try:
+        jobs = [lambda n=n: ran.append((n, threading.get_ident())) for n in range(20)]
+        pool.submit_many([*jobs, done.set])
+        assert done.wait(5)
+        assert [n for n, _ in ran] == list(range(20))
+        assert len({thread for _, thread in ran}) == 1  # one wake-up, one worker
+        assert pool.threads == 2
+    finally:
+        pool.shutdown()
+
+
+def test_a_job_behind_a_blocked_one_in_its_batch_gets_another_worker() -> None:
+    """One handler blocking must not hold up the next one of the same batch:
+    the growth check wakes the idle worker (Lambda runs both at once)."""
+    checks: list[Callable[[], None]] = []
+    pool = _idle_pool(2, checks)
+    blocked = threading.Event()
+    release = threading.Event()
+    second_ran = threading.Event()
+
+    def blocks() -> None:
+        blocked.set()
+        release.wait(5)
+
+    try:
+        pool.submit_many([blocks, second_ran.set])
+        assert blocked.wait(5)
+        assert not second_ran.is_set()  # it waits behind the blocked job, for now
+        assert checks, "a growth check is due while jobs wait"
+        checks.pop()()  # the loop's call_later, due now
+        assert second_ran.wait(5)
+        assert pool.threads == 2  # the idle worker took it: no new thread
     finally:
         release.set()
         pool.shutdown()

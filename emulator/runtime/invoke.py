@@ -350,6 +350,7 @@ class Invoker:
         self.platform_logs = platform_logs  # START, END and REPORT lines per invocation
         self._pool = WorkerPool(self._max_threads)
         self._inbox: LoopInbox | None = None
+        self._outbox: list[Callable[[], None]] = []  # jobs for the next hand-over
         self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: dict[tuple[float, bool], _Deadlines] = {}
         # Per loaded handler, by identity (a reload loads new handlers).
@@ -415,6 +416,7 @@ class Invoker:
             inbox = self._inbox = LoopInbox(loop)
         if self._pool_loop is not loop:
             # The pool grows on the loop's clock: a few threads, more when jobs wait.
+            self._hand_over()  # what a previous loop left: the old workers run it
             self._pool.shutdown()
             self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
             self._pool_loop = loop
@@ -459,8 +461,19 @@ class Invoker:
                 value = run_context.run(_call_sync, function, event, context)
                 inbox.put(pending.finish, value)
 
-            self._pool.submit(job)
+            outbox = self._outbox
+            outbox.append(job)
+            if len(outbox) == 1:
+                loop.call_soon(self._hand_over)
         return aws_request_id
+
+    def _hand_over(self) -> None:
+        """Give the workers the sync invocations this turn of the loop started,
+        as one batch: one wake-up for all of them (results come back the same way,
+        through the :class:`LoopInbox`)."""
+        jobs, self._outbox = self._outbox, []
+        if jobs:
+            self._pool.submit_many(jobs)
 
     def _throttle(
         self,
@@ -570,4 +583,5 @@ class Invoker:
 
     def shutdown(self) -> None:
         # Blocked handler threads cannot be killed; they are daemons.
+        self._hand_over()
         self._pool.shutdown()

@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 __all__ = ["LoopInbox", "WorkerPool"]
@@ -44,6 +44,13 @@ class WorkerPool:
     them are blocked (or waiting on I/O), and then more threads help. Threads
     beyond the core that stay idle for ``retire_after_s`` end. Without a
     ``schedule``, a thread starts whenever no worker is free.
+
+    Jobs wait in one queue that every worker takes from, one job at a time;
+    a batch (:meth:`submit_many`) wakes one idle worker, not one per job: a
+    woken worker runs the jobs one after another while the loop goes on, and
+    each wake-up is a thread switch on a busy core. The growth check wakes
+    the other idle workers, and then starts threads, when jobs wait and no
+    worker took one for ``grow_after_s``.
     """
 
     def __init__(
@@ -62,13 +69,15 @@ class WorkerPool:
         self._retire_after_s = retire_after_s
         self._schedule = schedule
         self._name = name
-        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._jobs: collections.deque[Job] = collections.deque()
+        # One item per wake-up of an idle worker (None: end).
+        self._wake: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        # All three under the lock: threads alive, jobs queued and not yet taken,
-        # workers waiting for a job. A job lacks a worker while waiting > idle.
+        # All under the lock: threads alive, workers waiting for a wake-up, and
+        # wake-ups on their way to them. An idle worker is free when idle > woken.
         self._threads = 0
-        self._waiting = 0
         self._idle = 0
+        self._woken = 0
         self._check_pending = False
         self._closed = False
         self._last_taken = 0.0  # monotonic time a worker last took a job
@@ -88,7 +97,7 @@ class WorkerPool:
                 return
             self._abandoned.add(thread_id)
             self._threads -= 1
-            lacking = self._waiting > self._idle and not self._closed
+            lacking = bool(self._jobs) and self._idle <= self._woken and not self._closed
             if lacking:
                 self._threads += 1
         if lacking:
@@ -96,22 +105,31 @@ class WorkerPool:
 
     def submit(self, job: Job) -> None:
         """Run ``job`` on a worker thread. It must not raise."""
-        start = check = False
+        self.submit_many((job,))
+
+    def submit_many(self, jobs: Collection[Job]) -> None:
+        """Run ``jobs`` on worker threads, in order of taking; none may raise."""
+        start = wake = check = 0
         with self._lock:
             if self._closed:
                 raise RuntimeError("the worker pool is shut down")
-            self._waiting += 1
-            if self._waiting > self._idle:  # no free worker for this one
-                if self._threads < self._core_threads or (
-                    self._schedule is None and self._threads < self._max_threads
-                ):
-                    self._threads += 1
-                    start = True
-                elif self._schedule is not None and not self._check_pending:
-                    # The workers are busy, maybe blocked: look again soon.
-                    self._check_pending = check = True
-        self._jobs.put(job)
-        if start:
+            self._jobs.extend(jobs)
+            if self._idle > self._woken:
+                self._woken += 1  # a free worker takes them, one after another
+                wake = 1
+            elif self._threads < self._core_threads:
+                self._threads += 1
+                start = 1
+            elif self._schedule is None:
+                # No loop to check on them: a thread per job no worker is free for.
+                start = min(len(jobs), self._max_threads - self._threads)
+                self._threads += start
+            if self._schedule is not None and not self._check_pending and len(self._jobs) > wake:
+                # Jobs wait for workers that are busy, maybe blocked: look again soon.
+                self._check_pending = check = True
+        if wake:
+            self._wake.put(True)
+        for _ in range(start):
             self._start_thread()
         if check:
             assert self._schedule is not None
@@ -123,21 +141,25 @@ class WorkerPool:
         ).start()
 
     def _grow(self) -> None:
-        """Jobs wait: start threads if the workers stopped taking them."""
-        starting = 0
+        """Jobs wait: wake idle workers, and start threads, if the workers
+        stopped taking them."""
+        starting = waking = 0
         look_again = False
         with self._lock:
             self._check_pending = False
             if self._closed:
                 return
-            lacking = self._waiting - self._idle
-            if lacking > 0:
+            waiting = len(self._jobs)
+            if waiting:
                 if time.monotonic() - self._last_taken >= self._grow_after_s:
-                    starting = min(lacking, self._max_threads - self._threads)
+                    waking = min(waiting, self._idle - self._woken)
+                    self._woken += waking
+                    starting = min(waiting - waking, self._max_threads - self._threads)
                     self._threads += starting
-                else:
-                    # Busy, not stuck: look again, in case they get stuck.
-                    self._check_pending = look_again = True
+                # Busy, not stuck, or just woken: look again, in case they get stuck.
+                self._check_pending = look_again = True
+        for _ in range(waking):
+            self._wake.put(True)
         for _ in range(starting):
             self._start_thread()
         if look_again:
@@ -145,27 +167,38 @@ class WorkerPool:
             self._schedule(self._grow_after_s, self._grow)
 
     def _work(self) -> None:
-        jobs, lock = self._jobs, self._lock
+        jobs, lock, wake = self._jobs, self._lock, self._wake
         while True:
             with lock:
-                self._idle += 1
-            try:
-                job = jobs.get(timeout=self._retire_after_s)
-            except queue.Empty:
-                with lock:
-                    self._idle -= 1
-                    # Retire beyond the core, unless a job just came for this worker.
-                    if self._threads > self._core_threads and self._waiting <= self._idle:
-                        self._threads -= 1
-                        return
-                continue
-            with lock:
-                self._idle -= 1
-                if job is None:
+                job = jobs.popleft() if jobs else None
+                if job is not None:
+                    self._last_taken = time.monotonic()
+                elif self._closed:
                     self._threads -= 1
                     return
-                self._waiting -= 1
-                self._last_taken = time.monotonic()
+                else:
+                    self._idle += 1
+            if job is None:
+                try:
+                    token = wake.get(timeout=self._retire_after_s)
+                except queue.Empty:
+                    with lock:
+                        if self._idle > self._woken:  # no wake-up on its way to it
+                            self._idle -= 1
+                            # Retire beyond the core, unless jobs just came.
+                            if self._threads > self._core_threads and not jobs:
+                                self._threads -= 1
+                                return
+                            continue
+                    token = wake.get()  # a wake-up was meant for it: take it
+                with lock:
+                    self._idle -= 1
+                    self._woken -= 1
+                if token is None:
+                    with lock:
+                        self._threads -= 1
+                    return
+                continue
             job()
             del job
             if self._abandoned:
@@ -179,8 +212,10 @@ class WorkerPool:
         """Stop idle workers; workers still in a job end when it ends."""
         with self._lock:
             self._closed = True
-            for _ in range(self._threads):
-                self._jobs.put(None)
+            ending = self._idle - self._woken
+            self._woken += ending
+        for _ in range(ending):
+            self._wake.put(None)
 
 
 class LoopInbox:
