@@ -6,15 +6,16 @@ The pure core never reads the clock or draws random ids itself: it is given a
 
 from __future__ import annotations
 
-import base64
+import binascii
 import os
 import secrets
 import string
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["Clock", "IdFactory", "SystemClock", "new_api_id", "new_id"]
+__all__ = ["Clock", "IdFactory", "SystemClock", "new_api_id", "new_id", "new_uuid"]
 
 IdFactory = Callable[[], str]
 
@@ -37,6 +38,35 @@ class SystemClock:
         return time.monotonic()
 
 
+class _Entropy:
+    """The operating system's CSPRNG, read 4 KB at a time: three ids per
+    message would otherwise be three ``getrandom`` calls. Each byte is handed
+    out once; a forked child starts on fresh bytes of its own."""
+
+    _SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bytes = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._bytes, self._at = b"", 0
+
+    def take(self, count: int) -> bytes:
+        with self._lock:
+            at = self._at
+            if at + count > len(self._bytes):
+                self._bytes, at = os.urandom(self._SIZE), 0
+            self._at = at + count
+            return self._bytes[at : at + count]
+
+
+_entropy = _Entropy()
+_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def new_id() -> str:
     """A 16-character AWS-style id such as ``R1kmxc2VNjMCFIA=`` (spec §2.7).
 
@@ -46,7 +76,18 @@ def new_id() -> str:
     """
     # AWS: every observed connectionId/requestId is URL-safe base64 of 11 bytes;
     # the spec's recommendation (§2.7) is os.urandom.
-    return base64.urlsafe_b64encode(os.urandom(11)).decode("ascii")
+    encoded = binascii.b2a_base64(_entropy.take(11), newline=False)
+    return encoded.translate(_URL_SAFE).decode("ascii")
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID as text, as Lambda's request ids are:
+    ``str(uuid.uuid4())``, from the same CSPRNG bytes, without the UUID object."""
+    raw = bytearray(_entropy.take(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 _API_ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+import uuid
 
 import pytest
 
@@ -32,17 +33,46 @@ def test_ids_do_not_repeat() -> None:
 
 
 def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
-    drawn: list[int] = []
+    """The bytes are read from os.urandom a block at a time, and each byte
+    makes one id only: nothing is derived from a seed kept in the process."""
+    drawn: list[bytes] = []
 
     def urandom(size: int) -> bytes:
-        drawn.append(size)
-        return bytes(range(size))
+        block = bytes((len(drawn) * 7 + n) % 256 for n in range(size))
+        drawn.append(block)
+        return block
 
     monkeypatch.setattr(os, "urandom", urandom)
-    assert new_id() == base64.urlsafe_b64encode(bytes(range(11))).decode()
-    assert new_id() == base64.urlsafe_b64encode(bytes(range(11))).decode()
-    # Every id costs one draw: nothing is derived from a seed kept in the process.
-    assert drawn == [11, 11]
+    monkeypatch.setattr(clock, "_entropy", clock._Entropy())
+    ids = [new_id() for _ in range(1000)]
+    handed_out = b"".join(base64.urlsafe_b64decode(i) for i in ids)
+    # Consecutive slices of what the OS gave, no byte twice, a fresh block when one runs out.
+    per_block = clock._Entropy._SIZE // 11 * 11
+    expected = b"".join(block[:per_block] for block in drawn)
+    assert handed_out == expected[: len(handed_out)]
+    assert len(drawn) == -(-1000 * 11 // per_block)
+
+
+def test_a_uuid_is_version_4_from_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "urandom", lambda size: bytes(255 for _ in range(size)))
+    monkeypatch.setattr(clock, "_entropy", clock._Entropy())
+    text = clock.new_uuid()
+    assert text == str(uuid.UUID(bytes=bytes(255 for _ in range(16)), version=4))
+    assert uuid.UUID(text).version == 4
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    new_id()  # the parent holds a block with bytes not handed out yet
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 64).decode()
+    os.close(read)
+    assert from_child != new_id()
 
 
 def test_no_seeded_generator_is_kept_in_the_module() -> None:

@@ -26,12 +26,12 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import CodeType
 from typing import Any, Final
 
+from emulator.clock import new_uuid
 from emulator.runtime.context import (
     ClientContext,
     ContextFactory,
@@ -420,7 +420,7 @@ class Invoker:
             self._pool.shutdown()
             self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
             self._pool_loop = loop
-        aws_request_id = lambda_request_id or str(uuid.uuid4())
+        aws_request_id = lambda_request_id or new_uuid()
         if len(self._in_flight) >= self.concurrency:
             self._throttle(loop, handler, on_done)
             return aws_request_id
@@ -504,7 +504,7 @@ class Invoker:
         if prepared is None or prepared.handler is not handler:
             prepared = self._function(handler)
         sandbox = prepared.sandbox
-        aws_request_id = str(uuid.uuid4())
+        aws_request_id = new_uuid()
         scope = sandbox.scope(aws_request_id)
         if tail:
             scope.tail = []

@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from emulator.clock import new_uuid
 from emulator.runtime.invocation import Invocation, InvocationOutcome, error_summary
 from emulator.runtime.invoke import FunctionTimeoutError, Invoker
 from emulator.runtime.lambda_api import (
@@ -134,7 +134,7 @@ class LambdaService:
             done(self._refused(exc, caller))
             return
         if request.invocation_type == "DryRun":
-            done(accepted(request, str(uuid.uuid4())))
+            done(accepted(request, new_uuid()))
             return
         event = event_of(request.payload)
         if request.invocation_type == "Event":
@@ -154,7 +154,7 @@ class LambdaService:
             done(accepted(request, run.request_id))
             return
 
-        lambda_id = str(uuid.uuid4())
+        lambda_id = new_uuid()
 
         def finished(invocation: Invocation) -> None:
             self._report(handler, request, caller, event, invocation)
@@ -203,7 +203,7 @@ class LambdaService:
                     }
                 },
             )
-        return error.response(str(uuid.uuid4()))
+        return error.response(new_uuid())
 
     def _report(
         self,
@@ -242,7 +242,7 @@ class LambdaService:
         except LambdaApiError as exc:
             return self._refused(exc, caller)
         if request.invocation_type == "DryRun":
-            return accepted(request, str(uuid.uuid4()))
+            return accepted(request, new_uuid())
         event = event_of(request.payload)
         # An Event one runs now too: the caller blocks the loop it would run on later.
         invocation, request_id = self._invoker.call_beside(handler, event, tail=request.tail)
@@ -268,7 +268,7 @@ class _EventRun:
         self.event = event
         self.request = request
         self.caller = caller
-        self.request_id = str(uuid.uuid4())
+        self.request_id = new_uuid()
 
     def __call__(self) -> None:
         self.service._invoker.start(
