@@ -29,6 +29,7 @@ from websockets.asyncio.client import connect
 import emulator as emulator_package
 from emulator.app import Emulator
 from emulator.model.config import load_config, parse_config
+from emulator.model.templates import load_terraform
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Client, Harness
 
@@ -435,6 +436,9 @@ def _watched_file(tmp_path: Path, config: str, name: str) -> tuple[Reloader, str
         pytest.param("routes.yaml", "main.tf", False, id="tf-beside-routes.yaml"),
         pytest.param("terraform", "main.tf", True, id="terraform-tf"),
         pytest.param("terraform", "stage.auto.tfvars", True, id="terraform-tfvars"),
+        pytest.param("terraform", "api.tf.json", True, id="terraform-tf.json"),
+        pytest.param("terraform", "terraform.tfvars.json", True, id="terraform-tfvars.json"),
+        pytest.param("terraform", "outputs.json", False, id="terraform-other-json"),
         pytest.param("terraform", "app.py", True, id="terraform-source"),
         pytest.param("terraform", "plan.log", False, id="terraform-log"),
     ],
@@ -484,6 +488,115 @@ async def test_apply_to_files_that_cannot_matter_looks_through_no_module(
         assert reloader.apply([log, compiled]) is False
         assert reloader._touches_api([("modified", str(log)), ("added", str(compiled))]) is False
         assert reloader.reloads == 0
+
+
+# A Terraform configuration: its folder is the config
+
+
+TERRAFORM = """
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "aws_apigatewayv2_api" "ws" {
+  name                       = "ws"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+}
+
+resource "aws_apigatewayv2_stage" "ws" {
+  api_id = aws_apigatewayv2_api.ws.id
+  name   = "dev"
+}
+
+data "archive_file" "code" {
+  type        = "zip"
+  source_dir  = "${path.module}/src"
+  output_path = "${path.module}/code.zip"
+}
+
+resource "aws_lambda_function" "greet" {
+  function_name = "greet"
+  filename      = data.archive_file.code.output_path
+  handler       = "%s.handler"
+  runtime       = "python3.12"
+
+  environment {
+    variables = {
+      GREETING = var.greeting
+    }
+  }
+}
+
+resource "aws_apigatewayv2_integration" "greet" {
+  api_id           = aws_apigatewayv2_api.ws.id
+  integration_type = "AWS_PROXY"
+  integration_uri  = aws_lambda_function.greet.invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "default" {
+  api_id                              = aws_apigatewayv2_api.ws.id
+  route_key                           = "$default"
+  target                              = "integrations/${aws_apigatewayv2_integration.greet.id}"
+  route_response_selection_expression = "$default"
+}
+
+resource "aws_apigatewayv2_route_response" "default" {
+  api_id             = aws_apigatewayv2_api.ws.id
+  route_id           = aws_apigatewayv2_route.default.id
+  route_response_key = "$default"
+}
+"""
+
+
+async def test_an_edited_terraform_configuration_serves_the_open_connection(
+    tmp_path: Path,
+) -> None:
+    # The handler in a folder of its own (src/), as Terraform projects keep it:
+    # no module comes from the configuration's folder, which is watched all the same.
+    folder = tmp_path / "infra"
+    (folder / "src").mkdir(parents=True)
+    module = "teach_reload_greet_" + re.sub(r"\W", "_", tmp_path.name)
+    (folder / "src" / f"{module}.py").write_text(
+        "import os\n\n\ndef handler(event, context):\n"
+        '    return {"statusCode": 200, "body": os.environ["GREETING"]}\n',
+        encoding="utf-8",
+    )
+    (folder / "main.tf").write_text(TERRAFORM % module, encoding="utf-8")
+
+    def save(name: str, text: str) -> None:
+        staged = tmp_path / name  # outside the watched folder, then moved in at once
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, folder / name)
+
+    try:
+        emulator = Emulator(load_terraform(folder).config, host="127.0.0.1", port=0)
+        async with Harness(emulator) as api:
+            client = await api.connect()
+            reloader = Reloader(emulator, folder, load=lambda: load_terraform(folder).config)
+            assert folder.resolve() in reloader.folders()
+            stop, ready = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(reloader.watch(stop, ready))
+            try:
+                await asyncio.wait_for(ready.wait(), TIMEOUT)
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hello"
+                save("main.tf", (TERRAFORM % module).replace('"hello"', '"hey"'))
+                assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hey"
+                # Terraform reads the JSON forms too.
+                save("terraform.tfvars.json", '{"greeting": "hi"}')
+                assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hi"
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, TIMEOUT)
+            assert reloader.reloads == 2
+    finally:
+        _forget(tmp_path)
 
 
 # Through `python -m emulator serve` (reload is on by default)

@@ -8,7 +8,8 @@ no longer imports, or a routes.yaml that no longer validates, leaves the
 previous version serving and says why in the log.
 
 Only the folders that matter are watched, each on its own (not recursively):
-the config's and those of the modules imported from the API's folder. A
+the config's (for a Terraform configuration, its own folder, not those of its
+local modules) and those of the modules imported from the API's folder. A
 recursive watch of the API's folder would walk everything under it first,
 such as a ``.venv`` of thousands of folders, and that walk holds the event
 loop for as long as it takes (hundreds of milliseconds), so that neither a
@@ -48,7 +49,7 @@ __all__ = ["Reloader"]
 logger = logging.getLogger("emulator.reload")
 
 # The files of a Terraform configuration (a folder) that the config is read from.
-_TERRAFORM = (".tf", ".tfvars")
+_TERRAFORM = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 
 def _file_of(module: ModuleType) -> Path | None:
@@ -143,7 +144,12 @@ class Reloader:
     def folders(self) -> set[Path]:
         """The folders to watch: the config's, and those the API's modules come from."""
         self._modules_seen = len(sys.modules)
-        config_folder = self.config_path.parent if self.config_path else self._roots()[0]
+        if self.config_path is None:
+            config_folder = self._roots()[0]
+        elif self._config_is_folder:
+            config_folder = self.config_path  # a Terraform configuration's files are in it
+        else:
+            config_folder = self.config_path.parent
         return {config_folder} | {file.parent for file in self._user_modules().values()}
 
     def _needs_more_folders(self, watched: set[Path]) -> bool:
