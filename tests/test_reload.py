@@ -17,9 +17,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from websockets.asyncio.client import connect
@@ -27,6 +29,7 @@ from websockets.asyncio.client import connect
 import emulator as emulator_package
 from emulator.app import Emulator
 from emulator.model.config import load_config, parse_config
+from emulator.model.templates import load_terraform
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Client, Harness
 
@@ -311,6 +314,289 @@ async def test_apply_directly(app: App) -> None:
         assert reloader.reloads == 1
         await client.send_text("{}")
         assert await client.receive_text(timeout=TIMEOUT) == "v2 2"
+
+
+# What gets past the watcher: a log file written in the API's folder (`apigw-ws
+# serve 2> serve.log`) changes with every line logged, and must cost next to nothing.
+
+
+class LogWriter:
+    """Appends a line to ``path`` every few milliseconds, on a thread of its own
+    (as the server's stderr redirected to a file would, under load), until stopped."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines = 0
+        self.started, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._write, daemon=True)
+
+    def _write(self) -> None:
+        with self.path.open("a", encoding="utf-8") as log:
+            while True:
+                log.write(f"12:00:00.000 info: line {self.lines}\n")
+                log.flush()
+                self.lines += 1
+                self.started.set()
+                # A pace for the writes, not a wait for anything.
+                if self._stop.wait(0.005):
+                    return
+
+    async def __aenter__(self) -> LogWriter:
+        self._thread.start()
+        assert await asyncio.to_thread(self.started.wait, TIMEOUT)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        await asyncio.to_thread(self._thread.join, TIMEOUT)
+
+
+async def test_a_log_written_in_the_apis_folder_never_reaches_the_reload_check(
+    app: App, live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[set[str]] = []
+    touches_api = live.reloader._touches_api
+
+    def spy(changes: list[tuple[object, str]]) -> bool:
+        checked.append({Path(path).name for _, path in changes})
+        return touches_api(changes)
+
+    monkeypatch.setattr(live.reloader, "_touches_api", spy)
+    assert await live.ask() == "v1 1"
+    with (app.folder / "serve.log").open("a", encoding="utf-8") as log:
+        for number in range(50):
+            log.write(f"12:00:00.000 info: line {number}\n")
+            log.flush()
+    app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
+    assert await live.result() is True
+    assert await live.ask() == "v2 2"
+    # Changes arrive in order: the log's were seen before the handler's, or with
+    # them, and left out by the watcher's filter; only the handler was checked.
+    assert checked
+    assert all(names == {app.handler_file.name} for names in checked), checked
+    assert live.reloader.ignored >= 1
+
+
+async def test_a_log_written_without_pause_neither_delays_the_watch_nor_hides_an_edit(
+    app: App,
+) -> None:
+    # Every write comes within the 200 ms after the last one: the watch never
+    # has an empty batch to tell it is in place. It is ready all the same.
+    emulator = Emulator(load_config(app.config), host="127.0.0.1", port=0)
+    async with Harness(emulator) as api, LogWriter(app.folder / "serve.log") as writer:
+        client = await api.connect()
+        reloader = Reloader(emulator, app.config)
+        stop, ready = asyncio.Event(), asyncio.Event()
+        task = asyncio.create_task(reloader.watch(stop, ready))
+        try:
+            await asyncio.wait_for(ready.wait(), TIMEOUT)
+            app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
+            assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
+            await client.send_text("{}")
+            assert await client.receive_text(timeout=TIMEOUT) == "v2 1"
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, TIMEOUT)
+        assert writer.lines > 1
+        assert reloader.ignored >= 1
+        assert reloader.reloads == 1
+
+
+async def test_a_renamed_helper_module_still_counts_as_a_change(app: App, live: Live) -> None:
+    # Renamed to a name that is not a Python source: its removal is the change.
+    assert await live.ask() == "v1 1"
+    state = app.folder / f"{app.state}.py"
+    os.replace(state, state.with_name(state.name + ".bak"))
+    # The handler imports it: the new version cannot load, the previous serves.
+    assert await live.result() is False
+    assert await live.ask() == "v1 2"
+
+
+def _watched_file(tmp_path: Path, config: str, name: str) -> tuple[Reloader, str]:
+    config_path = tmp_path / config
+    if "." not in config:  # a Terraform configuration: a folder
+        config_path.mkdir()
+    folder = config_path if config_path.is_dir() else tmp_path
+    emulator = Emulator(parse_config(MOCK, base_dir=tmp_path), port=0)
+    return Reloader(emulator, config_path), str(folder / name)
+
+
+@pytest.mark.parametrize(
+    ("config", "name", "wanted"),
+    [
+        pytest.param("routes.yaml", "app.py", True, id="source"),
+        pytest.param("routes.yaml", "routes.yaml", True, id="routes.yaml"),
+        pytest.param("template.json", "template.json", True, id="template"),
+        pytest.param("routes.yaml", "serve.log", False, id="log"),
+        pytest.param("routes.yaml", "other.yaml", False, id="other-yaml"),
+        pytest.param("routes.yaml", "app.pyc", False, id="compiled"),
+        pytest.param("routes.yaml", "app.pyi", False, id="stub"),
+        pytest.param("routes.yaml", "fast.cpython-311-x86_64-linux-gnu.so", False, id="native"),
+        pytest.param("routes.yaml", "app.py.swp", False, id="editor-swap"),
+        pytest.param("routes.yaml", "main.tf", False, id="tf-beside-routes.yaml"),
+        pytest.param("terraform", "main.tf", True, id="terraform-tf"),
+        pytest.param("terraform", "stage.auto.tfvars", True, id="terraform-tfvars"),
+        pytest.param("terraform", "api.tf.json", True, id="terraform-tf.json"),
+        pytest.param("terraform", "terraform.tfvars.json", True, id="terraform-tfvars.json"),
+        pytest.param("terraform", "outputs.json", False, id="terraform-other-json"),
+        pytest.param("terraform", "app.py", True, id="terraform-source"),
+        pytest.param("terraform", "plan.log", False, id="terraform-log"),
+    ],
+)
+def test_only_sources_and_the_config_get_past_the_watcher(
+    tmp_path: Path, config: str, name: str, wanted: bool
+) -> None:
+    reloader, path = _watched_file(tmp_path, config, name)
+    reloader.folders()  # as the watch does when it starts
+    assert reloader._wanted(path) is wanted
+    assert reloader.ignored == (0 if wanted else 1)
+
+
+def test_a_change_that_cannot_matter_wakes_the_watch_only_for_its_own_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reloader, log = _watched_file(tmp_path, "routes.yaml", "serve.log")
+    ready = asyncio.Event()
+    reloader.folders()
+    # The watch is not known to be in place yet: the loop must wake to say so.
+    assert reloader._wanted(log, ready) is True
+    ready.set()
+    assert reloader._wanted(log, ready) is False
+    # A module imported since the folders were worked out (a handler's lazy
+    # import): the loop must wake to see whether its folder is watched.
+    name = "teach_reload_lazy_" + re.sub(r"\W", "_", tmp_path.name)
+    monkeypatch.setitem(sys.modules, name, ModuleType(name))
+    assert reloader._wanted(log, ready) is True
+    reloader.folders()  # what the loop does, once woken
+    assert reloader._wanted(log, ready) is False
+    assert reloader.ignored == 4
+
+
+async def test_apply_to_files_that_cannot_matter_looks_through_no_module(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator = Emulator(load_config(app.config), host="127.0.0.1", port=0)
+    async with Harness(emulator):
+        reloader = Reloader(emulator, app.config)
+
+        def look_through_modules() -> dict[str, Path]:
+            raise AssertionError("looked through sys.modules")
+
+        monkeypatch.setattr(reloader, "_user_modules", look_through_modules)
+        log, compiled = app.folder / "serve.log", app.folder / f"{app.app}.pyc"
+        log.write_text("a line\n", encoding="utf-8")
+        assert reloader.apply([log, compiled]) is False
+        assert reloader._touches_api([("modified", str(log)), ("added", str(compiled))]) is False
+        assert reloader.reloads == 0
+
+
+# A Terraform configuration: its folder is the config
+
+
+TERRAFORM = """
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+resource "aws_apigatewayv2_api" "ws" {
+  name                       = "ws"
+  protocol_type              = "WEBSOCKET"
+  route_selection_expression = "$request.body.action"
+}
+
+resource "aws_apigatewayv2_stage" "ws" {
+  api_id = aws_apigatewayv2_api.ws.id
+  name   = "dev"
+}
+
+data "archive_file" "code" {
+  type        = "zip"
+  source_dir  = "${path.module}/src"
+  output_path = "${path.module}/code.zip"
+}
+
+resource "aws_lambda_function" "greet" {
+  function_name = "greet"
+  filename      = data.archive_file.code.output_path
+  handler       = "%s.handler"
+  runtime       = "python3.12"
+
+  environment {
+    variables = {
+      GREETING = var.greeting
+    }
+  }
+}
+
+resource "aws_apigatewayv2_integration" "greet" {
+  api_id           = aws_apigatewayv2_api.ws.id
+  integration_type = "AWS_PROXY"
+  integration_uri  = aws_lambda_function.greet.invoke_arn
+}
+
+resource "aws_apigatewayv2_route" "default" {
+  api_id                              = aws_apigatewayv2_api.ws.id
+  route_key                           = "$default"
+  target                              = "integrations/${aws_apigatewayv2_integration.greet.id}"
+  route_response_selection_expression = "$default"
+}
+
+resource "aws_apigatewayv2_route_response" "default" {
+  api_id             = aws_apigatewayv2_api.ws.id
+  route_id           = aws_apigatewayv2_route.default.id
+  route_response_key = "$default"
+}
+"""
+
+
+async def test_an_edited_terraform_configuration_serves_the_open_connection(
+    tmp_path: Path,
+) -> None:
+    # The handler in a folder of its own (src/), as Terraform projects keep it:
+    # no module comes from the configuration's folder, which is watched all the same.
+    folder = tmp_path / "infra"
+    (folder / "src").mkdir(parents=True)
+    module = "teach_reload_greet_" + re.sub(r"\W", "_", tmp_path.name)
+    (folder / "src" / f"{module}.py").write_text(
+        "import os\n\n\ndef handler(event, context):\n"
+        '    return {"statusCode": 200, "body": os.environ["GREETING"]}\n',
+        encoding="utf-8",
+    )
+    (folder / "main.tf").write_text(TERRAFORM % module, encoding="utf-8")
+
+    def save(name: str, text: str) -> None:
+        staged = tmp_path / name  # outside the watched folder, then moved in at once
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, folder / name)
+
+    try:
+        emulator = Emulator(load_terraform(folder).config, host="127.0.0.1", port=0)
+        async with Harness(emulator) as api:
+            client = await api.connect()
+            reloader = Reloader(emulator, folder, load=lambda: load_terraform(folder).config)
+            assert folder.resolve() in reloader.folders()
+            stop, ready = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(reloader.watch(stop, ready))
+            try:
+                await asyncio.wait_for(ready.wait(), TIMEOUT)
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hello"
+                save("main.tf", (TERRAFORM % module).replace('"hello"', '"hey"'))
+                assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hey"
+                # Terraform reads the JSON forms too.
+                save("terraform.tfvars.json", '{"greeting": "hi"}')
+                assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
+                await client.send_text("{}")
+                assert await client.receive_text(timeout=TIMEOUT) == "hi"
+            finally:
+                stop.set()
+                await asyncio.wait_for(task, TIMEOUT)
+            assert reloader.reloads == 2
+    finally:
+        _forget(tmp_path)
 
 
 # Through `python -m emulator serve` (reload is on by default)

@@ -8,13 +8,20 @@ no longer imports, or a routes.yaml that no longer validates, leaves the
 previous version serving and says why in the log.
 
 Only the folders that matter are watched, each on its own (not recursively):
-the config's and those of the modules imported from the API's folder. A
+the config's (for a Terraform configuration, its own folder, not those of its
+local modules) and those of the modules imported from the API's folder. A
 recursive watch of the API's folder would walk everything under it first,
 such as a ``.venv`` of thousands of folders, and that walk holds the event
 loop for as long as it takes (hundreds of milliseconds), so that neither a
 connection nor Ctrl-C is served meanwhile. A module imported later, from a
 folder not watched yet (a route added to routes.yaml), restarts the watch
 with its folder.
+
+Only Python sources and the config get past the watcher: a log file written
+in a watched folder (``apigw-ws serve 2> serve.log``) changes with every line
+the server logs, and working out, each time, whether the change was one of
+the API's files (resolving paths, looking through every loaded module) took a
+share of the server's time under load.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ from emulator.model.config import load_config, with_limits
 __all__ = ["Reloader"]
 
 logger = logging.getLogger("emulator.reload")
+
+# The files of a Terraform configuration (a folder) that the config is read from.
+_TERRAFORM = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
 
 
 def _file_of(module: ModuleType) -> Path | None:
@@ -98,6 +108,9 @@ class Reloader:
         self.limits = dict(limits or {})  # command-line limits, kept across reloads
         self.config_path = Path(config_path).resolve() if config_path is not None else None
         self.reloads = 0  # successful reloads
+        # Changes in the watched folders that cannot matter (a log file written
+        # there), left out before the watch loop wakes. For tests and tools.
+        self.ignored = 0
         # One entry per change that touched the API: True if the new version
         # serves, False if the previous one still does. For tests and tools.
         self.results: asyncio.Queue[bool] = asyncio.Queue()
@@ -105,6 +118,8 @@ class Reloader:
         self._files = _Files()
         self._user_folders: dict[tuple[Path, ...], dict[Path, bool]] = {}
         self._modules_seen = -1  # len(sys.modules) when the folders were last worked out
+        self._config_name = self.config_path.name if self.config_path is not None else None
+        self._config_is_folder = self.config_path is not None and self.config_path.is_dir()
 
     def _roots(self) -> list[Path]:
         return [self.emulator.config.base_dir.resolve()]
@@ -129,7 +144,12 @@ class Reloader:
     def folders(self) -> set[Path]:
         """The folders to watch: the config's, and those the API's modules come from."""
         self._modules_seen = len(sys.modules)
-        config_folder = self.config_path.parent if self.config_path else self._roots()[0]
+        if self.config_path is None:
+            config_folder = self._roots()[0]
+        elif self._config_is_folder:
+            config_folder = self.config_path  # a Terraform configuration's files are in it
+        else:
+            config_folder = self.config_path.parent
         return {config_folder} | {file.parent for file in self._user_modules().values()}
 
     def _needs_more_folders(self, watched: set[Path]) -> bool:
@@ -140,7 +160,9 @@ class Reloader:
 
     def apply(self, changed: Iterable[str | Path]) -> bool:
         """Reload after ``changed`` files changed; True if a new version serves."""
-        paths = {Path(path).resolve() for path in changed}
+        paths = {Path(path).resolve() for path in changed if self._can_matter(os.fspath(path))}
+        if not paths:
+            return False
         config = self.emulator.config
         config_changed = self._config_changed(paths)
         if config_changed:
@@ -153,7 +175,7 @@ class Reloader:
             except ConfigError as exc:
                 logger.warning("%s; still serving the previous version", exc)
                 return False
-        stale = {name for name, file in self._user_modules().items() if file in paths}
+        stale = self._stale(paths)
         if not stale and not config_changed:
             return False
         # The functions' modules, by the names they are imported under (a module
@@ -202,16 +224,44 @@ class Reloader:
                 # An empty batch every 200 ms tells us the watch is in place.
                 rust_timeout=200,
                 yield_on_timeout=True,
+                watch_filter=lambda _, path: self._wanted(path, ready),
             )
             async with contextlib.aclosing(watcher):
                 async for changes in watcher:
                     if ready is not None and not ready.is_set():
                         ready.set()
-                    if changes and self._touches_api(changes):
-                        self.results.put_nowait(self.apply(path for _, path in changes))
+                    # Without those let through only to wake this loop.
+                    relevant = [change for change in changes if self._can_matter(change[1])]
+                    if relevant and self._touches_api(relevant):
+                        self.results.put_nowait(self.apply(path for _, path in relevant))
                     if self._needs_more_folders(watched):
                         logger.debug("watching more folders: %s", self.folders() - watched)
                         break
+
+    def _can_matter(self, path: str) -> bool:
+        """Whether a change to ``path`` may be one to the API: a Python source,
+        or the config (its file, or a Terraform file beside it), by name alone.
+
+        Neither compiled nor native modules: a ``.pyc`` is rewritten from its
+        source, and an extension module cannot be imported anew in a process.
+        """
+        name = os.path.basename(path)
+        if name.endswith(".py") or name == self._config_name:
+            return True
+        return self._config_is_folder and name.endswith(_TERRAFORM)
+
+    def _wanted(self, path: str, ready: asyncio.Event | None = None) -> bool:
+        """The watch's filter, run on each change before the watch loop wakes.
+
+        A change that cannot matter is left out, unless the loop has work that
+        an empty batch would have brought: setting ``ready``, or watching the
+        folders of modules imported since. A log written without a pause
+        leaves no 200 ms without a change, and so no empty batch.
+        """
+        if self._can_matter(path):
+            return True
+        self.ignored += 1
+        return (ready is not None and not ready.is_set()) or len(sys.modules) != self._modules_seen
 
     def _config_changed(self, paths: set[Path]) -> bool:
         """Whether the config changed: its file, or a Terraform file under its folder."""
@@ -220,12 +270,18 @@ class Reloader:
             return False
         if folder in paths:
             return True
-        return folder.is_dir() and any(
-            path.suffix in (".tf", ".tfvars") and path.is_relative_to(folder) for path in paths
+        return self._config_is_folder and any(
+            path.name.endswith(_TERRAFORM) and path.is_relative_to(folder) for path in paths
         )
 
     def _touches_api(self, changes: Iterable[tuple[object, str]]) -> bool:
         paths = {Path(path).resolve() for _, path in changes}
-        if self._config_changed(paths):
-            return True
-        return any(file in paths for file in self._user_modules().values())
+        return self._config_changed(paths) or bool(self._stale(paths))
+
+    def _stale(self, paths: set[Path]) -> set[str]:
+        """The API's modules whose source is among ``paths``. Without a source
+        among them, no look through the loaded modules (hundreds)."""
+        sources = {path for path in paths if path.suffix == ".py"}
+        if not sources:
+            return set()
+        return {name for name, file in self._user_modules().items() if file in sources}
