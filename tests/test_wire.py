@@ -729,3 +729,25 @@ async def test_expect_100_continue_is_answered_before_the_body(
     raw.close()
     assert (interim.status, final.status) == (100, 200)
     assert await bystander.receive_text() == "hello"
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 200_000])
+def test_a_sent_text_frame_is_the_frame_websockets_would_write(size: int) -> None:
+    from websockets.frames import Frame, Opcode
+
+    from emulator.wire.connection import _text_header
+
+    payload = ("é" * size).encode()[:size]
+    expected = Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
+    assert _text_header(len(payload)) + payload == expected
+
+
+@pytest.mark.parametrize("size", [125, 126, 65535, 65536, 100_000])
+async def test_answers_of_every_length_class_arrive_whole(start_api: StartApi, size: int) -> None:
+    """The frame header's three length forms (RFC 6455 §5.2), through the real client."""
+    api = await start_api({"$default": {"handler": "probe.sized", "routeResponse": True}})
+    client = await api.connect()
+    await client.send_text(str(size))
+    answer = await client.receive_text()
+    assert len(answer.encode()) == size  # the length is in bytes
+    assert answer == "y" * (size - 2) + "é"

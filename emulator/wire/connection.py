@@ -406,7 +406,15 @@ class Connection(asyncio.Protocol):
         if ws is not None and ws.state is State.OPEN:
             # A lone surrogate (json.loads('"\\ud800"') makes one) has no UTF-8 form;
             # API Gateway's Java side sends '?' for it, as "replace" does.
-            ws.send_text(text.encode("utf-8", "replace"))
+            payload = text.encode("utf-8", "replace")
+            transport = self.transport
+            if transport is not None and not ws.writes and not ws.expect_continuation_frame:
+                # What websockets' send_text would write (a server's frame is not
+                # masked, and no extension is ever negotiated), without its Frame
+                # object: this runs for every message sent.
+                transport.write(_text_header(len(payload)) + payload)
+                return
+            ws.send_text(payload)
             self._flush()
 
     def send_bytes(self, data: bytes) -> None:
@@ -446,3 +454,15 @@ class Connection(asyncio.Protocol):
         self.paused_for.discard(reason)
         if not self.paused_for and transport is not None and not transport.is_closing():
             transport.resume_reading()
+
+
+_SMALL_TEXT_HEADERS = [bytes((0x81, length)) for length in range(126)]
+
+
+def _text_header(length: int) -> bytes:
+    """The header of a final, unmasked text frame of ``length`` bytes (RFC 6455 §5.2)."""
+    if length < 126:
+        return _SMALL_TEXT_HEADERS[length]
+    if length < 1 << 16:
+        return b"\x81\x7e" + length.to_bytes(2, "big")
+    return b"\x81\x7f" + length.to_bytes(8, "big")

@@ -159,3 +159,9 @@ def post_during_connect(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def delete_self(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _client(event).delete_connection(ConnectionId=event["requestContext"]["connectionId"])
     return {"statusCode": 200}
+
+
+def sized(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A body of as many characters as the message says ("é" last: two bytes)."""
+    size = int(event["body"])
+    return {"statusCode": 200, "body": "y" * (size - 2) + "é"}
