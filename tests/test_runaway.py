@@ -242,3 +242,30 @@ async def test_an_async_handler_that_blocks_the_loop_is_named(
     assert "runaway_probe.py:" in said[0]
     assert "in blocks_the_loop" in said[0]
     assert "Blocking code belongs in a def handler" in said[0]
+
+
+def test_a_deadline_timer_that_fires_early_does_not_expire_the_invocation() -> None:
+    """uvloop's timers go by a millisecond clock and can fire a fraction of one
+    early: an invocation is never timed out before its duration has passed."""
+    from emulator.runtime.invoke import _Deadlines
+
+    class Loop:
+        def __init__(self) -> None:
+            self.timers: list[tuple[float, Any]] = []
+
+        def call_later(self, delay: float, callback: Any) -> None:
+            self.timers.append((delay, callback))
+
+    class Pending:
+        over = False
+
+    loop = Loop()
+    expired: list[Any] = []
+    deadlines = _Deadlines(loop, 0.1, expired.append)  # type: ignore[arg-type]
+    pending = Pending()
+    deadlines.add(pending)  # type: ignore[arg-type]
+    ((delay, fire),) = loop.timers
+    assert delay == 0.1
+    fire()  # at once: well before 0.1 s
+    assert expired == []
+    assert 0 < loop.timers[-1][0] <= 0.1  # armed again for what is left

@@ -303,23 +303,25 @@ class _Deadlines:
         self.timer: asyncio.TimerHandle | None = None
 
     def add(self, pending: _Pending) -> None:
-        deadline = self.loop.time() + self.duration
+        # On the clock invocations are timed with (_Pending.started): uvloop's
+        # timers go by a millisecond clock, and may fire a fraction of one early.
+        deadline = time.monotonic() + self.duration
         queue = self.queue
         while queue and queue[0][1].over:
             queue.popleft()  # finished ones, oldest first
         queue.append((deadline, pending))
         if self.timer is None:
-            self.timer = self.loop.call_at(deadline, self.fire)
+            self.timer = self.loop.call_later(self.duration, self.fire)
 
     def fire(self) -> None:
         self.timer = None
-        now = self.loop.time()
+        now = time.monotonic()
         queue = self.queue
         while queue:
             deadline, oldest = queue[0]
             if not oldest.over and deadline > now:
                 # Not yet: look again when the oldest one still running is due.
-                self.timer = self.loop.call_at(deadline, self.fire)
+                self.timer = self.loop.call_later(deadline - now, self.fire)
                 return
             queue.popleft()
             self.expire(oldest)
