@@ -370,3 +370,57 @@ async def test_serve_has_the_inspector_unless_told_not_to(
         await _finish(server.process)
         assert server.process.returncode == 0, server.errors()
     assert ("inspector http://" in _read(tmp_path / "stderr.log")) is (status == 200)
+
+
+_LOOP_PROBE = """
+import asyncio
+
+
+async def loop_kind(event, context):
+    return {"statusCode": 200, "body": type(asyncio.get_running_loop()).__module__}
+"""
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [(None, "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio.unix_events")],
+    ids=["default", "uvloop", "asyncio"],
+)
+async def test_serve_runs_on_the_event_loop_asked_for(
+    tmp_path: Path, choice: str | None, expected: str
+) -> None:
+    """uvloop by default (it is a dependency off Windows), asyncio's own on request."""
+    (tmp_path / "loop_probe.py").write_text(_LOOP_PROBE, encoding="utf-8")
+    (tmp_path / "routes.yaml").write_text(
+        "stage: clitest\nroutes:\n  $default:\n    handler: loop_probe.loop_kind\n"
+        "    routeResponse: true\n",
+        encoding="utf-8",
+    )
+    args = ["--port", "0", "--no-reload"] + ([] if choice is None else ["--loop", choice])
+    async with _serve(args, cwd=tmp_path, log=tmp_path / "stderr.log") as server:
+        client = await _connect(server.url)
+        try:
+            await client.send("which loop?")
+            assert await asyncio.wait_for(client.recv(), TIMEOUT) == expected
+        finally:
+            await client.close()
+        server.process.send_signal(signal.SIGTERM)
+        await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+
+
+async def test_serve_says_when_the_loop_asked_for_is_missing(tmp_path: Path) -> None:
+    # An uvloop that cannot be imported, first on the path (the working directory).
+    (tmp_path / "uvloop.py").write_text("raise ImportError('not here')\n", encoding="utf-8")
+    (tmp_path / "routes.yaml").write_text("routes: {}\n", encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        *_command("--port", "0", "--loop", "uvloop"),
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), TIMEOUT)
+    assert process.returncode == 2
+    assert out == b""
+    assert "--loop uvloop: uvloop is not installed" in err.decode()

@@ -135,6 +135,25 @@ def _all_credentials(args: argparse.Namespace) -> dict[str, str]:
     return {key: secret for pairs in args.credentials or [] for key, secret in pairs}
 
 
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``--loop`` asks for: ``auto`` is uvloop where it can be
+    imported (a dependency except on Windows), asyncio's own elsewhere."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                "--loop uvloop: uvloop is not installed (pip install uvloop; it does not "
+                "run on Windows)"
+            ) from None
+        return None
+    # uvloop.new_event_loop is typed as returning uvloop.Loop, an AbstractEventLoop.
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 async def _serve(
     emulator: Emulator, watched: str, reload_from: Callable[[], ApiConfig] | None
 ) -> None:
@@ -357,6 +376,7 @@ def _serve_api(args: argparse.Namespace) -> int:
             for _, name, _ in LIMIT_OPTIONS
             if getattr(args, name) is not None
         }
+        loop_factory = _loop_factory(args.loop)
         # A template's references to its own API need the id before it is read.
         api_id = args.api_id or (_stable_api_id(args) if _from_template(args) else None)
         if args.allow_unsigned and not _is_loopback(args.host):
@@ -412,7 +432,8 @@ def _serve_api(args: argparse.Namespace) -> int:
         if args.terraform is not None:
             watched = args.terraform
         reload_from = partial(_reload_api, args, overrides, api_id) if args.reload else None
-        asyncio.run(_serve(emulator, watched, reload_from))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(_serve(emulator, watched, reload_from))
         # Stopped cleanly: every connection closed, every $disconnect run. What
         # is left is the interpreter's last garbage collection, over everything
         # the handlers loaded (boto3's service models alone are most of it):
