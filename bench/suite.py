@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from bench import client
 from bench.server import SERVE_LOG, write_serve_folder
@@ -386,17 +386,8 @@ class Bench:
         config = write_serve_folder(app, folder)
         log = folder / SERVE_LOG
         command = [str(console_script()), "serve", "--config", config.name, "--port", "0"]
-        core = self.server_core
         with open(log, "w") as err:
-            proc = subprocess.Popen(
-                command,
-                cwd=folder,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=user_environment(),
-                preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
-            )
+            proc = launch_as_user(command, folder, err, self.server_core)
         return proc, log
 
     def stop_servers(self, servers: Sequence[ServerProc]) -> None:
@@ -916,19 +907,10 @@ class Bench:
 
     def _launch(self, command: list[str], kind: str) -> tuple[float, float]:
         """Seconds from launch to the printed address, and to the first 101."""
-        core = self.server_core
         log = self.logdir / f"startup-{kind}.log"
         with open(log, "a") as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=user_environment(),
-                preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
-            )
+            proc = launch_as_user(command, ROOT, err, self.server_core)
         try:
             line = _read_line(proc, 30, f"start-up {kind}", log)
             printed = time.perf_counter() - start
@@ -1051,6 +1033,22 @@ def user_environment() -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+def launch_as_user(
+    command: Sequence[str], cwd: Path, stderr: IO[str], core: int | None
+) -> subprocess.Popen[str]:
+    """Start ``command`` in ``cwd`` as from a user's shell (:func:`user_environment`),
+    stdout piped, pinned to ``core`` from its first instruction."""
+    return subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=user_environment(),
+        preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
+    )
 
 
 def _port_of(line: str) -> int:
