@@ -36,6 +36,7 @@ class ConnectionRecord(Generic[P]):
 
     __slots__ = (
         "active_at",
+        "connection_id",
         "info",
         "last_active_ms",
         "on_settled",
@@ -46,6 +47,9 @@ class ConnectionRecord(Generic[P]):
 
     def __init__(self, info: ConnectionInfo, peer: P) -> None:
         self.info = info
+        # The info is replaced once $connect has run (its authorizer's context);
+        # the id stays. An attribute: it is read several times per message.
+        self.connection_id = info.connection_id
         self.peer = peer
         self.state = ConnectionState.PENDING
         self.last_active_ms = info.connected_at  # wall clock, for GetConnection
@@ -64,10 +68,6 @@ class ConnectionRecord(Generic[P]):
         """
         deadline = min(self.active_at + idle, self.opened_at + lifetime)
         return now >= deadline, deadline
-
-    @property
-    def connection_id(self) -> str:
-        return self.info.connection_id
 
 
 class Registry(Generic[P]):
