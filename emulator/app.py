@@ -33,9 +33,11 @@ from emulator.errors import ConfigError
 from emulator.gateway.access import origins
 from emulator.gateway.access.signed import Caller, authenticate
 from emulator.gateway.connections import ConnectionsApi, request_id_from
+from emulator.gateway.events import ConnectionInfo
 from emulator.gateway.lifecycle import GOING_AWAY, Lifecycle
 from emulator.gateway.management import is_management_path
 from emulator.gateway.pipeline import Observer, Pipeline, Services
+from emulator.gateway.registry import ConnectionState
 from emulator.model.api import ApiConfig
 from emulator.runtime import boto
 from emulator.runtime.guards import LoopWatchdog, install_exit_guard
@@ -386,6 +388,10 @@ class Emulator:
     def connection_ids(self) -> list[str]:
         """Ids of the connections that are open now."""
         return self._gateway.registry.open_ids()
+
+    def open_connections(self) -> list[ConnectionInfo]:
+        """The connections that are open now, as their events describe them."""
+        return [r.info for r in self._gateway.registry if r.state is ConnectionState.OPEN]
 
     def advance_time(self, seconds: float) -> None:
         """Move the emulator's clock for timers forward, firing what expires.

@@ -474,8 +474,12 @@ async def test_unwatched_frames_cost_nothing_but_connections_are_tracked(
     assert await client.receive_text() == "alone: unwatched"
     await chat.record.wait_for_invocations("sendmessage")
     assert (explained, list(inspector.history)) == ([], [])
-    assert list(inspector.connections) == [client.connection_id]
+    # Nobody watches: the emulator builds no notification for anyone.
+    assert inspector.observe not in chat.emulator.observers
     feed = await Feed.open(chat.emulator.port, inspector.token)
+    # The page still sees the connection that opened before it.
+    assert [c["id"] for c in feed.hello["connections"]] == [client.connection_id]
+    assert feed.hello["connections"][0]["userAgent"].startswith("Python/")
     await client.send_text(sendmessage("watched"))
     await feed.entries_until(invoked("sendmessage"))
     assert explained == [sendmessage("watched")]

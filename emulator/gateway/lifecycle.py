@@ -25,7 +25,7 @@ from emulator.gateway.timers import ConnectionTimers
 from emulator.model.api import Limits
 from emulator.wire.messages import UpgradeAnswer, UpgradeRequest, WebSocketPeer
 
-__all__ = ["GOING_AWAY", "Lifecycle"]
+__all__ = ["GOING_AWAY", "Lifecycle", "open_details"]
 
 logger = logging.getLogger("emulator")
 
@@ -165,17 +165,7 @@ class Lifecycle:
         self.timers.check(record)
         _settle(record)
         if self._observers:
-            info = record.info
-            self._notify(
-                "open",
-                {
-                    "connectionId": info.connection_id,
-                    "sourceIp": info.source_ip,
-                    "userAgent": info.user_agent,
-                    "connectedAt": info.connected_at,
-                    "authorizer": dict(info.authorizer) if info.authorizer else None,
-                },
-            )
+            self._notify("open", open_details(record.info))
 
     def message(self, peer: Peer, text: str) -> None:
         """A text message from the client: it goes through the pipeline."""
@@ -232,6 +222,17 @@ class Lifecycle:
     def _notify(self, kind: str, details: dict[str, Any]) -> None:
         for observer in self._observers:
             observer(kind, details)
+
+
+def open_details(info: ConnectionInfo) -> dict[str, Any]:
+    """What observers are told of a connection that opened."""
+    return {
+        "connectionId": info.connection_id,
+        "sourceIp": info.source_ip,
+        "userAgent": info.user_agent,
+        "connectedAt": info.connected_at,
+        "authorizer": dict(info.authorizer) if info.authorizer else None,
+    }
 
 
 def parse_query(raw_query: str) -> list[tuple[str, str]] | None:

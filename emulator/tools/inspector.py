@@ -70,6 +70,7 @@ from urllib.parse import urlsplit
 
 from emulator.app import Emulator
 from emulator.errors import SelectionExpressionError
+from emulator.gateway.lifecycle import open_details
 from emulator.model.selection import compile_expression
 from emulator.tools.feed import entry_for, frame_entry, open_entry, route_report, to_json
 from emulator.tools.state import AWS_STATE_PATH
@@ -131,7 +132,8 @@ class Inspector:
             routes[f"/_static/{name}"] = partial(self._asset, name, content_type)
         routes[AWS_STATE_PATH] = self._aws_state
         self.emulator.socket_routes[FEED_PATH] = self
-        self.emulator.observers.append(self.observe)
+        # The observer is on the emulator's list only while a page watches: each
+        # message builds the notifications' details for whoever is on it.
         # What functions print and log, under the invocation that wrote it.
         logging.getLogger("emulator.handler").addHandler(_OutputFeed(self))
         if self.emulator.aws is not None:
@@ -219,10 +221,20 @@ class Inspector:
 
     def on_close(self, peer: WebSocketPeer) -> None:
         self._subscribers.pop(peer, None)
+        if not self._subscribers and self.observe in self.emulator.observers:
+            self.emulator.observers.remove(self.observe)
+            self.connections.clear()
 
     def _subscribe(self, peer: WebSocketPeer) -> None:
         config = self.emulator.config
         self._loop = asyncio.get_running_loop()
+        if self.observe not in self.emulator.observers:
+            # The first page: the open connections so far, then every notification.
+            self.connections = {
+                info.connection_id: open_entry(open_details(info))
+                for info in self.emulator.open_connections()
+            }
+            self.emulator.observers.append(self.observe)
         hello = {
             "type": "hello",
             "api": {
