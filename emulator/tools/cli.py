@@ -137,7 +137,7 @@ def _all_credentials(args: argparse.Namespace) -> dict[str, str]:
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop ``--loop`` asks for: ``auto`` is uvloop where it can be
-    imported (a dependency except on Windows), asyncio's own elsewhere."""
+    imported (a dependency except on Windows and PyPy), asyncio's own elsewhere."""
     if choice == "asyncio":
         return None
     try:
@@ -146,7 +146,7 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
         if choice == "uvloop":
             raise ConfigError(
                 "--loop uvloop: uvloop is not installed (pip install uvloop; it does not "
-                "run on Windows)"
+                "run on Windows or PyPy)"
             ) from None
         return None
     # uvloop.new_event_loop is typed as returning uvloop.Loop, an AbstractEventLoop.

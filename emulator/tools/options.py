@@ -347,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         help="the event loop: uvloop, about twice as fast per message, or asyncio's own "
         "(default auto: uvloop where it is installed, as it is with this package except "
-        "on Windows)",
+        "on Windows and PyPy)",
     )
 
     check = _command(
