@@ -12,7 +12,7 @@ import contextlib
 import io
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -53,11 +53,13 @@ class CountingStream(io.StringIO):
 
 
 @pytest.fixture
-def serve_log() -> Iterator[CountingStream]:
-    """The log ``apigw-ws serve`` sets up (see :func:`_alone`)."""
+async def serve_log() -> AsyncIterator[CountingStream]:
+    """The log ``apigw-ws serve`` sets up, its batches written from the test's
+    loop as serve's are from its own (see :func:`_alone`)."""
     level = logging.getLogger().level
     stream = CountingStream()
     logs.configure("text", stream=stream)
+    logs.bind(asyncio.get_running_loop())
     try:
         yield stream
     finally:
@@ -201,3 +203,40 @@ def test_without_a_loop_a_line_is_written_at_once() -> None:
     handler.write_line("at start-up")
     assert stream.writes == 1
     assert stream.getvalue().endswith(" at start-up\n")
+
+
+async def test_a_handler_running_its_own_loop_does_not_stall_the_log(
+    start_api: StartApi, serve_log: CountingStream
+) -> None:
+    """A sync handler's ``asyncio.run`` is not serve's loop: a batch begun there
+    is still written, and so is every line after it."""
+    with _alone():
+        api = await start_api(
+            {"$default": {"handler": "probe.logs_in_own_loop", "routeResponse": True}}
+        )
+        client = await api.connect()
+        await serve_log.until(lambda text: " connect from " in text)  # that batch is out
+        await client.send_text("go")  # its first line comes from inside the handler's loop
+        assert await client.receive_text() == "done"
+        text = await serve_log.until(lambda text: len(_frames(text)) == 1)
+    assert "from a loop of its own" in text
+
+
+def test_a_batch_whose_write_was_lost_goes_out_with_the_next_line() -> None:
+    """A batch begun on a loop that stopped before writing it: the next line,
+    a while later, writes it."""
+    stream = CountingStream()
+    handler = logs.BatchedStreamHandler(stream)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.sleep(0))
+        handler.bind(loop)  # bound, then never run again: its timer never fires
+        handler._loop_thread = 0  # as if from another thread: the write goes to the loop
+        handler.write_line("first")
+        assert stream.writes == 0
+        handler._batch_since -= 2 * logs._OVERDUE_S
+        handler.write_line("second")
+        assert stream.getvalue().splitlines()[-2:][0].endswith(" first")
+        assert stream.getvalue().endswith(" second\n")
+    finally:
+        loop.close()

@@ -158,6 +158,7 @@ async def _serve(
     emulator: Emulator, watched: str, reload_from: Callable[[], ApiConfig] | None
 ) -> None:
     loop = asyncio.get_running_loop()
+    logs.bind(loop)  # the log's lines in batches, written from this loop
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -183,6 +184,7 @@ async def _serve(
         await emulator.stop()
         if watching is not None:
             await watching
+        logs.bind(None)
 
 
 def _check(args: argparse.Namespace) -> int:

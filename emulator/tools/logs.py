@@ -7,10 +7,11 @@ and request id that wrote it (:mod:`emulator.runtime.output`).
 ``--log-format json`` gives the same as JSON lines.
 
 Lines are written in batches: a line joins the batch, and the batch is written
-with one call :data:`BATCH_S` later (at once when no loop runs), so that a
-busy API's frames cost a write per batch, not one each; a person reading the
-log cannot tell 20 ms. The gateway's own lines come
-as text, without a LogRecord (:func:`emulator.gateway.log.write_lines_to`).
+with one call :data:`BATCH_S` later, from serve's event loop (:func:`bind`;
+at once when it is not running), so that a busy API's frames cost a write per
+batch, not one each; a person reading the log cannot tell 20 ms. The gateway's
+own lines come as text, without a LogRecord
+(:func:`emulator.gateway.log.write_lines_to`).
 """
 
 from __future__ import annotations
@@ -30,29 +31,38 @@ from emulator.runtime.output import (
     release_output,
 )
 
-__all__ = ["BatchedStreamHandler", "JsonFormatter", "TextFormatter", "configure", "unconfigure"]
+__all__ = [
+    "BatchedStreamHandler",
+    "JsonFormatter",
+    "TextFormatter",
+    "bind",
+    "configure",
+    "unconfigure",
+]
 
 
 class _Clock:
     """``12:00:01.234`` for a moment, the ``12:00:01.`` part worked out once a second."""
 
     def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
+        # One value, so that a thread never pairs one second with another's text.
+        self._second: tuple[int, str] = (-1, "")
 
     def __call__(self, moment: float, msecs: float | None = None) -> str:
         second = int(moment)
-        if second != self._second:
-            self._prefix = time.strftime("%H:%M:%S.", time.localtime(second))
-            self._second = second
+        known = self._second
+        if known[0] != second:
+            known = self._second = (second, time.strftime("%H:%M:%S.", time.localtime(second)))
         if msecs is None:
             msecs = (moment - second) * 1000
-        return f"{self._prefix}{int(msecs):03d}"
+        return f"{known[1]}{int(msecs):03d}"
 
 
 _clock_at = _Clock()
 
 BATCH_S = 0.02  # how long a line may wait for others to be written with
+# A batch this old when a line joins it lost its write (its loop stopped first).
+_OVERDUE_S = 1.0
 
 
 def _clock(record: logging.LogRecord) -> str:
@@ -102,7 +112,21 @@ class BatchedStreamHandler(logging.StreamHandler, LineWriter):  # type: ignore[t
         super().__init__(stream)
         self._batch: list[str] = []
         self._batch_lock = threading.Lock()
+        self._batch_since = 0.0  # monotonic time of the batch's first line
+        # The loop that writes the batches (serve's, :meth:`bind`), and its thread.
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Write batches from ``loop``, called on its thread; None: every line at once.
+
+        Explicit, not whatever loop a line is logged from: a handler that runs
+        an event loop of its own (``asyncio.run`` in a sync handler) would take
+        the batch's write with it when that loop ends.
+        """
+        self.flush()
+        self._loop = loop
+        self._loop_thread = threading.get_ident() if loop is not None else 0
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -115,26 +139,29 @@ class BatchedStreamHandler(logging.StreamHandler, LineWriter):  # type: ignore[t
         self._add(f"{_clock_at(time.time())} {text}\n")
 
     def _add(self, line: str) -> None:
+        now = time.monotonic()
         with self._batch_lock:
             self._batch.append(line)
             first = len(self._batch) == 1
+            if first:
+                self._batch_since = now
+            overdue = now - self._batch_since > _OVERDUE_S
         if not first:
+            if overdue:  # its write was lost with a loop that stopped: write it now
+                self.flush()
             return  # a write is on its way
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is not None:
-            self._loop = loop
-            loop.call_later(BATCH_S, self.flush)
-            return
-        known = self._loop
-        if known is not None:  # from a handler's thread, while the loop runs
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
             try:
-                known.call_soon_threadsafe(known.call_later, BATCH_S, self.flush)
-                return
-            except RuntimeError:  # the loop is closed
-                self._loop = None
+                if threading.get_ident() == self._loop_thread:
+                    if loop.is_running():
+                        loop.call_later(BATCH_S, self.flush)
+                        return
+                else:  # from a handler's thread
+                    loop.call_soon_threadsafe(loop.call_later, BATCH_S, self.flush)
+                    return
+            except RuntimeError:  # closed meanwhile
+                pass
         self.flush()
 
     def flush(self) -> None:
@@ -178,6 +205,13 @@ def configure(fmt: str = "text", stream: TextIO | None = None) -> logging.Handle
     logging.getLogger("emulator.transport.websockets").setLevel(logging.WARNING)
     capture_output()
     return handler
+
+
+def bind(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Write the log's lines in batches from ``loop`` (serve's, on its thread);
+    None: each at once again. Nothing to do when :func:`configure` was not called."""
+    if _configured is not None:
+        _configured.bind(loop)
 
 
 def unconfigure() -> None:

@@ -165,3 +165,15 @@ def sized(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """A body of as many characters as the message says ("é" last: two bytes)."""
     size = int(event["body"])
     return {"statusCode": 200, "body": "y" * (size - 2) + "é"}
+
+
+def logs_in_own_loop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A sync handler that runs an event loop of its own and logs inside it."""
+
+    async def work() -> None:
+        import logging
+
+        logging.getLogger().warning("from a loop of its own")
+
+    asyncio.run(work())
+    return {"statusCode": 200, "body": "done"}
