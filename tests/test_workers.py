@@ -189,3 +189,23 @@ def test_a_job_behind_a_blocked_one_in_its_batch_gets_another_worker() -> None:
     finally:
         release.set()
         pool.shutdown()
+
+
+def test_a_shutdown_wakes_idle_workers_for_what_is_still_queued() -> None:
+    checks: list[Callable[[], None]] = []
+    pool = _idle_pool(2, checks)
+    blocked = threading.Event()
+    release = threading.Event()
+    second_ran = threading.Event()
+
+    def blocks() -> None:
+        blocked.set()
+        release.wait(5)
+
+    try:
+        pool.submit_many([blocks, second_ran.set])
+        assert blocked.wait(5)
+        pool.shutdown()  # the emulator stopping, or moving to another loop
+        assert second_ran.wait(5)  # run beside the blocked job, not after it
+    finally:
+        release.set()

@@ -418,10 +418,10 @@ class Invoker:
             inbox = self._inbox = LoopInbox(loop)
         if self._pool_loop is not loop:
             # The pool grows on the loop's clock: a few threads, more when jobs wait.
-            self._hand_over()  # what a previous loop left: the old workers run it
             self._pool.shutdown()
             self._pool = WorkerPool(self._max_threads, schedule=loop.call_later)
             self._pool_loop = loop
+            self._hand_over()  # what a previous loop left, to the new workers
         aws_request_id = lambda_request_id or new_uuid()
         if len(self._in_flight) >= self.concurrency:
             self._throttle(loop, handler, on_done)
@@ -461,6 +461,9 @@ class Invoker:
                     return  # timed out while it waited for a worker: never ran
                 pending.thread = threading.get_ident()
                 value = run_context.run(_call_sync, function, event, context)
+                # Done: a timeout due before the result is delivered must not
+                # blame (and abandon) the job this worker takes next.
+                pending.thread = 0
                 inbox.put(pending.finish, value)
 
             outbox = self._outbox

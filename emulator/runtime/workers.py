@@ -70,8 +70,8 @@ class WorkerPool:
         self._schedule = schedule
         self._name = name
         self._jobs: collections.deque[Job] = collections.deque()
-        # One item per wake-up of an idle worker (None: end).
-        self._wake: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
+        # One item per wake-up of an idle worker.
+        self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._lock = threading.Lock()
         # All under the lock: threads alive, workers waiting for a wake-up, and
         # wake-ups on their way to them. An idle worker is free when idle > woken.
@@ -180,7 +180,7 @@ class WorkerPool:
                     self._idle += 1
             if job is None:
                 try:
-                    token = wake.get(timeout=self._retire_after_s)
+                    wake.get(timeout=self._retire_after_s)
                 except queue.Empty:
                     with lock:
                         if self._idle > self._woken:  # no wake-up on its way to it
@@ -190,14 +190,12 @@ class WorkerPool:
                                 self._threads -= 1
                                 return
                             continue
-                    token = wake.get()  # a wake-up was meant for it: take it
+                    wake.get()  # a wake-up was meant for it: take it
                 with lock:
                     self._idle -= 1
                     self._woken -= 1
-                if token is None:
-                    with lock:
-                        self._threads -= 1
-                    return
+                # To the queue: its jobs first, and once it is empty after a
+                # shutdown, the worker ends.
                 continue
             job()
             del job
@@ -209,13 +207,14 @@ class WorkerPool:
                         return  # replaced while it was stuck
 
     def shutdown(self) -> None:
-        """Stop idle workers; workers still in a job end when it ends."""
+        """Workers end once the queue is empty: idle ones are woken to run what
+        is still queued, side by side, and those in a job end after it."""
         with self._lock:
             self._closed = True
             ending = self._idle - self._woken
             self._woken += ending
         for _ in range(ending):
-            self._wake.put(None)
+            self._wake.put(True)
 
 
 class LoopInbox:
