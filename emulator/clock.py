@@ -52,6 +52,8 @@ class _Entropy:
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
+        # The lock too: a thread of the parent's may have held it at the fork.
+        self._lock = threading.Lock()
         self._bytes, self._at = b"", 0
 
     def take(self, count: int) -> bytes:

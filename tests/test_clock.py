@@ -8,6 +8,7 @@ pinned is where the bytes come from.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import uuid
@@ -83,3 +84,25 @@ def test_no_seeded_generator_is_kept_in_the_module() -> None:
 
 def test_an_api_id_is_10_lowercase_alphanumerics() -> None:
     assert re.fullmatch(r"[a-z0-9]{10}", new_api_id())
+
+
+def test_a_child_forked_while_the_lock_is_held_still_draws_ids() -> None:
+    import select
+    import signal
+
+    read, write = os.pipe()
+    with clock._entropy._lock:  # held by this thread at the fork, as by another
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child
+            os.write(write, new_id().encode())
+            os._exit(0)
+    os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 5)
+        assert ready, "the child hung on its first id"
+        assert AWS_ID.fullmatch(os.read(read, 64).decode())
+    finally:
+        os.close(read)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
