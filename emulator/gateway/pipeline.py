@@ -208,13 +208,11 @@ class Pipeline:
             )
         return answer, info
 
-    async def _invoke_authorizer(
-        self, handler: LoadedHandler, event: Any, request_id: str
-    ) -> Invocation:
+    async def _invoke_authorizer(self, handler: LoadedHandler, event: Any) -> Invocation:
         authorizer = self.config.authorizer
         assert authorizer is not None
         invocation = await self._services.invoker.invoke(
-            handler, event, request_id=request_id, wait_s=authorizer.timeout, route_key=AUTHORIZER
+            handler, event, wait_s=authorizer.timeout, route_key=AUTHORIZER
         )
         self._notify_invoke(AUTHORIZER, event, invocation)
         return invocation

@@ -140,7 +140,6 @@ class _Pending:
         "task",
         "thread",
         "timeout",
-        "waits",
     )
 
     def __init__(
@@ -150,14 +149,12 @@ class _Pending:
         function: _Function,
         scope: InvocationScope,
         timeout: float,
-        waits: bool,
     ) -> None:
         self.on_done = on_done
         self.invoker = invoker
         self.function = function
         self.scope = scope
         self.timeout = timeout
-        self.waits = waits  # the caller gives up before the function's timeout
         self.started = time.monotonic()
         self.reported = False  # the caller heard of it
         self.over = False  # finished or timed out: its end is logged
@@ -390,7 +387,6 @@ class Invoker:
         handler: LoadedHandler,
         event: Any,
         *,
-        request_id: str,
         wait_s: float,
         on_done: Callable[[Invocation], None],
         route_key: str = "",
@@ -399,17 +395,16 @@ class Invoker:
         tail: bool = False,
         lambda_request_id: str | None = None,
         connection_id: str = "",
-    ) -> str:
+    ) -> None:
         """Invoke ``handler``; call ``on_done`` on the loop once: when it returns or
         raises, when it runs past its function's timeout, or when ``wait_s``
         seconds (how long the caller waits) are up, whichever is first.
 
-        ``request_id`` is the caller's (API Gateway's); the function gets a
-        Lambda request id of its own. ``route_key`` names the route the
+        The function gets a Lambda request id of its own (``lambda_request_id``
+        if the caller made it already). ``route_key`` names the route the
         invocation serves, for the log; ``tail`` keeps its log lines on its
-        scope; ``lambda_request_id`` is the function's request id if the caller
-        made it already; ``connection_id`` is the connection whose event it
-        handles. Returns the Lambda request id. The per-message path: no
+        scope; ``connection_id`` is the connection whose event it
+        handles. The per-message path: no
         task, no executor future, no timer of its own.
         """
         loop = asyncio.get_running_loop()
@@ -425,7 +420,7 @@ class Invoker:
         aws_request_id = lambda_request_id or new_uuid()
         if len(self._in_flight) >= self.concurrency:
             self._throttle(loop, handler, on_done)
-            return aws_request_id
+            return
         prepared = self._functions.get(id(handler))
         if prepared is None or prepared.handler is not handler:
             prepared = self._function(handler)
@@ -442,7 +437,7 @@ class Invoker:
         run_context = contextvars.copy_context()
         run_context.run(sandbox.enter, scope)
         waits = wait_s < timeout
-        pending = _Pending(on_done, self, prepared, scope, timeout, waits)
+        pending = _Pending(on_done, self, prepared, scope, timeout)
         self._deadline(loop, timeout, False).add(pending)
         if waits:
             self._deadline(loop, wait_s, True).add(pending)
@@ -470,7 +465,6 @@ class Invoker:
             outbox.append(job)
             if len(outbox) == 1:
                 loop.call_soon(self._hand_over)
-        return aws_request_id
 
     def _hand_over(self) -> None:
         """Give the workers the sync invocations this turn of the loop started,
@@ -558,7 +552,6 @@ class Invoker:
         handler: LoadedHandler,
         event: Any,
         *,
-        request_id: str,
         wait_s: float,
         route_key: str = "",
     ) -> Invocation:
@@ -570,9 +563,7 @@ class Invoker:
             if not future.done():
                 future.set_result(invocation)
 
-        self.start(
-            handler, event, request_id=request_id, wait_s=wait_s, on_done=done, route_key=route_key
-        )
+        self.start(handler, event, wait_s=wait_s, on_done=done, route_key=route_key)
         return await future
 
     def _settled(self, pending: _Pending) -> None:

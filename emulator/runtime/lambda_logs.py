@@ -6,8 +6,8 @@ in the text format (a function that wants its INFO lines sets the level
 itself, on AWS as here) or ``AWS_LAMBDA_LOG_LEVEL``'s with
 ``LogFormat: JSON``. Lines are formatted as the runtime interface client
 formats them and handed to the emulator's log under the invocation that wrote
-them (:func:`~.output.emit_line`). :func:`platform_lines` writes the START,
-END and REPORT lines of one invocation, for ``--platform-logs``.
+them (:func:`~.output.emit_line`). :func:`start_line`, :func:`end_line` and
+:func:`report_line` are the START, END and REPORT lines of one invocation, for ``--platform-logs``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,6 @@ def report_line(
     memory_size: int,
     init_duration_ms: float | None = None,
     status: str | None = None,
-    error_type: str | None = None,
 ) -> str:
     """The REPORT line: tabs between fields, ``Status`` only for timeouts and
     runtime failures; a successful one ends with a tab (spec §3.8)."""
@@ -217,8 +216,6 @@ def report_line(
     if status is None:
         return "\t".join(fields) + "\t"
     fields.append(f"Status: {status}")
-    if error_type is not None:
-        fields.append(f"Error Type: {error_type}")
     return "\t".join(fields)
 
 

@@ -163,7 +163,6 @@ class LambdaService:
         self._invoker.start(
             handler,
             event,
-            request_id="",
             wait_s=handler.config.timeout,
             on_done=finished,
             qualifier=request.qualifier,
@@ -274,7 +273,6 @@ class _EventRun:
         self.service._invoker.start(
             self.handler,
             self.event,
-            request_id="",
             wait_s=self.handler.config.timeout,
             on_done=self._done,
             qualifier=self.request.qualifier,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
+import functools
 import importlib
 import inspect
 import sys
@@ -41,9 +42,7 @@ from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig, LoggingConfig
 from emulator.model.resources import resource_references
-from emulator.runtime.environ import install as install_environ
 from emulator.runtime.lambda_logs import root_state
-from emulator.runtime.logroot import install as install_logroot
 from emulator.runtime.sandbox import INIT_TIMEOUT, AwsAccess, LambdaApi, Sandbox
 
 __all__ = [
@@ -239,9 +238,6 @@ class _Group:
         self, functions: Sequence[FunctionConfig], problems: list[ConfigError] | None = None
     ) -> dict[str, LoadedHandler]:
         """Init each module once; with ``problems``, a function that fails is left out."""
-        # What makes a sandbox the context's (`check` inits without an Invoker).
-        install_environ()
-        install_logroot()
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
@@ -376,13 +372,21 @@ def _fresh_modules(roots: Sequence[Path], foreign: Sequence[str]) -> Iterator[No
         sys.modules.update(saved)
 
 
+@functools.cache
+def _resolved(file: str) -> Path:
+    """A module file's path, symlinks resolved: once per file, as each load and
+    reload looks through every module in ``sys.modules`` (hundreds once boto3
+    is in), and resolving is a system call per path component."""
+    return Path(file).resolve()
+
+
 def _elsewhere(module: str, folder: Path) -> bool:
     """Whether ``module``'s top-level name is in ``sys.modules`` from another folder."""
     cached = sys.modules.get(module.partition(".")[0])
     file = getattr(cached, "__file__", None)
     if cached is None or not file:
         return False
-    return not Path(file).resolve().is_relative_to(folder)
+    return not _resolved(file).is_relative_to(folder)
 
 
 def _foreign_roots(tops: set[str]) -> list[Path]:
@@ -391,7 +395,7 @@ def _foreign_roots(tops: set[str]) -> list[Path]:
     for top in tops:
         file = getattr(sys.modules.get(top), "__file__", None)
         if file:
-            path = Path(file).resolve()
+            path = _resolved(file)
             roots.append(path.parent.parent if path.name == "__init__.py" else path.parent)
     return roots
 
@@ -401,7 +405,7 @@ def _is_own(module: ModuleType, roots: Sequence[Path]) -> bool:
     file = getattr(module, "__file__", None)
     if not file:
         return False
-    path = Path(file).resolve()
+    path = _resolved(file)
     if "site-packages" in path.parts or "dist-packages" in path.parts:
         return False
     if path.is_relative_to(_PACKAGE_DIR):

@@ -21,7 +21,6 @@ import contextlib
 import contextvars
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 __all__ = ["RootState", "install", "outside", "use_root"]
 
@@ -118,8 +117,3 @@ def outside() -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
-
-
-def current() -> Any:
-    """The current execution environment's root state, or None (for tests)."""
-    return _current.get()

@@ -19,13 +19,13 @@ import contextvars
 import os
 import sys
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from emulator.clock import new_uuid
 from emulator.model.function import FunctionConfig, LogFormat
 from emulator.model.resources import AwsResource, endpoint_variable, resolve_variables
 from emulator.runtime.environ import Overlay, use_overlay
@@ -110,7 +110,7 @@ current_aws: contextvars.ContextVar[AwsAccess | None] = contextvars.ContextVar(
 
 def new_log_stream() -> str:
     """``2025/12/28/[$LATEST]b33e12be6c054d53918d3142fbea7cef`` (spec §1.1)."""
-    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{uuid.uuid4().hex}"
+    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[$LATEST]{new_uuid().replace('-', '')}"
 
 
 def lambda_variables(

@@ -47,7 +47,7 @@ __all__ = ["admit", "check_signature", "run_authorizer"]
 
 logger = logging.getLogger("emulator")
 
-Invoke = Callable[[LoadedHandler, Any, str], Awaitable[Invocation]]
+Invoke = Callable[[LoadedHandler, Any], Awaitable[Invocation]]
 
 
 async def admit(
@@ -208,7 +208,7 @@ async def run_authorizer(
         stage_variables=info.stage_variables or {},
         request_context=request_context,
     )
-    invocation = await invoke(handler, event, request_id)
+    invocation = await invoke(handler, event)
     raised = invocation.error
     if invocation.outcome is InvocationOutcome.TIMEOUT:
         raised = TimeoutError("the authorizer timed out")

@@ -83,7 +83,6 @@ class LambdaProxy:
         self._invoker.start(
             self._handler,
             event,
-            request_id=request_id,
             wait_s=self._timeout,
             route_key=self.route_key,
             on_done=partial(self._finish, event, on_done),
