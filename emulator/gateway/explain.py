@@ -56,14 +56,15 @@ def explain(
     try:
         shown = _show(document)
         result, traces = expression.trace(document)
-    except RecursionError:
-        # As the server does: a document too deep to stringify counts as not JSON.
-        steps.append("1. The message is JSON, but nested too deeply to evaluate.")
-        steps.append("   The server routes it like a message that is not JSON.")
-        steps.extend(_conclusion(decision, None))
-        return Explanation(decision, tuple(steps))
-    except TooMuchWork as exc:
-        steps.append(f"1. The message is JSON, but evaluating the expression on it stops: {exc}.")
+    except (RecursionError, TooMuchWork) as exc:
+        # As the server does: a document too deep to stringify, or one the path
+        # would need unbounded work on, counts as not JSON.
+        if isinstance(exc, RecursionError):
+            steps.append("1. The message is JSON, but nested too deeply to evaluate.")
+        else:
+            steps.append(
+                f"1. The message is JSON, but evaluating the expression on it stops: {exc}."
+            )
         steps.append("   The server routes it like a message that is not JSON.")
         steps.extend(_conclusion(decision, None))
         return Explanation(decision, tuple(steps))

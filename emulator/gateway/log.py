@@ -45,15 +45,18 @@ def write_lines_to(writer: LineWriter | None) -> None:
     _writer = writer
 
 
-def _direct() -> LineWriter | None:
-    """The writer, if a record would reach it and nothing else: the same
-    loggers' handlers, filters and propagation as ``Logger.callHandlers``."""
+def _wrote(text: str) -> bool:
+    """Hand ``text`` to the writer, if a record would reach it and nothing else
+    (the same loggers' handlers, filters and propagation as
+    ``Logger.callHandlers``); False: the caller logs a record."""
     writer = _writer
     roots = _ROOT.handlers
     if (
         writer is None
         or len(roots) != 1
         or roots[0] is not writer
+        or writer.filters
+        or writer.level > logging.INFO
         or EVENTS.handlers
         or EVENTS.filters
         or not EVENTS.propagate
@@ -62,10 +65,9 @@ def _direct() -> LineWriter | None:
         or not _EMULATOR.propagate
         or _ROOT.filters
     ):
-        return None
-    if writer.filters or writer.level > logging.INFO:
-        return None
-    return writer
+        return False
+    writer.write_line(text)
+    return True
 
 
 def _outcome(invocation: Invocation) -> str:
@@ -115,9 +117,7 @@ def log_connect(
         text += f", {why}"
     if handler is not None and invocation is not None:
         text += f" ({step} {handler} {_outcome(invocation)})"
-    direct = _direct()
-    if direct is not None:
-        direct.write_line(text)
+    if _wrote(text):
         return
     EVENTS.info(
         text,
@@ -158,9 +158,7 @@ def log_frame(
     else:
         assert invocation is not None, "a routed frame is logged with its invocation"
         text = f"{connection_id} frame → {route_key} ({why}) {handler} {_outcome(invocation)}"
-    direct = _direct()
-    if direct is not None:
-        direct.write_line(text)
+    if _wrote(text):
         return
     EVENTS.info(
         text,
@@ -188,9 +186,7 @@ def log_close(
     text = f"{connection_id} close {code} {reason!r}"
     if handler is not None and invocation is not None:
         text += f" ($disconnect {handler} {_outcome(invocation)})"
-    direct = _direct()
-    if direct is not None:
-        direct.write_line(text)
+    if _wrote(text):
         return
     EVENTS.info(
         text,

@@ -22,6 +22,7 @@ __all__ = [
     "MAX_POST_BYTES",
     "ManagementRequest",
     "Operation",
+    "aws_error",
     "check_connection_id",
     "error_response",
     "get_connection_response",
@@ -109,12 +110,12 @@ def _json(
 def error_response(error: ManagementApiError, request_id: str) -> HttpResponse:
     """AWS's rest-json error: boto3 needs ``x-amzn-ErrorType`` to raise the
     modelled exception (spec §4.2)."""
-    return _json(
-        error.status,
-        {"message": error.message},
-        request_id,
-        (("x-amzn-ErrorType", error.aws_type),),
-    )
+    return aws_error(error.status, error.aws_type, error.message, request_id)
+
+
+def aws_error(status: int, aws_type: str, message: str | None, request_id: str) -> HttpResponse:
+    """A rest-json error response: ``{"message": ...}`` and ``x-amzn-ErrorType``."""
+    return _json(status, {"message": message}, request_id, (("x-amzn-ErrorType", aws_type),))
 
 
 def success_response(operation: Operation, request_id: str) -> HttpResponse:

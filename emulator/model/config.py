@@ -88,8 +88,8 @@ _LIMIT_FIELDS = {  # camelCase at the edge, snake_case inside
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _STAGE_VARIABLE = re.compile(r"[A-Za-z0-9_]+")
 # AWS: API ids are 10 lower-case letters and digits; regions read like eu-west-1.
-_API_ID = re.compile(r"[a-z0-9]{10}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+API_ID = re.compile(r"[a-z0-9]{10}")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 
 
 def load_config(path: str | os.PathLike[str]) -> ApiConfig:
@@ -154,9 +154,9 @@ def _parse(data: object, base_dir: Path, source: str) -> ApiConfig:
     return ApiConfig(
         routes=MappingProxyType(routes),
         api_id=_pattern(
-            document.get("apiId"), _API_ID, "apiId", "10 of a-z 0-9, such as 'a1b2c3d4e5'"
+            document.get("apiId"), API_ID, "apiId", "10 of a-z 0-9, such as 'a1b2c3d4e5'"
         ),
-        region=_pattern(document.get("region"), _REGION, "region", "a region such as 'eu-west-1'"),
+        region=_pattern(document.get("region"), REGION, "region", "a region such as 'eu-west-1'"),
         route_selection_expression=compiled,
         stage=stage,
         environment=common,

@@ -26,29 +26,29 @@ read ``/_inspector``: its first message must repeat the token that page carries
 answers the pages and the feed only for its own Host and Origin (against DNS
 rebinding and other sites' pages: :mod:`emulator.gateway.access.origins`).
 
-Cost: the observer returns at once while no inspector is subscribed, so frames
-pay nothing unwatched; entries (built by :mod:`emulator.tools.feed`), and the routing
-explanation of each frame, are computed only while someone watches. The table
-of open connections is kept always (one entry per connection, not per frame).
+Cost: the observer is on the emulator's list only while a page is subscribed,
+so frames pay nothing unwatched (the emulator builds no notification for an
+empty list); entries (built by :mod:`emulator.tools.feed`), and the routing
+explanation of each frame, are computed only while someone watches. The first
+page to subscribe gets the open connections from the emulator
+(:meth:`~emulator.app.Emulator.open_connections`).
 Feed protocol, JSON text messages:
 
 * page → feed: ``{"type": "hello", "token": ...}``, then any number of
   ``{"type": "route", "id": 1, "expression": ..., "message": ..., "routes": [...] | null}``
 * feed → page: ``{"type": "hello", "api": {...}, "connections": [...]}``,
   ``{"type": "entries", "entries": [...]}`` (the history in batches, then one
-  per live entry), ``{"type": "route", "id": 1, ...}`` answers, and
+  per live entry), ``{"type": "route", "id": 1, ...}`` answers,
   ``{"type": "gap", "dropped": 12, "first": 30, "last": 41}`` where entries were
-  dropped for a page that fell behind.
+  dropped for a page that fell behind, and with ``--mock-aws``
+  ``{"type": "aws", "tables": [...], "queues": [...], ...}`` after the hello and
+  after each change to the data (at most every :data:`AWS_REFRESH` seconds).
 
 A page that stops reading costs bounded memory: once the emulator stops reading
 from it (its connection is :data:`~emulator.wire.connection.WRITE_BUFFER_LIMIT`
 behind), new entries wait in that page's backlog, up to
 :data:`BACKLOG_BYTES`; past that the oldest are dropped, and the page is told
 how many before the rest arrive.
-  per live entry), ``{"type": "route", "id": 1, ...}`` answers, and with
-  ``--mock-aws`` ``{"type": "aws", "tables": [...], "queues": [...], ...}``
-  after the hello and after each change to the data (at most every
-  :data:`AWS_REFRESH` seconds).
 """
 
 from __future__ import annotations
@@ -132,8 +132,7 @@ class Inspector:
             routes[f"/_static/{name}"] = partial(self._asset, name, content_type)
         routes[AWS_STATE_PATH] = self._aws_state
         self.emulator.socket_routes[FEED_PATH] = self
-        # The observer is on the emulator's list only while a page watches: each
-        # message builds the notifications' details for whoever is on it.
+        # The observer goes on the emulator's list with the first page (_subscribe).
         # What functions print and log, under the invocation that wrote it.
         logging.getLogger("emulator.handler").addHandler(_OutputFeed(self))
         if self.emulator.aws is not None:
@@ -306,7 +305,7 @@ class Inspector:
         elif kind == "close":
             self.connections.pop(details["connectionId"], None)
         if not self._subscribers:
-            return  # nobody watches: a frame costs nothing more
+            return  # no page subscribed (yet): nothing to show
         self._sequence += 1
         try:
             entry = _entry(self, kind, details)

@@ -6,10 +6,10 @@ A pure module: argparse only. :mod:`emulator.tools.cli` runs the commands.
 from __future__ import annotations
 
 import argparse
-import re
 import textwrap
 from pathlib import Path
 
+from emulator.model.config import API_ID, REGION
 from emulator.wire.messages import DEFAULT_MAX_HEADER_BYTES
 
 __all__ = ["LIMIT_OPTIONS", "TEMPLATE_NAMES", "missing_config", "parser"]
@@ -25,14 +25,8 @@ def _port(text: str) -> int:
     return port
 
 
-# AWS: API ids are 10 lower-case letters and digits; regions read like eu-west-1
-# (routes.yaml's apiId and region are checked the same way).
-_API_ID = re.compile(r"[a-z0-9]{10}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
-
-
 def _api_id(text: str) -> str:
-    if not _API_ID.fullmatch(text):
+    if not API_ID.fullmatch(text):  # as routes.yaml's apiId is checked
         raise argparse.ArgumentTypeError(
             f"an API id is 10 of a-z 0-9, such as 'a1b2c3d4e5', got {text!r}"
         )
@@ -40,7 +34,7 @@ def _api_id(text: str) -> str:
 
 
 def _region(text: str) -> str:
-    if not _REGION.fullmatch(text):
+    if not REGION.fullmatch(text):
         raise argparse.ArgumentTypeError(f"a region is such as 'eu-west-1', got {text!r}")
     return text
 

@@ -27,12 +27,12 @@ off by default; the CLI allows it only on a loopback address).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from emulator.gateway.management import aws_error
 from emulator.wire.messages import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
@@ -154,10 +154,4 @@ def _answer(error: SignatureError, service: str, now: datetime) -> tuple[str, st
 
 
 def _refusal(aws_type: str, message: str, request_id: str) -> HttpResponse:
-    body = json.dumps({"message": message}, separators=(",", ":")).encode()
-    headers = (
-        ("Content-Type", "application/json"),
-        ("x-amzn-RequestId", request_id),
-        ("x-amzn-ErrorType", aws_type),
-    )
-    return HttpResponse(403, headers, body)
+    return aws_error(403, aws_type, message, request_id)
