@@ -36,13 +36,19 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 
 from bench import client
 from bench.server import SERVE_LOG, write_serve_folder
 from bench.stats import table
-from bench.suite import MESSAGE, ROOT, _port_of, _read_line, console_script, user_environment
+from bench.suite import (
+    MESSAGE,
+    ROOT,
+    _port_of,
+    _read_line,
+    console_script,
+    launch_as_user,
+)
 
 MODES = ("baseline", "embedded", "serve")
 APPS = ("echo_sync", "echo_async", "post_callback", "post_boto3")
@@ -292,23 +298,21 @@ class Server:
 
     def __init__(self, mode: str, app: str, core: int | None, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        pin = None
         if mode == "serve":  # as the suite's serve mode: pinned from its launch
             config = write_serve_folder(app, folder)
             command = [str(console_script()), "serve", "--config", config.name, "--port", "0"]
-            self.log, cwd, env = folder / SERVE_LOG, folder, user_environment()
-            if core is not None:
-                pin = partial(os.sched_setaffinity, 0, {core})
+            self.log = folder / SERVE_LOG
+            with open(self.log, "w") as err:
+                self.proc = launch_as_user(command, folder, err, core)
         else:  # bench.server pins itself once it listens
             kind = "baseline" if mode == "baseline" else "emulator"
             command = [sys.executable, "-m", "bench.server", "--kind", kind, "--app", app]
             command += ["--core", str(core)] if core is not None else []
-            self.log, cwd, env = folder / "server.log", ROOT, None
-        with open(self.log, "w") as err:
-            self.proc = subprocess.Popen(
-                command, cwd=cwd, stdout=subprocess.PIPE, stderr=err, text=True, env=env,
-                preexec_fn=pin,
-            )  # fmt: skip
+            self.log = folder / "server.log"
+            with open(self.log, "w") as err:
+                self.proc = subprocess.Popen(
+                    command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True
+                )
         deadline = time.monotonic() + 60
         line = ""
         while not (line.isdigit() or "ws://" in line):  # a port, or serve's URL

@@ -20,20 +20,16 @@ import asyncio
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from bench.server import start_serve
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 0.2
-
-
-def _apigw_ws() -> list[str]:
-    script = Path(sys.executable).with_name("apigw-ws")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "emulator"]
 
 
 async def _open(url: str, count: int, chat: bool) -> list[Any]:
@@ -56,18 +52,8 @@ async def _read_until_closed(client: Any) -> None:
 def one_round(
     sig: signal.Signals, connections: int, chat: bool, settle_s: float, extra: list[str]
 ) -> float:
-    process = subprocess.Popen(
-        [*_apigw_ws(), "serve", "--port", "0", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, url = start_serve(["--port", "0", *extra], ROOT)
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith(("ws://", "wss://")):
-            raise SystemExit(f"apigw-ws serve did not start: {url!r}")
         # The clients' loop runs in its own thread, so that they read (and answer
         # the server's close frame) while this thread waits for the exit.
         loop = asyncio.new_event_loop()

@@ -20,18 +20,14 @@ import argparse
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from bench.server import start_serve
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TARGET_S = 2.0
-
-
-def _apigw_ws() -> list[str]:
-    script = Path(sys.executable).with_name("apigw-ws")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "emulator"]
 
 
 def startup_s(extra: list[str]) -> float:
@@ -39,18 +35,8 @@ def startup_s(extra: list[str]) -> float:
     from websockets.sync.client import connect
 
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [*_apigw_ws(), "serve", "--port", "0", "--no-reload", "--no-inspector", *extra],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    process, url = start_serve(["--port", "0", "--no-reload", "--no-inspector", *extra], ROOT)
     try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        if not url.startswith("ws://"):
-            raise SystemExit(f"apigw-ws serve did not start: {url!r}")
         with connect(f"{url}?name=bench", open_timeout=10):
             elapsed = time.perf_counter() - started
     finally:

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -63,6 +64,27 @@ EMULATOR_APPS: dict[str, dict[str, Any]] = {
 }
 BASELINE_APPS = ("echo", "connect", "broadcast", "idle")
 SERVE_LOG = "serve.log"
+
+
+def start_serve(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    """``apigw-ws serve ARGS`` in ``cwd`` (the console script of this Python's
+    environment, else ``python -m emulator``); returns it and the URL it printed."""
+    script = Path(sys.executable).with_name("apigw-ws")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "emulator"]
+    process = subprocess.Popen(
+        [*command, "serve", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().strip()
+    if not url.startswith(("ws://", "wss://")):
+        process.kill()
+        process.wait()
+        raise SystemExit(f"apigw-ws serve did not start: {url!r}")
+    return process, url
 
 
 def write_serve_folder(app: str, folder: Path) -> Path:
