@@ -199,8 +199,12 @@ async def _finish(process: asyncio.subprocess.Process) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def _serve(args: list[str], *, cwd: Path, log: Path) -> AsyncIterator[Server]:
-    """Start ``python -m emulator serve ARGS``; always killed on the way out."""
+async def _serve(
+    args: list[str], *, cwd: Path, log: Path, url_line: re.Pattern[str] = URL_LINE
+) -> AsyncIterator[Server]:
+    """Start ``python -m emulator serve ARGS``; always killed on the way out.
+
+    ``url_line`` is the line its URL must print as (the API's stage in it)."""
     with log.open("wb") as stderr:
         process = await asyncio.create_subprocess_exec(
             *_command(*args),
@@ -215,7 +219,7 @@ async def _serve(args: list[str], *, cwd: Path, log: Path) -> AsyncIterator[Serv
             line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
         except TimeoutError:
             raise AssertionError(f"no URL on stdout within {TIMEOUT} s") from None
-        match = URL_LINE.fullmatch(line.decode())
+        match = url_line.fullmatch(line.decode())
         assert match, f"stdout line {line!r}; stderr: {_read(log)}"
         yield Server(process, line.decode().strip(), int(match[1]), log)
     finally:

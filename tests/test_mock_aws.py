@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import boto3
@@ -31,6 +31,7 @@ from emulator.tools.cli import main
 from emulator.tools.testing import Harness
 from tests.conftest import ROOT
 from tests.test_cli import TIMEOUT, Server, _connect, _finish
+from tests.test_cli import _serve as serve
 
 URL_LINE = re.compile(r"ws://127\.0\.0\.1:(\d+)/prod\n")  # the SAM template's stage
 
@@ -291,27 +292,9 @@ async def test_a_reload_keeps_the_data_and_creates_new_resources(tmp_path: Path)
 # Through the command line: a restart, `apigw-ws state`, the refusal's log line
 
 
-@asynccontextmanager
-async def _serve(args: list[str], *, cwd: Path, log: Path) -> AsyncIterator[Server]:
-    """``python -m emulator serve ARGS`` until it prints its URL; killed on the way out."""
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "emulator", "serve", *args],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode()
-        match = URL_LINE.fullmatch(line)
-        assert match, f"stdout line {line!r}; see {log}"
-        yield Server(process, line.strip(), int(match[1]), log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await asyncio.wait_for(process.communicate(), TIMEOUT)
+def _serve(args: list[str], *, cwd: Path, log: Path) -> AbstractAsyncContextManager[Server]:
+    """``python -m emulator serve ARGS`` until it prints its URL (the SAM stage's)."""
+    return serve(args, cwd=cwd, log=log, url_line=URL_LINE)
 
 
 def _state(*args: str) -> subprocess.CompletedProcess[str]:
