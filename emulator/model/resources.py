@@ -33,7 +33,6 @@ __all__ = [
     "default_name",
     "endpoint_variable",
     "resolve_variables",
-    "resource_references",
 ]
 
 # The account every ARN the emulator makes names (``AWS::AccountId``, the
@@ -168,11 +167,6 @@ def endpoint_variable(service: str) -> str:
     """``AWS_ENDPOINT_URL_DYNAMODB``: the variable the AWS SDKs read a service's endpoint from."""
     name = _ENDPOINT_IDS.get(service, service.upper().replace("-", "_"))
     return f"AWS_ENDPOINT_URL_{name}"
-
-
-def resource_references(value: str) -> list[Reference]:
-    """The resources a variable's value names (reference tokens)."""
-    return references(value)
 
 
 def resolve_variables(

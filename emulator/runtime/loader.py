@@ -41,7 +41,7 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.function import FunctionConfig, LoggingConfig
-from emulator.model.resources import resource_references
+from emulator.model.references import references
 from emulator.runtime.lambda_logs import root_state
 from emulator.runtime.sandbox import INIT_TIMEOUT, AwsAccess, LambdaApi, Sandbox
 
@@ -337,7 +337,7 @@ def _unset_resource_hint(
         return ""
     name = error.args[0] if error.args else None
     value = function.environment.get(name) if isinstance(name, str) else None
-    found = resource_references(value) if value is not None else []
+    found = references(value) if value is not None else []
     if not found:
         return ""
     return (

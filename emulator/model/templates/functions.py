@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any
 
 from emulator.errors import ConfigError
+from emulator.model.function import DEFAULT_TIMEOUT
 from emulator.model.templates.intrinsics import (
     NO_VALUE,
     REGION,
@@ -43,15 +44,14 @@ from emulator.model.templates.intrinsics import (
 )
 from emulator.model.templates.model import FunctionSpec, timeout_seconds
 
-__all__ = ["FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
+__all__ = ["FUNCTION_ARN", "FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
 
 FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 # A function's properties as routes.yaml names them.
 _SETTINGS = {"Timeout": "timeout", "MemorySize": "memorySize", "LoggingConfig": "loggingConfig"}
 # Lambda's default Timeout, in seconds (SAM's too).
-_DEFAULT_TIMEOUT = 3.0
 # A literal function ARN, with an optional alias or version after the name.
-_FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]+)")
+FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]+)")  # a Lambda ARN's name
 # Resources whose Ref is a name that a local endpoint can hold (each type's
 # "Return values" in the CloudFormation User Guide): a stand-in is used for them.
 _STAND_IN_TYPES = frozenset(
@@ -222,7 +222,7 @@ class Template:
                 target = self.prop(ref.logical_id, "FunctionName", references_ok=True)
                 if target is not None:
                     return self.function_for(target, depth + 1)
-        names = _FUNCTION_ARN.findall(value) or [value]  # an ARN, or a bare name
+        names = FUNCTION_ARN.findall(value) or [value]  # an ARN, or a bare name
         for name in names:
             for logical_id in self.of_type(*FUNCTION_TYPES):
                 if name in (logical_id, self.prop(logical_id, "FunctionName", references_ok=True)):
@@ -265,7 +265,7 @@ class Template:
         code = self._code_folder(logical_id, merged, key_of, sam)
         if isinstance(code, str):
             return code
-        timeout = _DEFAULT_TIMEOUT
+        timeout = DEFAULT_TIMEOUT
         if merged.get("Timeout") is not None:
             seconds = timeout_seconds(self.resolve(merged["Timeout"], key_of["Timeout"]))
             if seconds is None:

@@ -27,7 +27,6 @@ into the same routes.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -37,9 +36,17 @@ from emulator.model.api import ApiConfig, Limits, RouteConfig
 from emulator.model.function import FunctionConfig
 from emulator.model.integration import IntegrationConfig, LambdaIntegration
 from emulator.tools.export.hcl import BLOCK, write_hcl
-from emulator.tools.export.resources import Names, function_key, functions, lambda_routes
+from emulator.tools.export.resources import (
+    Names,
+    function_key,
+    functions,
+    lambda_routes,
+    timeout_ms,
+)
 from emulator.tools.export.terraform_resources import (
+    quoted,
     resource_policy,
+    snake,
     terraform_resources,
     terraform_value,
 )
@@ -58,16 +65,16 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
     data: list[dict[str, Any]] = []
 
     def resource(kind: str, name: str, body: dict[str, Any]) -> None:
-        resources.append({_q(kind): {_q(name): {**body, _BLOCK: True}}})
+        resources.append({quoted(kind): {quoted(name): {**body, _BLOCK: True}}})
 
     name = re.sub(r"[^A-Za-z0-9-]+", "-", Path(config.base_dir).name).strip("-") or "websocket"
     resource(
         "aws_apigatewayv2_api",
         "websocket",
         {
-            "name": _q(f"{name}-websocket"),
-            "protocol_type": _q("WEBSOCKET"),
-            "route_selection_expression": _q(config.route_selection_expression.source),
+            "name": quoted(f"{name}-websocket"),
+            "protocol_type": quoted("WEBSOCKET"),
+            "route_selection_expression": quoted(config.route_selection_expression.source),
         },
     )
     _role(resource)
@@ -95,32 +102,32 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
         config, resource, data, names.unique("AuthorizerFunction"), runtime
     )
     for route_key, route in config.routes.items():
-        snake = _snake(names.route(route_key))
+        route_name = snake(names.route(route_key))
         if isinstance(route.integration, LambdaIntegration):
             target = _name(by_key[function_key(route.integration.function)])
             body = {
                 "api_id": f"${{{_API}.id}}",
-                "integration_type": _q("AWS_PROXY"),
+                "integration_type": quoted("AWS_PROXY"),
                 "integration_uri": f"${{aws_lambda_function.{target}.invoke_arn}}",
-                "timeout_milliseconds": _millis(route.timeout),
+                "timeout_milliseconds": timeout_ms(route.timeout),
             }
-            resource("aws_apigatewayv2_integration", snake, body)
+            resource("aws_apigatewayv2_integration", route_name, body)
         else:
-            _backend(resource, snake, route.integration)
-        resource("aws_apigatewayv2_route", snake, _route(route, snake, authorization))
+            _backend(resource, route_name, route.integration)
+        resource("aws_apigatewayv2_route", route_name, _route(route, route_name, authorization))
         if route.route_response:
             resource(
                 "aws_apigatewayv2_route_response",
-                snake,
+                route_name,
                 {
                     "api_id": f"${{{_API}.id}}",
-                    "route_id": f"${{aws_apigatewayv2_route.{snake}.id}}",
-                    "route_response_key": _q("$default"),
+                    "route_id": f"${{aws_apigatewayv2_route.{route_name}.id}}",
+                    "route_response_key": quoted("$default"),
                 },
             )
     stage: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
-        "name": _q(config.stage),
+        "name": quoted(config.stage),
         "auto_deploy": True,
     }
     if config.stage_variables:
@@ -131,8 +138,11 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
             {
                 "required_providers": [
                     {
-                        "aws": {"source": _q("hashicorp/aws"), "version": _q(">= 5.0")},
-                        "archive": {"source": _q("hashicorp/archive"), "version": _q(">= 2.4")},
+                        "aws": {"source": quoted("hashicorp/aws"), "version": quoted(">= 5.0")},
+                        "archive": {
+                            "source": quoted("hashicorp/archive"),
+                            "version": quoted(">= 2.4"),
+                        },
                         _BLOCK: True,
                     }
                 ],
@@ -143,14 +153,14 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
         "resource": resources,
         "output": [
             {
-                _q("websocket_url"): {
+                quoted("websocket_url"): {
                     "value": "${aws_apigatewayv2_stage.stage.invoke_url}",
                     _BLOCK: True,
                 }
             },
             {
-                _q("connections_url"): {
-                    "description": _q("The endpoint_url of the @connections API"),
+                quoted("connections_url"): {
+                    "description": quoted("The endpoint_url of the @connections API"),
                     "value": '${replace(aws_apigatewayv2_stage.stage.invoke_url, "wss://", "https://")}',
                     _BLOCK: True,
                 }
@@ -174,14 +184,19 @@ def _role(resource: Any) -> None:
     resource(
         "aws_iam_role",
         "functions",
-        {"name_prefix": _q("apigw-ws-"), "assume_role_policy": f"${{jsonencode({_hcl(assume)})}}"},
+        {
+            "name_prefix": quoted("apigw-ws-"),
+            "assume_role_policy": f"${{jsonencode({_hcl(assume)})}}",
+        },
     )
     resource(
         "aws_iam_role_policy_attachment",
         "logs",
         {
             "role": "${aws_iam_role.functions.name}",
-            "policy_arn": _q("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+            "policy_arn": quoted(
+                "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+            ),
         },
     )
     manage = {
@@ -211,29 +226,33 @@ def _function(
     config: ApiConfig,
 ) -> None:
     code = function.code_uri.as_posix() if function.code_uri is not None else ""
-    zipped = _snake(code) or "code"  # one archive per code folder
-    if not any(_q(zipped) in item[_q("archive_file")] for item in data):
+    zipped = snake(code) or "code"  # one archive per code folder
+    if not any(quoted(zipped) in item[quoted("archive_file")] for item in data):
         archive: dict[str, Any] = {
-            "type": _q("zip"),
-            "source_dir": _q("${path.module}" + (f"/{code}" if code else ""), template=True),
-            "output_path": _q(f"${{path.module}}/build/{zipped}.zip", template=True),
+            "type": quoted("zip"),
+            "source_dir": quoted("${path.module}" + (f"/{code}" if code else ""), template=True),
+            "output_path": quoted(f"${{path.module}}/build/{zipped}.zip", template=True),
         }
         if not code:  # the config's own folder: not what Terraform writes there
-            archive["excludes"] = [_q("build"), _q(".terraform"), _q("terraform.tfstate")]
-        data.append({_q("archive_file"): {_q(zipped): {**archive, _BLOCK: True}}})
+            archive["excludes"] = [
+                quoted("build"),
+                quoted(".terraform"),
+                quoted("terraform.tfstate"),
+            ]
+        data.append({quoted("archive_file"): {quoted(zipped): {**archive, _BLOCK: True}}})
     body: dict[str, Any] = {
-        "function_name": _q(f"${{aws_apigatewayv2_api.websocket.name}}-{name}", template=True),
+        "function_name": quoted(f"${{aws_apigatewayv2_api.websocket.name}}-{name}", template=True),
         "filename": f"${{data.archive_file.{zipped}.output_path}}",
         "source_code_hash": f"${{data.archive_file.{zipped}.output_base64sha256}}",
-        "handler": _q(function.handler),
-        "runtime": _q(runtime),
+        "handler": quoted(function.handler),
+        "runtime": quoted(runtime),
         "role": "${aws_iam_role.functions.arn}",
         # Lambda's timeout is whole seconds, 1 to 900.
         "timeout": min(900, max(1, math.ceil(timeout))),
     }
     if function.environment:
         variables = {
-            _q(key): terraform_value(value, config.resources)
+            quoted(key): terraform_value(value, config.resources)
             for key, value in function.environment.items()
         }
         body["environment"] = [{"variables": variables, _BLOCK: True}]
@@ -242,10 +261,10 @@ def _function(
         "aws_lambda_permission",
         name,
         {
-            "action": _q("lambda:InvokeFunction"),
+            "action": quoted("lambda:InvokeFunction"),
             "function_name": f"${{aws_lambda_function.{name}.function_name}}",
-            "principal": _q("apigateway.amazonaws.com"),
-            "source_arn": _q(f"${{{_API}.execution_arn}}/*", template=True),
+            "principal": quoted("apigateway.amazonaws.com"),
+            "source_arn": quoted(f"${{{_API}.execution_arn}}/*", template=True),
         },
     )
 
@@ -256,22 +275,22 @@ def _authorization(
     """The $connect route's authorization settings; the authorizer's resources."""
     if config.authorizer is None:
         if config.authorization_type == "AWS_IAM":
-            return {"authorization_type": _q("AWS_IAM")}
+            return {"authorization_type": quoted("AWS_IAM")}
         return {}
     authorizer = config.authorizer
     name = _name(logical)
     _function(resource, data, name, authorizer.function, authorizer.timeout, runtime, config)
     body: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
-        "name": _q("authorizer"),
-        "authorizer_type": _q("REQUEST"),
+        "name": quoted("authorizer"),
+        "authorizer_type": quoted("REQUEST"),
         "authorizer_uri": f"${{aws_lambda_function.{name}.invoke_arn}}",
     }
     if config.authorizer.identity_source:
-        body["identity_sources"] = [_q(s) for s in config.authorizer.identity_source]
+        body["identity_sources"] = [quoted(s) for s in config.authorizer.identity_source]
     resource("aws_apigatewayv2_authorizer", "connect", body)
     return {
-        "authorization_type": _q("CUSTOM"),
+        "authorization_type": quoted("CUSTOM"),
         "authorizer_id": "${aws_apigatewayv2_authorizer.connect.id}",
     }
 
@@ -279,18 +298,20 @@ def _authorization(
 def _route(route: RouteConfig, name: str, authorization: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
-        "route_key": _q(route.route_key),
-        "target": _q(f"integrations/${{aws_apigatewayv2_integration.{name}.id}}", template=True),
+        "route_key": quoted(route.route_key),
+        "target": quoted(
+            f"integrations/${{aws_apigatewayv2_integration.{name}.id}}", template=True
+        ),
     }
     if route.route_key == "$connect":
         body.update(authorization)
         if route.request.api_key_required:
             body["api_key_required"] = True
     if route.route_response:
-        body["route_response_selection_expression"] = _q("$default")
+        body["route_response_selection_expression"] = quoted("$default")
     if route.request.request_parameters:
         body["request_parameter"] = [
-            {"request_parameter_key": _q(key), "required": required, _BLOCK: True}
+            {"request_parameter_key": quoted(key), "required": required, _BLOCK: True}
             for key, required in route.request.request_parameters.items()
         ]
     return body
@@ -299,76 +320,61 @@ def _route(route: RouteConfig, name: str, authorization: dict[str, Any]) -> dict
 def _backend(resource: Any, name: str, integration: IntegrationConfig) -> None:
     body: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
-        "integration_type": _q(integration.type.value),
+        "integration_type": quoted(integration.type.value),
     }
     if integration.uri is not None:
-        body["integration_uri"] = _q(integration.uri)
-        body["integration_method"] = _q(integration.method)
-    body["timeout_milliseconds"] = _millis(integration.timeout)
+        body["integration_uri"] = quoted(integration.uri)
+        body["integration_method"] = quoted(integration.method)
+    body["timeout_milliseconds"] = timeout_ms(integration.timeout)
     if integration.request_parameters:
         body["request_parameters"] = _map(integration.request_parameters)
     if integration.request_templates:
         body["request_templates"] = _map(integration.request_templates)
     if integration.template_selection_expression is not None:
-        body["template_selection_expression"] = _q(integration.template_selection_expression.source)
+        body["template_selection_expression"] = quoted(
+            integration.template_selection_expression.source
+        )
     if integration.passthrough_behavior.value != "WHEN_NO_MATCH":  # AWS's default
-        body["passthrough_behavior"] = _q(integration.passthrough_behavior.value)
+        body["passthrough_behavior"] = quoted(integration.passthrough_behavior.value)
     if integration.content_handling is not None:
-        body["content_handling_strategy"] = _q(integration.content_handling.value)
+        body["content_handling_strategy"] = quoted(integration.content_handling.value)
     resource("aws_apigatewayv2_integration", name, body)
     for index, response in enumerate(integration.responses, start=1):
         entry: dict[str, Any] = {
             "api_id": f"${{{_API}.id}}",
             "integration_id": f"${{aws_apigatewayv2_integration.{name}.id}}",
-            "integration_response_key": _q(response.key),
+            "integration_response_key": quoted(response.key),
         }
         if response.template_selection_expression is not None:
-            entry["template_selection_expression"] = _q(
+            entry["template_selection_expression"] = quoted(
                 response.template_selection_expression.source
             )
         if response.response_templates:
             entry["response_templates"] = _map(response.response_templates)
         if response.content_handling is not None:
-            entry["content_handling_strategy"] = _q(response.content_handling.value)
+            entry["content_handling_strategy"] = quoted(response.content_handling.value)
         resource("aws_apigatewayv2_integration_response", f"{name}_{index}", entry)
 
 
 # HCL values, in python-hcl2's dict form: strings with their quotes, expressions as ${...}
 
 
-def _q(text: str, *, template: bool = False) -> str:
-    """A quoted HCL string; ``${`` and ``%{`` are written literally unless ``template``."""
-    escaped = json.dumps(text, ensure_ascii=False)
-    if not template:
-        escaped = escaped.replace("${", "$${").replace("%{", "%%{")
-    return escaped
-
-
 def _map(values: Any) -> dict[str, str]:
-    return {_q(str(key)): _q(str(value)) for key, value in values.items()}
+    return {quoted(str(key)): quoted(str(value)) for key, value in values.items()}
 
 
 def _hcl(value: Any) -> str:
     """A JSON-like value as an HCL expression (for jsonencode)."""
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{_q(k)} = {_hcl(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{quoted(k)} = {_hcl(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_hcl(v) for v in value) + "]"
-    return _q(str(value), template=True)  # this module's own values: ${...} is meant
-
-
-def _millis(seconds: float) -> int:
-    return min(29000, max(50, round(seconds * 1000)))  # AWS: 50-29000 ms
+    return quoted(str(value), template=True)  # this module's own values: ${...} is meant
 
 
 def _name(logical_id: str) -> str:
     """``SendMessageFunction`` (the SAM export's name) → ``send_message``."""
-    return _snake(logical_id.removesuffix("Function")) or "function"
-
-
-def _snake(name: str) -> str:
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    return re.sub(r"[^a-z0-9_]", "_", snake)
+    return snake(logical_id.removesuffix("Function")) or "function"
 
 
 def _header(config: ApiConfig) -> str:

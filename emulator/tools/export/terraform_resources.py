@@ -20,7 +20,7 @@ from emulator.model.references import Reference, substitute_references
 from emulator.model.resources import AwsResource, ResourceType
 from emulator.tools.export.hcl import BLOCK
 
-__all__ = ["resource_policy", "terraform_resources", "terraform_value"]
+__all__ = ["quoted", "resource_policy", "snake", "terraform_resources", "terraform_value"]
 
 _KINDS = {
     ResourceType.TABLE: "aws_dynamodb_table",
@@ -55,16 +55,17 @@ _QUEUE_ARGUMENTS = {
 _SIMPLE_TYPES = {"String": "S", "Number": "N", "Binary": "B"}
 
 
-def _name(logical_id: str) -> str:
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", logical_id).lower()
-    return re.sub(r"[^a-z0-9_]", "_", snake)
+def snake(name: str) -> str:
+    """``SendMessageFunction`` → ``send_message_function``: a Terraform name."""
+    snaked = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return re.sub(r"[^a-z0-9_]", "_", snaked)
 
 
 def reference(resources: Mapping[str, AwsResource], ref: Reference) -> str:
     """The Terraform expression (without ``${}``) for ``Ref``/``Fn::GetAtt`` of a resource."""
     resource = resources[ref.logical_id]
     attribute = _ATTRIBUTES[resource.type].get(ref.attribute, "id")
-    return f"{_KINDS[resource.type]}.{_name(resource.logical_id)}.{attribute}"
+    return f"{_KINDS[resource.type]}.{snake(resource.logical_id)}.{attribute}"
 
 
 def terraform_value(value: str, resources: Mapping[str, AwsResource]) -> str:
@@ -79,12 +80,12 @@ def terraform_resources(
 ) -> None:
     """Write each resource through ``resource(kind, name, body)``."""
     for item in resources.values():
-        name = _name(item.logical_id)
+        name = snake(item.logical_id)
         properties = item.properties
         if item.type in (ResourceType.TABLE, ResourceType.SIMPLE_TABLE):
             resource("aws_dynamodb_table", name, _table(item))
         elif item.type is ResourceType.QUEUE:
-            body = {"name": _q(item.name)}
+            body = {"name": quoted(item.name)}
             for key, argument in _QUEUE_ARGUMENTS.items():
                 if key in properties:
                     body[argument] = _scalar(properties[key])
@@ -92,7 +93,7 @@ def terraform_resources(
                 body["redrive_policy"] = _json(properties["RedrivePolicy"], resources)
             resource("aws_sqs_queue", name, body)
         elif item.type is ResourceType.TOPIC:
-            body = {"name": _q(item.name)}
+            body = {"name": quoted(item.name)}
             if "FifoTopic" in properties:
                 body["fifo_topic"] = _scalar(properties["FifoTopic"])
             resource("aws_sns_topic", name, body)
@@ -102,12 +103,12 @@ def terraform_resources(
                     f"{name}_{number}",
                     {
                         "topic_arn": f"${{aws_sns_topic.{name}.arn}}",
-                        "protocol": _q(str(subscription["Protocol"])),
+                        "protocol": quoted(str(subscription["Protocol"])),
                         "endpoint": _expression(subscription["Endpoint"], resources),
                     },
                 )
         else:
-            resource("aws_s3_bucket", name, {"bucket": _q(item.name)})
+            resource("aws_s3_bucket", name, {"bucket": quoted(item.name)})
 
 
 def resource_policy(resources: Mapping[str, AwsResource]) -> list[dict[str, Any]]:
@@ -158,14 +159,15 @@ def _table(item: AwsResource) -> dict[str, Any]:
         }
         schema = list(properties["KeySchema"])
         billing = properties.get("BillingMode", "PROVISIONED")
-    body: dict[str, Any] = {"name": _q(item.name), "billing_mode": _q(billing)}
+    body: dict[str, Any] = {"name": quoted(item.name), "billing_mode": quoted(billing)}
     body.update(_keys(schema))
     throughput = properties.get("ProvisionedThroughput")
     if billing == "PROVISIONED" and isinstance(throughput, Mapping):
         body["read_capacity"] = int(throughput["ReadCapacityUnits"])
         body["write_capacity"] = int(throughput["WriteCapacityUnits"])
     body["attribute"] = [
-        {"name": _q(name), "type": _q(kind), BLOCK: True} for name, kind in definitions.items()
+        {"name": quoted(name), "type": quoted(kind), BLOCK: True}
+        for name, kind in definitions.items()
     ]
     for section, block in (
         ("GlobalSecondaryIndexes", "global_secondary_index"),
@@ -173,14 +175,14 @@ def _table(item: AwsResource) -> dict[str, Any]:
     ):
         indexes = []
         for index in properties.get(section) or ():
-            entry: dict[str, Any] = {"name": _q(index["IndexName"])}
+            entry: dict[str, Any] = {"name": quoted(index["IndexName"])}
             entry.update(_keys(index["KeySchema"]))
             if block == "local_secondary_index":
                 entry.pop("hash_key", None)
             projection = index.get("Projection") or {}
-            entry["projection_type"] = _q(projection.get("ProjectionType", "ALL"))
+            entry["projection_type"] = quoted(projection.get("ProjectionType", "ALL"))
             if projection.get("NonKeyAttributes"):
-                entry["non_key_attributes"] = [_q(a) for a in projection["NonKeyAttributes"]]
+                entry["non_key_attributes"] = [quoted(a) for a in projection["NonKeyAttributes"]]
             index_throughput = index.get("ProvisionedThroughput")
             if billing == "PROVISIONED" and isinstance(index_throughput, Mapping):
                 entry["read_capacity"] = int(index_throughput["ReadCapacityUnits"])
@@ -191,7 +193,7 @@ def _table(item: AwsResource) -> dict[str, Any]:
     stream = properties.get("StreamSpecification")
     if isinstance(stream, Mapping) and stream.get("StreamViewType"):
         body["stream_enabled"] = True
-        body["stream_view_type"] = _q(stream["StreamViewType"])
+        body["stream_view_type"] = quoted(stream["StreamViewType"])
     return body
 
 
@@ -199,7 +201,7 @@ def _keys(schema: Any) -> dict[str, str]:
     keys = {}
     for key in schema:
         argument = "hash_key" if key["KeyType"] == "HASH" else "range_key"
-        keys[argument] = _q(key["AttributeName"])
+        keys[argument] = quoted(key["AttributeName"])
     return keys
 
 
@@ -212,7 +214,7 @@ def _expression(value: Any, resources: Mapping[str, AwsResource]) -> str:
         if function == "Fn::GetAtt":
             parts = argument.split(".", 1) if isinstance(argument, str) else argument
             return "${" + reference(resources, Reference(str(parts[0]), str(parts[1]))) + "}"
-    return _q(str(value))
+    return quoted(str(value))
 
 
 def _json(value: Any, resources: Mapping[str, AwsResource]) -> str:
@@ -241,8 +243,12 @@ def _scalar(value: Any) -> Any:
     text = str(value)
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
-    return int(text) if text.isdigit() else _q(text)
+    return int(text) if text.isdigit() else quoted(text)
 
 
-def _q(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False).replace("${", "$${").replace("%{", "%%{")
+def quoted(text: str, *, template: bool = False) -> str:
+    """A quoted HCL string; ``${`` and ``%{`` are written literally unless ``template``."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    if not template:
+        escaped = escaped.replace("${", "$${").replace("%{", "%%{")
+    return escaped

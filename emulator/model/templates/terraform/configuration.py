@@ -103,7 +103,7 @@ class Module:
         self.path_module = path_module
         self.prefix = prefix  # "module.ws." inside module "ws"
         self.blocks: dict[str, dict[tuple[str, ...], Block]] = {
-            kind: {} for kind in ("resource", "data", "variable", "output", "module", "locals")
+            kind: {} for kind in ("resource", "data", "variable", "output", "module")
         }
         self.locals: dict[str, tuple[Attribute, Block]] = {}
         self._read()

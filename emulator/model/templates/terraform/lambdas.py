@@ -12,12 +12,12 @@ S3 or in a zip built outside Terraform) gets the reason instead.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from types import MappingProxyType
 
 from emulator.errors import ConfigError
-from emulator.model.templates.functions import local_folder
+from emulator.model.function import DEFAULT_TIMEOUT
+from emulator.model.templates.functions import FUNCTION_ARN, local_folder
 from emulator.model.templates.model import FunctionSpec, timeout_seconds
 from emulator.model.templates.terraform.configuration import Instance
 from emulator.model.templates.terraform.reading import Reader, env_text, where
@@ -30,8 +30,6 @@ from emulator.model.templates.terraform.values import (
 )
 
 __all__ = ["Functions"]
-
-_FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]+)")
 
 
 class Functions:
@@ -46,7 +44,7 @@ class Functions:
         """The function an integration's or authorizer's URI invokes, or why none runs."""
         uri = self.r.text(via, name, references_ok=True) or ""
         function = self.r.referenced(uri, "aws_lambda_function")
-        for function_name in _FUNCTION_ARN.findall(uri) if function is None else ():
+        for function_name in FUNCTION_ARN.findall(uri) if function is None else ():
             function = next(
                 (
                     candidate
@@ -82,7 +80,7 @@ class Functions:
         if isinstance(code, str):
             return code
         timeout = self.r.value(function, "timeout")
-        seconds = 3.0 if timeout is None else timeout_seconds(timeout)  # Lambda's default: 3 s
+        seconds = DEFAULT_TIMEOUT if timeout is None else timeout_seconds(timeout)
         if seconds is None:
             raise self.r.error(f"must be a number of seconds, got {timeout!r}", function, "timeout")
         memory = self.r.value(function, "memory_size")

@@ -11,13 +11,13 @@ raises :class:`EvalError` with its line.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
+
+from emulator.model.references import has_references
 
 __all__ = [
     "EvalError",
-    "Namespace",
     "Unknown",
     "has_references",
     "kind_of",
@@ -27,7 +27,9 @@ __all__ = [
     "to_string",
 ]
 
-# Private-use characters: they never occur in a real configuration.
+# Private-use characters: they never occur in a real configuration. The opening
+# one is the templates' (emulator.model.references), so that has_references
+# finds Terraform's tokens too.
 _OPEN, _SEPARATOR, _CLOSE = "\ue000", "\ue002", "\ue001"
 _TOKEN = re.compile(f"{_OPEN}([^{_CLOSE}]*){_SEPARATOR}([^{_CLOSE}]*){_CLOSE}")
 
@@ -48,12 +50,6 @@ class EvalError(Exception):
         self.line = line
 
 
-class Namespace(Protocol):
-    """Names resolved on demand: ``local``, a resource type, an instance, a module."""
-
-    def get(self, name: str, line: int) -> Any: ...
-
-
 def reference(address: str, attribute: str) -> str:
     """The token standing for ``address.attribute``, a value AWS computes."""
     return f"{_OPEN}{address}{_SEPARATOR}{attribute}{_CLOSE}"
@@ -62,16 +58,6 @@ def reference(address: str, attribute: str) -> str:
 def references(value: str) -> list[tuple[str, str]]:
     """The ``(address, attribute)`` pairs a string's tokens stand for, in order."""
     return [(match.group(1), match.group(2)) for match in _TOKEN.finditer(value)]
-
-
-def has_references(value: object) -> bool:
-    if isinstance(value, str):
-        return _OPEN in value
-    if isinstance(value, Mapping):
-        return any(has_references(item) for item in value.values())
-    if isinstance(value, list):
-        return any(has_references(item) for item in value)
-    return False
 
 
 def printable(value: str) -> str:
