@@ -109,7 +109,9 @@ def _load(
     if not isinstance(document, Mapping):
         raise ConfigError(f"must be a mapping, got {type(document).__name__}", source=source)
     if "Resources" in document:
-        in_assembly = import_stack_template(path, api=api, parameters=parameters, api_id=api_id)
+        in_assembly = import_stack_template(
+            path, document=document, api=api, parameters=parameters, api_id=api_id
+        )
         if in_assembly is not None:
             return in_assembly  # a stack of a synthesized CDK app, beside its siblings
         return import_cloudformation(

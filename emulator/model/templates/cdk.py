@@ -119,12 +119,16 @@ def load_cdk_out(
 def import_stack_template(
     path: Path,
     *,
+    document: Mapping[str, Any] | None = None,
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
 ) -> ImportedApi | None:
     """The API of a template that belongs to a cloud assembly (a manifest.json
-    beside it lists it), with its sibling stacks at hand; None if it does not."""
+    beside it lists it), with its sibling stacks at hand; None if it does not.
+
+    ``document`` is the template as the caller read it already (JSON, as a cloud
+    assembly's are): not read again."""
     if not (path.parent / "manifest.json").is_file():
         return None
     try:
@@ -135,6 +139,8 @@ def import_stack_template(
         if candidate.template.resolve() == path.resolve():
             chosen = dataclasses.replace(candidate, template=path)
             assembly = _Assembly([chosen if s == candidate else s for s in stacks])
+            if document is not None and path.suffix.lower() == ".json":
+                assembly.seed(path, document)
             return assembly.import_api(chosen, api=api, parameters=parameters, api_id=api_id)
     return None
 
@@ -170,6 +176,10 @@ class _Assembly:
         self._documents: dict[Path, Mapping[str, Any]] = {}
         self._resolving: list[str] = []
         self.warnings: list[str] = []
+
+    def seed(self, template: Path, document: Mapping[str, Any]) -> None:
+        """A stack template's document, already read."""
+        self._documents[template] = document
 
     def document(self, stack: CdkStack) -> Mapping[str, Any]:
         if stack.template not in self._documents:
