@@ -51,6 +51,7 @@ def frame(
     masked: bool = True,
     rsv: int = 0,
     length: int | None = None,
+    mask: bytes = MASK,
 ) -> bytes:
     """One client frame, built by hand (RFC 6455 §5.2); ``length`` may lie."""
     size = len(payload) if length is None else length
@@ -64,7 +65,7 @@ def frame(
         head = bytes((first, mask_bit | 127)) + struct.pack("!Q", size)
     if not masked:
         return head + payload
-    return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def close_payload(code: int, reason: bytes = b"") -> bytes:
@@ -541,6 +542,112 @@ async def test_a_half_sent_frame_then_eof_is_a_1006_disconnect(
     raw.close()
     assert await disconnect_of(api, connection_id) == (1006, "")
     assert invoked(api, "$default") == []
+
+
+# -- a stream of frames, however TCP cuts it ------------------------------------------------
+
+
+class Reads:
+    """How many bytes the server's connections have read, each read as it happens."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.changed = asyncio.Event()
+
+    async def reach(self, total: int) -> None:
+        async with asyncio.timeout(TIMEOUT):
+            while self.total < total:
+                self.changed.clear()
+                await self.changed.wait()
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Reads:
+    from emulator.wire.connection import Connection
+
+    seen = Reads()
+    received = Connection.data_received
+
+    def counted(self: Connection, data: bytes) -> None:
+        received(self, data)
+        seen.total += len(data)
+        seen.changed.set()
+
+    monkeypatch.setattr(Connection, "data_received", counted)
+    return seen
+
+
+# Every kind of frame a client sends in one stream: plain text frames of both
+# length forms (RFC 6455 §5.2), a ping, a fragmented message with a ping inside it.
+# The second frame's mask and payload, read on their own, look like a text frame.
+STREAM = (
+    frame(TEXT, b'{"n": 1}')
+    + frame(TEXT, b"\x00\x00\x05\x06abc", mask=b"\x81\x82\x05\x06")
+    + frame(TEXT, b"x" * 130)
+    + frame(PING, b"p")
+    + frame(TEXT, b"frag", fin=False)
+    + frame(PING, b"q")
+    + frame(CONT, b"ment")
+    + frame(TEXT, "é".encode())
+)
+STREAM_TEXTS = ['{"n": 1}', "\x00\x00\x05\x06abc", "x" * 130, "fragment", "é"]
+
+
+async def test_frames_cut_anywhere_by_tcp_are_each_routed_once_and_in_order(
+    start_api: StartApi, reads: Reads
+) -> None:
+    """The server reads the stream in two parts, cut at each byte in turn: a
+    frame cut in its header, its mask or its payload is routed whole, once, in order,
+    and every ping is answered."""
+    # An async handler: invocations end in the order they start, and so do the answers.
+    api = await start_api(
+        {**ROUTES, "$default": {"handler": "probe.async_echo", "routeResponse": True}}
+    )
+    raw, connection_id = await opened(api)
+    for cut in range(1, len(STREAM)):
+        before = reads.total
+        raw.send(STREAM[:cut])
+        await reads.reach(before + cut)  # the server read the first part on its own
+        raw.send(STREAM[cut:])
+        answers = [await raw.read_frame() for _ in range(len(STREAM_TEXTS) + 2)]
+        texts = [a.payload.decode() for a in answers if a.opcode == TEXT]
+        pongs = [a.payload for a in answers if a.opcode == PONG]
+        assert (texts, sorted(pongs)) == (STREAM_TEXTS, [b"p", b"q"]), f"cut at {cut}"
+    raw.send(frame(CLOSE, close_payload(1000)))
+    assert await raw.read_close() == (1000, "")
+    raw.close()
+    bodies = [e["body"] for e in api.record.events("$default")]
+    assert bodies == STREAM_TEXTS * (len(STREAM) - 1)
+    assert await disconnect_of(api, connection_id) == (1000, "")
+
+
+async def test_a_bad_frame_behind_good_ones_fails_the_connection_once_they_are_routed(
+    api: Harness,
+) -> None:
+    raw, connection_id = await opened(api)
+    raw.send(
+        frame(TEXT, b"one")
+        + frame(TEXT, b"two")
+        + frame(TEXT, b"three", rsv=0x40)  # no extension was negotiated (§5.2)
+        + frame(TEXT, b"never")
+    )
+    received = await raw.read_close()
+    raw.close()
+    assert received[0] == 1002
+    assert await disconnect_of(api, connection_id) == received
+    assert [e["body"] for e in api.record.events("$default")] == ["one", "two"]
+
+
+async def test_text_that_is_not_utf8_fails_the_connection_and_what_follows_is_not_routed(
+    api: Harness,
+) -> None:
+    raw, connection_id = await opened(api)
+    raw.send(frame(TEXT, b"fine") + frame(TEXT, b"bad \xff") + frame(TEXT, b"after"))
+    code, reason = await raw.read_close()
+    raw.close()
+    assert (code, reason) == (1007, "invalid UTF-8 at position 4")
+    assert await disconnect_of(api, connection_id) == (code, reason)
+    assert [e["body"] for e in api.record.events("$default")] == ["fine"]
 
 
 # -- @connections requests on the wire (beyond tests/test_management_e2e.py) ----------------

@@ -24,6 +24,12 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
+
+try:  # websockets' C helper, as its own frame parser uses
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - a build without its C extension
+    from websockets.utils import apply_mask
 
 from emulator.wire.http1 import MAX_URL_LENGTH, HttpFront, reason_phrase
 from emulator.wire.messages import Application, HttpRequest, HttpResponse, UpgradeRequest
@@ -87,6 +93,7 @@ class Connection(asyncio.Protocol):
         self.fragment_opcode: Opcode | None = None
         self.close_timer: asyncio.TimerHandle | None = None
         self.handshake_task: asyncio.Task[None] | None = None
+        self.simple_limit = 0  # the largest frame _simple_frames() parses
         # Application state, attached by the application.
         self.record: Any = None
 
@@ -192,6 +199,8 @@ class Connection(asyncio.Protocol):
         and what the client sent behind it."""
         self.http = None
         server = self.server
+        # A whole message in one frame: websockets' limits on both apply.
+        self.simple_limit = min(server.max_message_bytes, server.max_frame_bytes)
         ws = ServerProtocol(
             max_size=(server.max_message_bytes, server.max_frame_bytes),
             # AWS: permessage-deflate is not known to be offered; never negotiate it.
@@ -306,11 +315,62 @@ class Connection(asyncio.Protocol):
     # WebSocket frames
 
     def _websocket_data(self, data: bytes) -> None:
-        assert self.ws is not None
-        self.ws.receive_data(data)
+        ws = self.ws
+        assert ws is not None
+        if self.opened and self._at_frame_start(ws):
+            data = self._simple_frames(ws, data)
+            if not data:
+                return
+        ws.receive_data(data)
         if self.opened:
             self._websocket_events()
         self._flush()
+
+    def _at_frame_start(self, ws: ServerProtocol) -> bool:
+        """Whether websockets' parser waits for the first byte of a frame, with
+        nothing buffered, no message unfinished and nothing to report: bytes from
+        here on can be parsed without it and it is none the wiser."""
+        return (
+            not self.closing
+            and ws.state is State.OPEN
+            and ws.current_size is None
+            and not ws.reader.buffer
+            and not ws.events
+            and _waits_in(ws.parser) is _AWAITING_FRAME
+        )
+
+    def _simple_frames(self, ws: ServerProtocol, data: bytes) -> bytes:
+        """Route the whole, unfragmented, masked text frames at the start of
+        ``data``; return the bytes from the first frame that is anything else.
+
+        What a client sends nearly always, parsed here without websockets'
+        generators: this runs for every message. Anything else (a control
+        frame, a fragment, a frame cut short by the read, one over a limit or
+        breaking a rule of RFC 6455) goes to websockets' parser, which is then
+        at the start of that frame, as if it had parsed all before it.
+        """
+        limit = self.simple_limit
+        size = len(data)
+        start = 0
+        while size - start >= 6 and not self.closing and ws.state is State.OPEN:
+            second = data[start + 1]
+            # FIN set, RSV bits clear (no extension is negotiated), TEXT; masked
+            # (RFC 6455 §5.1); a 7- or 16-bit length (§5.2).
+            if data[start] != 0x81 or second < 0x80 or second == 0xFF:
+                break
+            length = second & 0x7F
+            key = start + 2
+            if length == 126:
+                if size - start < 8:
+                    break
+                length = (data[key] << 8) | data[key + 1]
+                key += 2
+            end = key + 4 + length
+            if end > size or length > limit:
+                break  # cut short by this read, or websockets' limit applies
+            start = end
+            self._message(apply_mask(data[key + 4 : end], data[key : key + 4]))
+        return data[start:] if start else data
 
     def _websocket_events(self) -> None:
         ws = self.ws
@@ -454,6 +514,17 @@ class Connection(asyncio.Protocol):
         self.paused_for.discard(reason)
         if not self.paused_for and transport is not None and not transport.is_closing():
             transport.resume_reading()
+
+
+# Where websockets' parser waits between frames (Protocol.parse, websockets 16-17).
+_AWAITING_FRAME = StreamReader.at_eof.__code__
+
+
+def _waits_in(generator: Any) -> Any:
+    """The code of the innermost generator ``generator`` waits in (through ``yield from``)."""
+    while (inner := getattr(generator, "gi_yieldfrom", None)) is not None:
+        generator = inner
+    return getattr(generator, "gi_code", None)
 
 
 _SMALL_TEXT_HEADERS = [bytes((0x81, length)) for length in range(126)]
