@@ -46,8 +46,8 @@ def _validate(result: object) -> Mapping[str, Any] | None:
         raise MalformedResultError(
             f"a proxy result must be a dict or None, got {type(result).__name__}"
         )
-    unknown = sorted(str(key) for key in result if key not in _PROXY_KEYS)
-    if unknown:
+    if not _PROXY_KEYS.issuperset(result):
+        unknown = sorted(str(key) for key in result if key not in _PROXY_KEYS)
         raise MalformedResultError(f"unknown keys in the proxy result: {', '.join(unknown)}")
     status = result.get("statusCode")
     if type(status) is not int:
