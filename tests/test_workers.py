@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import queue
 import threading
 import time
@@ -42,6 +43,40 @@ async def test_a_burst_of_calls_from_a_thread_runs_in_order_with_few_wake_ups() 
     # One byte down the self-pipe per call would fill it (and lose signals);
     # a wake-up per batch does not.
     assert wake_ups < 1_000
+
+
+async def test_a_call_runs_in_the_loops_context_and_waits_its_turn_inside_the_inbox() -> None:
+    """An async handler's task reports its end with ``call``: in the loop's
+    context, not the handler's; and, from inside a call the inbox is running
+    (a task started eagerly there), on the loop's next turn, not by entering
+    that context twice."""
+    inbox = LoopInbox(asyncio.get_running_loop())
+    where = contextvars.ContextVar("where", default="loop")
+    seen: list[tuple[str, str]] = []
+    done = asyncio.Event()
+
+    def inner() -> None:
+        seen.append(("inner", where.get()))
+        done.set()
+
+    def outer() -> None:
+        inbox.call(inner)
+        seen.append(("outer", where.get()))
+
+    def from_a_handler() -> None:
+        where.set("handler")
+        inbox.call(seen.append, ("direct", where.get()))
+        inbox.call(lambda: seen.append(("direct", where.get())))
+        inbox.put(outer)
+
+    contextvars.copy_context().run(from_a_handler)
+    await asyncio.wait_for(done.wait(), 10)
+    assert seen == [
+        ("direct", "handler"),  # the argument, worked out in the handler's context
+        ("direct", "loop"),
+        ("outer", "loop"),
+        ("inner", "loop"),
+    ]
 
 
 def test_the_pool_starts_a_thread_only_when_none_is_idle() -> None:

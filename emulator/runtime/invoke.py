@@ -126,6 +126,29 @@ async def _call_async(function: Callable[..., Any], event: Any, context: LambdaC
         return _Raised(exc.with_traceback(exc.__traceback__.tb_next if exc.__traceback__ else None))
 
 
+async def _run_async(
+    pending: _Pending,
+    function: Callable[..., Any],
+    event: Any,
+    context: LambdaContext,
+    inbox: LoopInbox,
+) -> None:
+    """An ``async def`` handler's task. It reports its own end, in the loop's
+    context (the inbox's, never the handler's), without the extra turn of the
+    loop a done callback would take."""
+    try:
+        value = await function(event, context)
+    except asyncio.CancelledError:
+        # Stopped by the emulator (past its timeout, or at shutdown).
+        inbox.call(pending.finish, _Raised(asyncio.CancelledError()))
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit in a task would stop the loop
+        # The traceback starts in the handler, not in this wrapper.
+        trace = exc.__traceback__
+        value = _Raised(exc.with_traceback(trace.tb_next if trace else None))
+    inbox.call(pending.finish, value)
+
+
 class _Pending:
     """One invocation in flight: reports to ``on_done`` exactly once."""
 
@@ -179,9 +202,6 @@ class _Pending:
             self._report(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
         else:
             self._report(Invocation(InvocationOutcome.OK, value, None, elapsed, scope))
-
-    def task_done(self, task: asyncio.Task[Any]) -> None:
-        self.finish(_Raised(asyncio.CancelledError()) if task.cancelled() else task.result())
 
     def expire_wait(self) -> None:
         """The caller stops waiting (API Gateway's integration timeout)."""
@@ -446,9 +466,9 @@ class Invoker:
             emit_platform(scope, start_line(aws_request_id))
         function = handler.function
         if handler.is_async:
-            task = loop.create_task(_call_async(function, event, context), context=run_context)
-            task.add_done_callback(pending.task_done)
-            pending.task = task
+            pending.task = loop.create_task(
+                _run_async(pending, function, event, context, inbox), context=run_context
+            )
         else:
 
             def job() -> None:

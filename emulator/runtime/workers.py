@@ -231,11 +231,12 @@ class LoopInbox:
         self.loop = self._loop = loop
         # Calls run in the context the inbox was made in (the loop's), never in a
         # copy of the putting thread's: a handler's environment stays its own.
-        self._context = contextvars.copy_context()
+        self.context = contextvars.copy_context()
         self._calls: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = (
             collections.deque()
         )
         self._woken = False
+        self.running = False  # in _run: inside self.context
 
     def put(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function(*args)`` on the loop soon; callable from any thread."""
@@ -244,17 +245,33 @@ class LoopInbox:
             self._woken = True
             # A closed loop: nobody is left to run the call.
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._run, context=self._context)
+                self._loop.call_soon_threadsafe(self._run, context=self.context)
 
     def _run(self) -> None:
         # Cleared before draining: a call put from now on wakes the loop again,
         # at worst once for nothing, never zero times for something.
         self._woken = False
+        self.running = True
         calls = self._calls
-        while calls:
-            function, args = calls.popleft()
-            try:
-                function(*args)
-            except Exception:
-                # A task boundary: one failed call must not strand the ones behind it.
-                logger.exception("a call from a handler thread failed")
+        try:
+            while calls:
+                function, args = calls.popleft()
+                try:
+                    function(*args)
+                except Exception:
+                    # A task boundary: one failed call must not strand the ones behind it.
+                    logger.exception("a call from a handler thread failed")
+        finally:
+            self.running = False
+
+    def call(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` now, on the loop's thread, in the inbox's context."""
+        if self.running:
+            # Inside _run (an eager task's first step, started by a call it ran):
+            # that context is entered already and cannot be entered twice.
+            self._loop.call_soon(function, *args, context=self.context)
+            return
+        try:
+            self.context.run(function, *args)
+        except Exception:  # a task boundary, as in _run
+            logger.exception("a call on the loop failed")
