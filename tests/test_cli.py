@@ -387,13 +387,23 @@ async def loop_kind(event, context):
 
 @pytest.mark.parametrize(
     ("choice", "expected"),
-    [(None, "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio.unix_events")],
-    ids=["default", "uvloop", "asyncio"],
+    [
+        (None, "uvloop"),
+        ("uvloop", "uvloop"),
+        ("asyncio", "asyncio.unix_events"),
+        ("auto-without-uvloop", "asyncio.unix_events"),
+    ],
+    ids=["default", "uvloop", "asyncio", "auto-without-uvloop"],
 )
 async def test_serve_runs_on_the_event_loop_asked_for(
     tmp_path: Path, choice: str | None, expected: str
 ) -> None:
-    """uvloop by default (it is a dependency off Windows), asyncio's own on request."""
+    """uvloop by default (it is a dependency off Windows), asyncio's own on
+    request, and by default where uvloop cannot be imported (Windows, PyPy)."""
+    if choice == "auto-without-uvloop":
+        # An uvloop that cannot be imported, first on the path (the working directory).
+        (tmp_path / "uvloop.py").write_text("raise ImportError('not here')\n", encoding="utf-8")
+        choice = "auto"
     (tmp_path / "loop_probe.py").write_text(_LOOP_PROBE, encoding="utf-8")
     (tmp_path / "routes.yaml").write_text(
         "stage: clitest\nroutes:\n  $default:\n    handler: loop_probe.loop_kind\n"

@@ -150,6 +150,25 @@ async def test_request_response_by_name_or_arn_runs_the_function_in_its_environm
     }
 
 
+async def test_fifty_callers_at_once_each_get_their_own_answer(api: Harness) -> None:
+    """Sync handlers that invoke another function at the same moment: each caller
+    holds its worker thread while it waits, so the functions it invokes run on
+    others; none waits for a worker a caller holds."""
+    clients = [await api.connect() for _ in range(50)]
+    await asyncio.gather(
+        *(
+            client.send_json(
+                {"action": "call", "invoke": {"FunctionName": "double", "Payload": {"n": n}}}
+            )
+            for n, client in enumerate(clients)
+        )
+    )
+    answers = await asyncio.gather(*(client.receive_json() for client in clients))
+    assert [json.loads(a["payload"])["doubled"] for a in answers] == [2 * n for n in range(50)]
+    callers = [r for r in api.record.lambda_invocations if r.function == "double"]
+    assert len(callers) == 50
+
+
 async def test_a_client_context_reaches_the_function(api: Harness) -> None:
     client = await api.connect()
     context = {"custom": {"tenant": "acme"}, "env": {}, "client": {}}

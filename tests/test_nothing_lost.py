@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,8 @@ from websockets.asyncio.client import connect
 
 from emulator.tools.testing import Harness
 from tests.conftest import StartApi
+from tests.test_cli import TIMEOUT as CLI_TIMEOUT
+from tests.test_cli import _finish, _serve
 from tests.test_wire import CLOSE, HANDSHAKE, TEXT, RawClient, close_payload, frame
 
 ROUTES: dict[str, Any] = {
@@ -144,3 +148,50 @@ async def test_a_message_after_the_server_closed_is_not_routed(api: Harness) -> 
     raw.close()
     await api.record.wait_for_invocations("$disconnect")
     assert api.record.events("$default") == []
+
+
+# -- as users run it: `apigw-ws serve` with its defaults ------------------------------------
+
+LAST_WORDS = """
+def echo(event, context):
+    print("got", event["body"])
+    return {"statusCode": 200, "body": event["body"]}
+"""
+SERVED = 200
+
+
+async def test_serve_routes_and_logs_every_message_sent_just_before_a_close(
+    tmp_path: Path,
+) -> None:
+    """``apigw-ws serve`` with its defaults (uvloop, its log batched to a file in
+    the served folder, reload on): clients that send and close at once each get
+    their message invoked, a frame line and one close line, all in the log by
+    the time serve has exited on SIGTERM."""
+    (tmp_path / "last_words.py").write_text(LAST_WORDS, encoding="utf-8")
+    (tmp_path / "routes.yaml").write_text(
+        "stage: clitest\nroutes:\n  $default:\n    handler: last_words.echo\n"
+        "    routeResponse: true\n",
+        encoding="utf-8",
+    )
+    log = tmp_path / "serve.log"
+    async with _serve(["--port", "0"], cwd=tmp_path, log=log) as server:
+        slots = asyncio.Semaphore(50)
+
+        async def send_and_close(n: int) -> None:
+            async with slots, connect(server.url, compression=None, open_timeout=CLI_TIMEOUT) as ws:
+                await ws.send(f"message {n}")
+
+        await asyncio.wait_for(asyncio.gather(*(send_and_close(n) for n in range(SERVED))), TIMEOUT)
+        server.process.send_signal(signal.SIGTERM)
+        await _finish(server.process)
+        assert server.process.returncode == 0, server.errors()
+    lines = log.read_text(encoding="utf-8").splitlines()
+    printed = Counter(line.rsplit(" | got ", 1)[1] for line in lines if " | got " in line)
+    assert printed == Counter(f"message {n}" for n in range(SERVED))
+    frames = [line for line in lines if " frame → $default (not JSON) last_words.echo " in line]
+    closes = Counter(line.split()[1] for line in lines if " close 1000 " in line)
+    assert len(frames) == SERVED, lines[-20:]
+    assert all(line.endswith(" ok") for line in frames), frames
+    assert len(closes) == SERVED
+    assert set(closes.values()) == {1}
+    assert {line.split()[1] for line in frames} == set(closes)
