@@ -73,7 +73,7 @@ def _wrote(text: str) -> bool:
 def _outcome(invocation: Invocation) -> str:
     """``0.8 ms ok, 2 posted``: how an invocation went."""
     scope = invocation.scope
-    text = f"{invocation.duration_ms:.1f} ms {invocation.outcome.value}"
+    text = f"{invocation.duration_ms:.1f} ms {invocation.outcome}"
     if invocation.error is not None:
         text += f": {type(invocation.error).__name__}: {invocation.error}"
     if scope is not None and scope.posts:

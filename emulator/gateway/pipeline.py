@@ -233,7 +233,7 @@ class Pipeline:
             frame = error_frame("Forbidden", record.connection_id, services.new_id())
             services.send(record, frame, ERROR)
             if EVENTS.isEnabledFor(logging.INFO):
-                log_frame(record.connection_id, None, decision.reason.value, decision.evaluated)
+                log_frame(record.connection_id, None, decision.reason, decision.evaluated)
             return
         route = self._routes[route_key]
         request = route.config.request
@@ -273,12 +273,13 @@ class Pipeline:
         request_id: str,
         result: IntegrationResult,
     ) -> None:
-        self._report(route, result)
+        if self._services.observers:
+            self._report(route, result)
         if EVENTS.isEnabledFor(logging.INFO):
             log_frame(
                 record.connection_id,
                 decision.route_key,
-                decision.reason.value,
+                decision.reason,
                 decision.evaluated,
                 route.integration.target,
                 result.invocation,

@@ -25,8 +25,8 @@ _DEFAULT_ROUTE: Final = "$default"
 _LIFECYCLE_ROUTES: Final = frozenset({"$connect", "$disconnect"})
 
 
-class RouteReason(enum.Enum):
-    """Why a message went where it went."""
+class RouteReason(enum.StrEnum):
+    """Why a message went where it went; each member is its text (``matched``)."""
 
     MATCHED = "matched"  # the evaluated key equals a declared route key
     FALLBACK = "fallback"  # JSON, but no route matched -> $default

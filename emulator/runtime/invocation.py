@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["Invocation", "InvocationOutcome", "error_summary"]
 
 
-class InvocationOutcome(enum.Enum):
+class InvocationOutcome(enum.StrEnum):
+    """How an invocation went; each member is its text (``ok``) for the log."""
+
     OK = "ok"
     ERROR = "error"
     TIMEOUT = "timeout"

@@ -190,14 +190,15 @@ class _Pending:
     def finish(self, value: Any) -> None:
         if self.over:
             return  # it ran past its timeout: Lambda stopped it, its result is lost
-        self.scope.flush()
+        scope = self.scope
+        scope.flush()
         if isinstance(value, _Raised):
-            _log_error(self.function, self.scope, value.error)
-        self._end(self._elapsed_ms(), None)
+            _log_error(self.function, scope, value.error)
+        elapsed = self._elapsed_ms()
+        self._end(elapsed, None)
         if self.reported:
             return  # its caller stopped waiting; it finished in the background
         self.reported = True
-        scope, elapsed = self.scope, self._elapsed_ms()
         if isinstance(value, _Raised):
             self._report(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
         else:
