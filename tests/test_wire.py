@@ -405,6 +405,117 @@ async def test_a_management_request_with_a_head_over_the_cap_is_431(
     assert api.record.sent_to(bystander.connection_id) == []
 
 
+# -- upgrade heads read without h11 --------------------------------------------------------
+
+# The plainest upgrade heads go to the handshake without h11 (HttpFront._simple_upgrade);
+# every other one takes h11's way (``simple`` says which). Either way, the client
+# gets the same answer.
+UPGRADE_VARIANTS = [
+    pytest.param(HANDSHAKE, True, id="plain"),
+    pytest.param(
+        HANDSHAKE.replace(b"Host: 127.0.0.1", b"host:127.0.0.1"), True, id="host-no-space"
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"Upgrade: websocket", b"UPGRADE:  \tWebSocket \t"),
+        True,
+        id="ows-and-case",
+    ),
+    pytest.param(HANDSHAKE.replace(b"Host: 127.0.0.1\r\n", b""), False, id="no-host"),
+    pytest.param(
+        HANDSHAKE.replace(b"Host: 127.0.0.1\r\n", b"Host: a\r\nHost: b\r\n"), False, id="two-hosts"
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nContent-Length: 0\r\n\r\n"), False, id="body"
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        False,
+        id="chunked",
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Odd: caf\xc3\xa9\r\n\r\n"), False, id="obs-text"
+    ),
+    pytest.param(HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Tabs:\ta\tb\t\r\n\r\n"), True, id="tabs"),
+    pytest.param(HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Empty:\r\n\r\n"), True, id="empty-value"),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Fold: a\r\n b\r\n\r\n"), False, id="obs-fold"
+    ),
+    pytest.param(HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Nul: a\x00b\r\n\r\n"), False, id="nul"),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nBad Name: x\r\n\r\n"), False, id="space-in-name"
+    ),
+    pytest.param(HANDSHAKE.replace(b"\r\n", b"\n"), False, id="bare-lf"),
+    pytest.param(HANDSHAKE.replace(b"HTTP/1.1\r\n", b"HTTP/1.0\r\n", 1), False, id="http-1.0"),
+    pytest.param(HANDSHAKE.replace(b"GET ", b"get ", 1), False, id="lowercase-method"),
+    pytest.param(
+        HANDSHAKE.replace(b"GET /local", b"GET /local?q=" + b"a" * 5000), False, id="url-5000"
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"p" * 20000 + b"\r\n\r\n"),
+        False,
+        id="head-20k",
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"Sec-WebSocket-Version: 13", b"Sec-WebSocket-Version: 8"),
+        True,
+        id="version-8",
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"Upgrade: websocket", b"Upgrade: h2c"), False, id="upgrade-h2c"
+    ),
+    pytest.param(
+        HANDSHAKE.replace(b"Connection: Upgrade", b"Connection: keep-alive"),
+        True,
+        id="no-connection",
+    ),
+    pytest.param(HANDSHAKE.replace(b"GET /local", b"GET /elsewhere"), True, id="unknown-stage"),
+    pytest.param(HANDSHAKE + frame(TEXT, b"early"), True, id="frame-behind"),
+]
+
+
+async def _upgrade_outcome(api: Harness, data: bytes) -> tuple[object, ...]:
+    """What a client sending ``data`` first gets: the answer's status and headers
+    (but its date), and for a 101 what the connection then does."""
+    raw = await RawClient.open(api)
+    raw.send(data)
+    try:
+        answer = await raw.http_answer()
+    except AssertionError:  # the server ended the connection without an answer
+        raw.close()
+        return ("ended", bytes(raw.buffer))
+    headers = {k: v for k, v in answer.headers.items() if k != "date"}
+    if answer.status != 101:
+        raw.close()
+        return (answer.status, headers, answer.body)
+    received = []
+    if data.endswith(frame(TEXT, b"early")):
+        received.append(await raw.read_frame())
+    raw.send(frame(CLOSE, close_payload(1000)))
+    closed = await raw.read_close()
+    raw.close()
+    return (101, headers, received, closed)
+
+
+@pytest.mark.parametrize(("data", "simple"), UPGRADE_VARIANTS)
+async def test_an_upgrade_head_gets_the_same_answer_with_or_without_h11(
+    api: Harness, monkeypatch: pytest.MonkeyPatch, data: bytes, simple: bool
+) -> None:
+    from emulator.wire.http1 import HttpFront
+
+    taken: list[bool] = []
+    original = HttpFront._simple_upgrade
+
+    def watched(self: HttpFront, data: bytes) -> bool:
+        taken.append(original(self, data))
+        return taken[-1]
+
+    monkeypatch.setattr(HttpFront, "_simple_upgrade", watched)
+    fast = await _upgrade_outcome(api, data)
+    monkeypatch.setattr(HttpFront, "_simple_upgrade", lambda self, data: False)
+    assert await _upgrade_outcome(api, data) == fast
+    assert taken == [simple]  # which way the first read took
+
+
 # -- frames RFC 6455 forbids, after a successful handshake ----------------------------------
 
 PROTOCOL_ERRORS = [

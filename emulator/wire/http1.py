@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import http
+import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -54,6 +55,19 @@ def reason_phrase(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+# A WebSocket upgrade request in the plainest form of HTTP/1.1's grammar (RFC 9112
+# §3, §5): a GET of HTTP/1.1, each header a token, a colon and visible ASCII,
+# lines ended by CRLF. h11 reads every such head as the request its bytes say,
+# and leaves nothing to check but what _simple_upgrade() does: such a head
+# goes to the WebSocket handshake without h11 (which would take about as long
+# as the handshake's own parse). Any other head takes h11's way.
+_SIMPLE_HEAD = re.compile(
+    rb"GET [\x21-\x7e]+ HTTP/1\.1\r\n"
+    rb"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[ \t]*(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?[ \t]*\r\n)+"
+    rb"\r\n"
+)
 
 
 def _expects_continue(request: h11.Request) -> bool:
@@ -99,11 +113,44 @@ class HttpFront:
         self.request: h11.Request | None = None
         self.body = bytearray()
         self.waiting = False  # an answer is being worked out: read nothing more yet
+        self.fresh = True  # nothing read yet
 
     def receive(self, data: bytes) -> None:
+        if self.fresh:
+            self.fresh = False
+            if self._simple_upgrade(data):
+                return
         self.conn.receive_data(data)
         if not self.waiting:
             self._events()
+
+    def _simple_upgrade(self, data: bytes) -> bool:
+        """Hand a connection's first request to the WebSocket handshake without
+        h11 when it is a whole upgrade request whose every byte both read alike
+        (:data:`_SIMPLE_HEAD`), within the limits _events() applies; False: h11 reads it."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end + 4 > self.max_header_bytes or not data.startswith(b"GET "):
+            return False
+        head = data[: end + 4]
+        if _SIMPLE_HEAD.fullmatch(head) is None:
+            return False
+        upgrade = False
+        hosts = 0
+        for line in head.split(b"\r\n")[1:-2]:
+            name, _, value = line.partition(b":")
+            name = name.lower()
+            if name == b"upgrade":
+                upgrade = upgrade or b"websocket" in value.lower()
+            elif name == b"host":
+                hosts += 1
+            elif name in (b"content-length", b"transfer-encoding"):
+                return False  # a body: h11 frames it
+        target = head[4 : head.index(b" ", 4)]
+        # h11 refuses an HTTP/1.1 request without one Host header (RFC 9112 §3.2).
+        if not upgrade or hosts != 1 or len(target) > MAX_URL_LENGTH:
+            return False
+        self.owner.start_websocket(head, data[end + 4 :])
+        return True
 
     def receive_eof(self) -> bool:
         """The client ended its side. True while an answer is still being worked
