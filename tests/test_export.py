@@ -77,6 +77,20 @@ CASES: dict[str, Callable[[Path], ApiConfig]] = {
         },
         "src",
     ),
+    # A function's own timeout and memory, apart from how long each route waits.
+    "named-functions": from_document(
+        {
+            "functions": {
+                "chat": {"handler": "app.chat", "timeout": 10, "memorySize": 256},
+                "quick": {"handler": "app.quick"},
+            },
+            "routes": {
+                "sendmessage": {"function": "chat"},
+                "typing": {"function": "chat", "timeout": 5},
+                "$default": {"function": "quick", "routeResponse": True},
+            },
+        }
+    ),
     "odd-route-keys": from_document(
         {
             "routes": {
@@ -177,7 +191,9 @@ def route_facts(config: ApiConfig) -> dict[str, tuple[Any, ...]]:
             route.function.handler,
             route.function.code_uri,
             route.route_response,
-            route.timeout,
+            route.timeout,  # how long API Gateway waits
+            route.function.timeout,  # Lambda's own
+            route.function.memory_size,
             resolved(config, route.function.environment),
         )
         for key, route in config.routes.items()

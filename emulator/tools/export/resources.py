@@ -29,6 +29,7 @@ __all__ = [
     "execute_api_arn",
     "function_key",
     "function_resources",
+    "function_timeout",
     "functions",
     "invocation_uri",
     "lambda_routes",
@@ -175,13 +176,18 @@ def functions(config: ApiConfig, names: Names) -> dict[tuple[Any, ...], str]:
     return functions
 
 
+def function_timeout(function: FunctionConfig) -> int:
+    """The function's Lambda timeout as deployed: whole seconds, 1 to 900."""
+    return min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(function.timeout)))
+
+
 def function_resources(
     logical_id: str, function: FunctionConfig, config: ApiConfig
 ) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "CodeUri": function.code_uri.as_posix() if function.code_uri is not None else ".",
         "Handler": function.handler,
-        "Timeout": min(_MAX_FUNCTION_TIMEOUT, max(1, math.ceil(function.timeout))),
+        "Timeout": function_timeout(function),
     }
     if function.memory_size != DEFAULT_MEMORY_SIZE:
         properties["MemorySize"] = function.memory_size

@@ -27,18 +27,18 @@ into the same routes.
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 from typing import Any
 
 from emulator.model.api import ApiConfig, Limits, RouteConfig
-from emulator.model.function import FunctionConfig
+from emulator.model.function import DEFAULT_MEMORY_SIZE, FunctionConfig
 from emulator.model.integration import IntegrationConfig, LambdaIntegration
 from emulator.tools.export.hcl import BLOCK, write_hcl
 from emulator.tools.export.resources import (
     Names,
     function_key,
+    function_timeout,
     functions,
     lambda_routes,
     timeout_ms,
@@ -87,17 +87,12 @@ def export_terraform(config: ApiConfig, *, runtime: str = RUNTIME) -> str:
             {"role": "${aws_iam_role.functions.id}", "policy": f"${{jsonencode({_hcl(policy)})}}"},
         )
     by_key = functions(config, names)
-    timeouts: dict[str, float] = {}
-    for route, integration in lambda_routes(config):
-        logical = by_key[function_key(integration.function)]
-        timeouts[logical] = max(timeouts.get(logical, 0.0), route.timeout)
+    written: set[str] = set()
     for _, integration in lambda_routes(config):
         logical = by_key[function_key(integration.function)]
-        if logical in timeouts:
-            function = integration.function
-            _function(
-                resource, data, _name(logical), function, timeouts.pop(logical), runtime, config
-            )
+        if logical not in written:
+            written.add(logical)
+            _function(resource, data, _name(logical), integration.function, runtime, config)
     authorization = _authorization(
         config, resource, data, names.unique("AuthorizerFunction"), runtime
     )
@@ -221,7 +216,6 @@ def _function(
     data: list[dict[str, Any]],
     name: str,
     function: FunctionConfig,
-    timeout: float,
     runtime: str,
     config: ApiConfig,
 ) -> None:
@@ -247,9 +241,11 @@ def _function(
         "handler": quoted(function.handler),
         "runtime": quoted(runtime),
         "role": "${aws_iam_role.functions.arn}",
-        # Lambda's timeout is whole seconds, 1 to 900.
-        "timeout": min(900, max(1, math.ceil(timeout))),
+        # The function's own timeout (how long API Gateway waits is the integration's).
+        "timeout": function_timeout(function),
     }
+    if function.memory_size != DEFAULT_MEMORY_SIZE:
+        body["memory_size"] = function.memory_size
     if function.environment:
         variables = {
             quoted(key): terraform_value(value, config.resources)
@@ -279,7 +275,7 @@ def _authorization(
         return {}
     authorizer = config.authorizer
     name = _name(logical)
-    _function(resource, data, name, authorizer.function, authorizer.timeout, runtime, config)
+    _function(resource, data, name, authorizer.function, runtime, config)
     body: dict[str, Any] = {
         "api_id": f"${{{_API}.id}}",
         "name": quoted("authorizer"),
