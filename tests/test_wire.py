@@ -407,6 +407,14 @@ async def test_a_management_request_with_a_head_over_the_cap_is_431(
 
 # -- upgrade heads read without h11 --------------------------------------------------------
 
+
+def _sized_head(size: int) -> bytes:
+    """The handshake with headers ``aNNN:vvv`` (no space) up to ``size`` bytes."""
+    lines = [b"a%03d:" % n + b"v" * 70 + b"\r\n" for n in range(120)]
+    head = HANDSHAKE[:-2] + b"".join(lines)
+    return head + b"X:" + b"v" * (size - len(head) - 6) + b"\r\n\r\n"
+
+
 # The plainest upgrade heads go to the handshake without h11 (HttpFront._simple_upgrade);
 # every other one takes h11's way (``simple`` says which). Either way, the client
 # gets the same answer.
@@ -470,6 +478,15 @@ UPGRADE_VARIANTS = [
     ),
     pytest.param(HANDSHAKE.replace(b"GET /local", b"GET /elsewhere"), True, id="unknown-stage"),
     pytest.param(HANDSHAKE + frame(TEXT, b"early"), True, id="frame-behind"),
+    # 10,240 bytes on the wire, the header limit; more once h11 puts a space after
+    # each colon, as the limit is counted (431 either way).
+    pytest.param(_sized_head(10240), False, id="at-the-limit-without-spaces"),
+    # A line within websockets' 8 KiB once h11 strips the spaces from its value.
+    pytest.param(
+        HANDSHAKE.replace(b"\r\n\r\n", b"\r\nX-Pad:" + b" " * 100 + b"v" * 8100 + b"\r\n\r\n"),
+        False,
+        id="long-line-of-spaces",
+    ),
 ]
 
 

@@ -55,9 +55,13 @@ async def test_a_call_runs_in_the_loops_context_and_waits_its_turn_inside_the_in
     seen: list[tuple[str, str]] = []
     done = asyncio.Event()
 
-    def inner() -> None:
-        seen.append(("inner", where.get()))
+    def innermost() -> None:
+        seen.append(("innermost", where.get()))
         done.set()
+
+    def inner() -> None:
+        inbox.call(innermost)  # inside a call that waited its turn: waits again
+        seen.append(("inner", where.get()))
 
     def outer() -> None:
         inbox.call(inner)
@@ -76,6 +80,7 @@ async def test_a_call_runs_in_the_loops_context_and_waits_its_turn_inside_the_in
         ("direct", "loop"),
         ("outer", "loop"),
         ("inner", "loop"),
+        ("innermost", "loop"),
     ]
 
 

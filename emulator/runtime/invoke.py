@@ -135,7 +135,8 @@ async def _run_async(
 ) -> None:
     """An ``async def`` handler's task. It reports its own end, in the loop's
     context (the inbox's, never the handler's), without the extra turn of the
-    loop a done callback would take."""
+    loop a done callback would take. A task cancelled from outside before its
+    first step runs none of this: its function's timeout reports it."""
     try:
         value = await function(event, context)
     except asyncio.CancelledError:

@@ -267,11 +267,17 @@ class LoopInbox:
     def call(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function(*args)`` now, on the loop's thread, in the inbox's context."""
         if self.running:
-            # Inside _run (an eager task's first step, started by a call it ran):
-            # that context is entered already and cannot be entered twice.
-            self._loop.call_soon(function, *args, context=self.context)
+            # Inside a call the inbox runs (an eager task's first step, started by
+            # that call): its context is entered already and cannot be entered twice.
+            self._loop.call_soon(self._call_now, function, args, context=self.context)
             return
+        self.context.run(self._call_now, function, args)
+
+    def _call_now(self, function: Callable[..., None], args: tuple[Any, ...]) -> None:
+        self.running = True
         try:
-            self.context.run(function, *args)
+            function(*args)
         except Exception:  # a task boundary, as in _run
             logger.exception("a call on the loop failed")
+        finally:
+            self.running = False

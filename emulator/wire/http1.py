@@ -63,6 +63,9 @@ def reason_phrase(status: int) -> str:
 # and leaves nothing to check but what _simple_upgrade() does: such a head
 # goes to the WebSocket handshake without h11 (which would take about as long
 # as the handshake's own parse). Any other head takes h11's way.
+# A header line longer than this takes h11's way: far below websockets' own line
+# limit (8 KiB), so that the whitespace h11 strips from a value cannot decide it.
+_LONG_LINE = 4096
 _SIMPLE_HEAD = re.compile(
     rb"GET [\x21-\x7e]+ HTTP/1\.1\r\n"
     rb"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[ \t]*(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?[ \t]*\r\n)+"
@@ -98,9 +101,18 @@ def _head(request: h11.Request) -> bytes:
 
 
 def _head_size(request: h11.Request) -> int:
-    """The request line and headers, in bytes, as they were on the wire."""
-    line = len(request.method) + len(request.target) + 11
-    return line + sum(len(name) + len(value) + 4 for name, value in request.headers) + 2
+    """The request line and headers, in bytes, as they were on the wire (but
+    the whitespace around header values)."""
+    line = _request_line_size(request.method, request.target)
+    return line + sum(_field_size(name, value) for name, value in request.headers) + 2
+
+
+def _request_line_size(method: bytes, target: bytes) -> int:
+    return len(method) + len(target) + 11
+
+
+def _field_size(name: bytes, value: bytes) -> int:
+    return len(name) + len(value) + 4
 
 
 class HttpFront:
@@ -136,8 +148,13 @@ class HttpFront:
             return False
         upgrade = False
         hosts = 0
+        target = head[4 : head.index(b" ", 4)]
+        size = _request_line_size(b"GET", target) + 2  # as _head_size() counts
         for line in head.split(b"\r\n")[1:-2]:
+            if len(line) > _LONG_LINE:
+                return False
             name, _, value = line.partition(b":")
+            size += _field_size(name, value.strip(b" \t"))
             name = name.lower()
             if name == b"upgrade":
                 upgrade = upgrade or b"websocket" in value.lower()
@@ -145,10 +162,11 @@ class HttpFront:
                 hosts += 1
             elif name in (b"content-length", b"transfer-encoding"):
                 return False  # a body: h11 frames it
-        target = head[4 : head.index(b" ", 4)]
         # h11 refuses an HTTP/1.1 request without one Host header (RFC 9112 §3.2).
         if not upgrade or hosts != 1 or len(target) > MAX_URL_LENGTH:
             return False
+        if size > self.max_header_bytes:
+            return False  # _events() answers 431
         self.owner.start_websocket(head, data[end + 4 :])
         return True
 
