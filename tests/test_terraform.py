@@ -390,6 +390,50 @@ def test_mistakes_are_reported_at_their_file_and_line(
     assert str(raised.value).endswith(problem), str(raised.value)
 
 
+AUTHORIZER = """
+resource "aws_lambda_function" "auth" {
+  function_name = "auth"
+  filename      = data.archive_file.code.output_path
+  handler       = "app.handler"
+  runtime       = "python3.12"
+  memory_size   = %s
+}
+
+resource "aws_apigatewayv2_authorizer" "auth" {
+  api_id           = aws_apigatewayv2_api.ws.id
+  name             = "auth"
+  authorizer_type  = "REQUEST"
+  authorizer_uri   = aws_lambda_function.auth.invoke_arn
+  identity_sources = ["route.request.header.Auth"]
+}
+
+resource "aws_apigatewayv2_route" "connect" {
+  api_id             = aws_apigatewayv2_api.ws.id
+  route_key          = "$connect"
+  authorization_type = "CUSTOM"
+  authorizer_id      = aws_apigatewayv2_authorizer.auth.id
+  target             = "integrations/${aws_apigatewayv2_integration.f.id}"
+}
+"""
+
+
+def test_an_authorizers_function_keeps_its_settings_and_their_lines(tmp_path: Path) -> None:
+    """The authorizer's function is read as any other: its memory size, and a
+    mistake in it reported at its own file and line."""
+    folder = configuration(tmp_path)
+    (folder / "auth.tf").write_text(AUTHORIZER % "512")
+    authorizer = load_terraform(folder).config.authorizer
+    assert authorizer is not None
+    assert authorizer.function.memory_size == 512
+    (folder / "auth.tf").write_text(AUTHORIZER % "64")
+    with pytest.raises(ConfigError) as raised:
+        load_terraform(folder)
+    assert str(raised.value).endswith(
+        f"{folder / 'auth.tf'}:2: aws_lambda_function.auth: must be a whole number of MB"
+        " from 128 to 10240 (Lambda's MemorySize), got 64"
+    )
+
+
 def test_a_function_of_another_runtime_is_skipped(tmp_path: Path) -> None:
     folder = configuration(tmp_path)
     text = (

@@ -297,4 +297,5 @@ class _Importer(Reader):
             identity_source=tuple(sources),
             environment=function.environment,
             timeout=function.timeout,
+            spec=function,
         )
