@@ -434,6 +434,89 @@ def test_an_authorizers_function_keeps_its_settings_and_their_lines(tmp_path: Pa
     )
 
 
+ROUTE_WITH_COUNT = """
+variable "n" {
+  default = 3
+}
+
+resource "aws_apigatewayv2_route" "counted" {
+  count     = %s
+  api_id    = aws_apigatewayv2_api.ws.id
+  route_key = "r${count.index}"
+  target    = "integrations/${aws_apigatewayv2_integration.f.id}"
+}
+"""
+
+
+@pytest.mark.parametrize(
+    ("count", "routes"),
+    [("var.n - 1", 2), ("var.n * 2 / 3", 2), ('"1"', 1), ("0", 0)],
+    ids=["number", "whole-quotient", "string", "zero"],
+)
+def test_count_takes_whole_numbers_as_terraform_does(
+    tmp_path: Path, count: str, routes: int
+) -> None:
+    folder = configuration(tmp_path)
+    (folder / "count.tf").write_text(ROUTE_WITH_COUNT % count)
+    config = load_terraform(folder).config
+    assert [key for key in config.routes if key.startswith("r")] == [f"r{n}" for n in range(routes)]
+
+
+@pytest.mark.parametrize("count", ["var.n / 2", "-1", "true", '"two"'])
+def test_a_count_that_is_no_whole_number_is_refused_at_its_line(tmp_path: Path, count: str) -> None:
+    folder = configuration(tmp_path)
+    (folder / "count.tf").write_text(ROUTE_WITH_COUNT % count)
+    with pytest.raises(ConfigError) as raised:
+        load_terraform(folder)
+    assert f"{folder / 'count.tf'}:7: count must be a whole number, 0 or more" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "problem"),
+    [
+        pytest.param(
+            "terraform.tfvars.json",
+            "[" * 5000 + "]" * 5000,
+            "terraform.tfvars.json: cannot read the variables (nested deeper than 100 levels"
+            " at line 1, column 101)",
+            id="tfvars-json",
+        ),
+        pytest.param(
+            "deep.tf",
+            "locals {\n  deep = " + "[" * 3000 + "]" * 3000 + "\n}\n",
+            "deep.tf:2: expressions nested deeper than 100 levels",
+            id="hcl",
+        ),
+        pytest.param(
+            None,
+            'DEEP = jsonencode(jsondecode("' + "[" * 5000 + "]" * 5000 + '"))',
+            "aws_lambda_function.f.environment.variables: jsondecode(): nested deeper than"
+            " 100 levels at line 1, column 101",
+            id="jsondecode",
+        ),
+        pytest.param(
+            None,
+            'BIG = file("big.txt")',
+            "aws_lambda_function.f.environment.variables: file(): ",
+            id="file-over-4-MiB",
+        ),
+    ],
+)
+def test_hostile_files_get_a_clear_error(
+    tmp_path: Path, file: str | None, text: str, problem: str
+) -> None:
+    """Nesting that Python's parsers would meet as a RecursionError, and files past
+    the size any configuration file may have, are refused with where and why
+    (``file`` None: ``text`` is a variable of the function's environment)."""
+    folder = configuration(tmp_path, text if file is None else "")
+    if file is not None:
+        (folder / file).write_text(text)
+    (folder / "big.txt").write_text("y" * ((4 << 20) + 1))
+    with pytest.raises(ConfigError) as raised:
+        load_terraform(folder)
+    assert problem in str(raised.value), str(raised.value)
+
+
 def test_a_function_of_another_runtime_is_skipped(tmp_path: Path) -> None:
     folder = configuration(tmp_path)
     text = (

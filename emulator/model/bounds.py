@@ -6,7 +6,7 @@ and walked recursively; a hostile or broken file must get a clear
 ``RecursionError`` traceback:
 
 * :data:`MAX_FILE_BYTES`: the size of a file that is read at all;
-* :data:`MAX_DEPTH`: how deep values may nest, in YAML, in JSON and once YAML
+* :data:`MAX_DEPTH`: how deep values may nest, in YAML, in JSON, in HCL expressions and once YAML
   aliases are expanded;
 * :data:`MAX_VALUES` and :data:`MAX_TEXT`: what a document holds once its YAML
   aliases are expanded (a "billion laughs" is a few lines of aliases);

@@ -13,19 +13,20 @@ API's resources reduced to routes and functions).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
+from emulator.model.bounds import parse_json
 from emulator.model.templates.model import ImportedApi
 from emulator.model.templates.terraform.configuration import Configuration, RawValue
 from emulator.model.templates.terraform.evaluate import Evaluator, Scope
 from emulator.model.templates.terraform.hcl import parse_file
 from emulator.model.templates.terraform.importer import import_api
 from emulator.model.templates.terraform.values import EvalError
+from emulator.model.yaml_files import read_bounded
 
 __all__ = ["load_terraform"]
 
@@ -74,8 +75,8 @@ def _read_tfvars(path: Path) -> dict[str, Any]:
     source = str(path)
     if path.name.endswith(".json"):
         try:
-            document = json.loads(path.read_text(encoding="utf-8-sig"))
-        except (OSError, ValueError) as exc:
+            document = parse_json(read_bounded(path).decode("utf-8-sig"))
+        except ValueError as exc:  # not UTF-8, not JSON, nested too deeply
             raise ConfigError(f"cannot read the variables ({exc})", source=source) from exc
         if not isinstance(document, dict):
             raise ConfigError("must be a JSON object of variable values", source=source)

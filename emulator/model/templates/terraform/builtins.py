@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from emulator.model.bounds import MAX_FILE_BYTES, parse_json
 from emulator.model.templates.terraform.evaluate import Function
 from emulator.model.templates.terraform.values import EvalError, Unknown, to_string
 
@@ -45,12 +46,28 @@ _NOT_LOCAL = (
 
 def builtins(base_dir: Path) -> dict[str, Function]:
     """Every function, ``file()`` reading paths relative to ``base_dir``."""
-    functions: dict[str, Function] = {name: _wrap(function) for name, function in _SIMPLE.items()}
-    functions["file"] = _wrap(lambda path: (base_dir / _text(path)).read_text(encoding="utf-8"))
-    functions["abspath"] = _wrap(lambda path: str((base_dir / _text(path)).resolve()))
+    functions: dict[str, Function] = {
+        name: _wrap(function, name) for name, function in _SIMPLE.items()
+    }
+    functions["file"] = _wrap(lambda path: _file(base_dir / _text(path)), "file")
+    functions["abspath"] = _wrap(lambda path: str((base_dir / _text(path)).resolve()), "abspath")
     for name in _NOT_LOCAL:
         functions[name] = _not_local(name)
     return functions
+
+
+def _file(path: Path) -> str:
+    """``file()``: a UTF-8 file, as large as a configuration file may be."""
+    with path.open("rb") as file:
+        raw = file.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_FILE_BYTES // (1 << 20)} MiB, the most read")
+    return raw.decode("utf-8")
+
+
+def _jsondecode(text: str) -> Any:
+    """``jsondecode()``, as deep as any JSON the emulator reads (a ValueError past it)."""
+    return parse_json(text)
 
 
 def _not_local(name: str) -> Function:
@@ -60,14 +77,15 @@ def _not_local(name: str) -> Function:
     return call
 
 
-def _wrap(function: Callable[..., Any]) -> Function:
+def _wrap(function: Callable[..., Any], name: str) -> Function:
+    """Terraform's function ``name``: its errors say ``name(): why`` at the call's line."""
+
     def call(args: list[Any], line: int) -> Any:
         try:
             return function(*args)
         except EvalError:
             raise
         except (TypeError, ValueError, KeyError, IndexError, OSError) as exc:
-            name = getattr(function, "__name__", "function").strip("_<>")
             raise EvalError(f"{name}(): {exc}", line) from exc
 
     return call
@@ -249,7 +267,7 @@ _SIMPLE: dict[str, Callable[..., Any]] = {
     "floor": lambda n: math.floor(_number(n)),
     # encodings and hashes
     "jsonencode": _jsonencode,
-    "jsondecode": lambda s: json.loads(_text(s)),
+    "jsondecode": lambda s: _jsondecode(_text(s)),
     "base64encode": lambda s: base64.b64encode(_text(s).encode("utf-8")).decode("ascii"),
     "base64decode": lambda s: base64.b64decode(_text(s)).decode("utf-8"),
     "md5": _hash("md5"),

@@ -319,14 +319,38 @@ class Module:
                 problem = f"{meta} cannot be evaluated locally: {value.reason}"
                 raise ConfigError(problem, source=f"{block.file}:{attributes[meta].line}")
             if meta == "count":
+                count = _whole_count(value)
+                if count is None:
+                    # Terraform: "Invalid count argument ... must be a whole number".
+                    problem = f"count must be a whole number, 0 or more; got {value!r}"
+                    raise ConfigError(problem, source=f"{block.file}:{attributes[meta].line}")
                 return [
-                    Instance(self, mode, block, n, {"count": {"index": n}}) for n in range(value)
+                    Instance(self, mode, block, n, {"count": {"index": n}}) for n in range(count)
                 ]
             items = value.items() if isinstance(value, dict) else ((v, v) for v in value)
             return [
                 Instance(self, mode, block, k, {"each": {"key": k, "value": v}}) for k, v in items
             ]
         return [Instance(self, mode, block, None, {})]
+
+
+def _whole_count(value: Any) -> int | None:
+    """A ``count`` as Terraform takes it: a whole number of 0 or more, a number
+    written as a string included (``"2"``, ``4 / 2``); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    if isinstance(value, int) and value >= 0:
+        return value
+    return None
 
 
 class Instance:

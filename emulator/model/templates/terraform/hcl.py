@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
+from emulator.model.bounds import MAX_DEPTH
 from emulator.model.templates.terraform.syntax import (
     Attribute,
     Binary,
@@ -39,6 +40,7 @@ from emulator.model.templates.terraform.syntax import (
     Unary,
     Variable,
 )
+from emulator.model.yaml_files import read_bounded
 
 __all__ = ["INSTALL_HINT", "parse_expression", "parse_file"]
 
@@ -57,12 +59,11 @@ def _hcl2() -> Any:
 
 def parse_file(path: Path, source: str) -> Body:
     """The body of one HCL file; errors name ``source`` and the line."""
+    raw = read_bounded(path)
     try:
         # Terraform reads UTF-8 and ignores a byte order mark; python-hcl2 does not.
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ConfigError(f"cannot read the file ({exc})", source=source) from exc
     return _Converter(source).body(_parse(text, source, 0), top=True)
 
@@ -106,6 +107,7 @@ class _Converter:
     def __init__(self, source: str, offset: int = 0) -> None:
         self.source = source
         self.offset = offset
+        self.depth = 0
 
     def _line(self, node: Any) -> int:
         return int(getattr(node.meta, "line", 0)) + self.offset
@@ -165,11 +167,22 @@ class _Converter:
     # Expressions
 
     def expr(self, node: Any) -> Expr:
-        line = self._line(node)
         kind = str(node.data)
-        trees = self._trees(node)
         if kind == "expr_term":
-            return self.expr(trees[0])
+            return self.expr(self._trees(node)[0])
+        # Expressions inside expressions (a list in a list, a term of a long sum):
+        # as deep as JSON and YAML may nest here, well within Python's recursion.
+        if self.depth >= MAX_DEPTH:
+            raise self._error(f"expressions nested deeper than {MAX_DEPTH} levels", node)
+        self.depth += 1
+        try:
+            return self._expr(node, kind)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, node: Any, kind: str) -> Expr:
+        line = self._line(node)
+        trees = self._trees(node)
         if kind == "conditional":
             return Conditional(line, *(self.expr(tree) for tree in trees))
         if kind == "binary_op":
