@@ -121,6 +121,22 @@ def test_the_template_of_a_stack_is_the_same_api() -> None:
     assert by_template.warnings == by_assembly.warnings
 
 
+@pytest.mark.parametrize("by", ["cdk-out", "template"])
+def test_the_region_served_is_the_stacks_aws_region(tmp_path: Path, by: str) -> None:
+    """``--region`` (else ``AWS_REGION``) is ``AWS::Region`` in a stack of a cloud
+    assembly, read whole or by its template, as in any other template."""
+    out = _copy(tmp_path)
+    _edit_default_environment(out, {"REGION": {"Ref": "AWS::Region"}})
+    if by == "cdk-out":
+        imported = load_cdk(out, region="eu-west-2")
+        default = load_cdk(out)
+    else:
+        imported = load_template(out / STACK, region="eu-west-2")
+        default = load_template(out / STACK)
+    assert imported.config.routes["$default"].function.environment["REGION"] == "eu-west-2"
+    assert default.config.routes["$default"].function.environment["REGION"] == "us-east-1"
+
+
 def test_a_template_taken_out_of_its_assembly_says_what_it_cannot_resolve(
     tmp_path: Path,
 ) -> None:

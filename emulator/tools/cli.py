@@ -84,6 +84,7 @@ def _load_api(args: argparse.Namespace, api_id: str | None = None) -> ApiConfig:
             api=args.api,
             parameters=dict(args.parameter or []),
             api_id=api_id,
+            region=region,
         )
     else:
         imported = load_template(

@@ -75,6 +75,7 @@ def load_cdk(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    region: str | None = None,
 ) -> ImportedApi:
     """Import the WebSocket API of a synthesized AWS CDK app (``cdk.out``).
 
@@ -87,7 +88,12 @@ def load_cdk(
     source = os.fspath(cdk_out)
     try:
         return load_cdk_out(
-            Path(cdk_out), stack=stack, api=api, parameters=parameters, api_id=api_id
+            Path(cdk_out),
+            stack=stack,
+            api=api,
+            parameters=parameters,
+            api_id=api_id,
+            region=region,
         )
     except ConfigError as exc:
         if exc.source:
@@ -110,7 +116,7 @@ def _load(
         raise ConfigError(f"must be a mapping, got {type(document).__name__}", source=source)
     if "Resources" in document:
         in_assembly = import_stack_template(
-            path, document=document, api=api, parameters=parameters, api_id=api_id
+            path, document=document, api=api, parameters=parameters, api_id=api_id, region=region
         )
         if in_assembly is not None:
             return in_assembly  # a stack of a synthesized CDK app, beside its siblings

@@ -103,6 +103,7 @@ def load_cdk_out(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    region: str | None = None,
 ) -> ImportedApi:
     """Import the WebSocket API of the cloud assembly in ``directory`` (``cdk.out``).
 
@@ -113,7 +114,7 @@ def load_cdk_out(
     stacks = read_assembly(directory)
     assembly = _Assembly(stacks)
     chosen = _choose(stacks, stack, assembly, str(directory))
-    return assembly.import_api(chosen, api=api, parameters=parameters, api_id=api_id)
+    return assembly.import_api(chosen, api=api, parameters=parameters, api_id=api_id, region=region)
 
 
 def import_stack_template(
@@ -123,6 +124,7 @@ def import_stack_template(
     api: str | None = None,
     parameters: Mapping[str, str] | None = None,
     api_id: str | None = None,
+    region: str | None = None,
 ) -> ImportedApi | None:
     """The API of a template that belongs to a cloud assembly (a manifest.json
     beside it lists it), with its sibling stacks at hand; None if it does not.
@@ -141,7 +143,9 @@ def import_stack_template(
             assembly = _Assembly([chosen if s == candidate else s for s in stacks])
             if document is not None and path.suffix.lower() == ".json":
                 assembly.seed(path, document)
-            return assembly.import_api(chosen, api=api, parameters=parameters, api_id=api_id)
+            return assembly.import_api(
+                chosen, api=api, parameters=parameters, api_id=api_id, region=region
+            )
     return None
 
 
@@ -208,6 +212,7 @@ class _Assembly:
         api: str | None,
         parameters: Mapping[str, str] | None,
         api_id: str | None,
+        region: str | None = None,
     ) -> ImportedApi:
         imported = import_cloudformation(
             self.document(stack),
@@ -216,6 +221,7 @@ class _Assembly:
             api=api,
             parameters=parameters,
             api_id=api_id,
+            region=region,
             stack_name=stack.stack_name,
             other_stacks=self,
         )
