@@ -157,9 +157,15 @@ def own_environment(
     settings: Mapping[object, object], common: Mapping[str, str], where: str
 ) -> Mapping[str, str]:
     """A function's environment: the top-level one with its own over it, checked."""
-    own = environment(settings.get("environment"), f"{where}.environment", references=True)
-    check_environment(own, f"{where}.environment")
-    return MappingProxyType({**common, **own}) if own else common
+    key = f"{where}.environment"
+    own = environment(settings.get("environment"), key, references=True)
+    if not own:
+        return common
+    check_environment(own, key)
+    merged = {**common, **own}
+    # Lambda's 4 KB is the whole set the function gets (SAM's Globals merge the same way).
+    check_environment(merged, key)
+    return MappingProxyType(merged)
 
 
 def check_environment(variables: Mapping[str, str], key: str) -> None:
