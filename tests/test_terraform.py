@@ -434,6 +434,32 @@ def test_an_authorizers_function_keeps_its_settings_and_their_lines(tmp_path: Pa
     )
 
 
+def _with_memory(folder: Path, written: str) -> None:
+    main = folder / "main.tf"
+    runtime = 'runtime       = "python3.12"'
+    main.write_text(main.read_text().replace(runtime, f"{runtime}\n  memory_size   = {written}"))
+
+
+@pytest.mark.parametrize(("written", "megabytes"), [("256", 256), ('"256"', 256), ("512 / 2", 256)])
+def test_memory_size_is_read_as_terraform_converts_it(
+    tmp_path: Path, written: str, megabytes: int
+) -> None:
+    folder = configuration(tmp_path)
+    _with_memory(folder, written)
+    assert load_terraform(folder).config.routes["$default"].function.memory_size == megabytes
+
+
+def test_a_memory_size_that_is_no_number_is_refused_at_its_line(tmp_path: Path) -> None:
+    # It was taken for Lambda's default, 128 MB, without a word.
+    folder = configuration(tmp_path)
+    _with_memory(folder, '"lots"')
+    with pytest.raises(ConfigError) as raised:
+        load_terraform(folder)
+    assert str(raised.value).endswith(
+        "main.tf:37: aws_lambda_function.f.memory_size: must be a whole number of MB, got 'lots'"
+    ), str(raised.value)
+
+
 ROUTE_WITH_COUNT = """
 variable "n" {
   default = 3

@@ -32,12 +32,13 @@ from emulator.model.templates.intrinsics import (
     printable,
 )
 from emulator.model.templates.model import (
+    MILLIS_PROBLEM,
     AuthorizerSpec,
     FunctionSpec,
     ImportedApi,
     RouteSpec,
     build,
-    timeout_seconds,
+    wait_seconds,
 )
 from emulator.model.templates.resources import declare_resources
 
@@ -435,12 +436,10 @@ class _Importer:
         value = self.t.resolve(raw, key)
         if value is None:
             return None
-        seconds = timeout_seconds(value)
-        # AWS: TimeoutInMillis is 50-29000 for WebSocket APIs.
-        if seconds is None or not 50 <= seconds <= 29000:
-            problem = f"must be a number of milliseconds from 50 to 29000, got {value!r}"
-            raise ConfigError(problem, key=key, source=self.t.source)
-        return seconds / 1000
+        seconds = wait_seconds(value)
+        if seconds is None:
+            raise ConfigError(f"{MILLIS_PROBLEM}, got {value!r}", key=key, source=self.t.source)
+        return seconds
 
 
 def _strings(value: Any, key: str, source: str) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ from emulator.model.templates.intrinsics import (
     references,
     substitute_references,
 )
-from emulator.model.templates.model import FunctionSpec, timeout_seconds
+from emulator.model.templates.model import FunctionSpec, timeout_seconds, whole_megabytes
 
 __all__ = ["FUNCTION_ARN", "FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
 
@@ -299,12 +299,11 @@ class Template:
         if merged.get("MemorySize") is None:
             return None
         value = self.resolve(merged["MemorySize"], key_of["MemorySize"])
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        megabytes = whole_megabytes(value)
+        if megabytes is None:
             problem = f"must be a whole number of MB, got {value!r}"
             raise ConfigError(problem, key=key_of["MemorySize"], source=self.source)
-        return value
+        return megabytes
 
     def _logging(self, merged: Mapping[str, Any], key_of: Mapping[str, str]) -> dict[str, str]:
         """LoggingConfig as routes.yaml's ``loggingConfig`` (its LogGroup is not needed here)."""

@@ -25,7 +25,7 @@ from emulator.errors import ConfigError
 from emulator.model.bounds import parse_json
 from emulator.model.templates.functions import Template
 from emulator.model.templates.intrinsics import Reference, has_references, substitute_references
-from emulator.model.templates.model import timeout_seconds
+from emulator.model.templates.model import MILLIS_PROBLEM, wait_seconds
 
 __all__ = ["NON_PROXY_TYPES", "IntegrationImporter"]
 
@@ -92,11 +92,11 @@ class IntegrationImporter:
                 document[key] = value
         millis = t.resolve(t.raw(integration, "TimeoutInMillis"), f"{where}.TimeoutInMillis")
         if millis is not None:
-            seconds = timeout_seconds(millis)
-            if seconds is None or not 50 <= seconds <= 29000:
-                problem = f"must be a number of milliseconds from 50 to 29000, got {millis!r}"
+            seconds = wait_seconds(millis)
+            if seconds is None:
+                problem = f"{MILLIS_PROBLEM}, got {millis!r}"
                 raise ConfigError(problem, key=f"{where}.TimeoutInMillis", source=t.source)
-            document["timeout"] = seconds / 1000
+            document["timeout"] = seconds
         responses = self._responses(integration)
         if responses:
             document["responses"] = responses

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from emulator.errors import ConfigError
 from emulator.model.api import ApiConfig
 from emulator.model.config import parse_config
+from emulator.model.sections.checks import MAX_WAIT, MIN_WAIT
 
 __all__ = [
     "AuthorizerSpec",
@@ -28,11 +29,10 @@ __all__ = [
     "RouteSpec",
     "build",
     "timeout_seconds",
+    "wait_seconds",
+    "whole_megabytes",
 ]
 
-# AWS: an integration waits at most 29 s (TimeoutInMillis 50-29000).
-_MAX_WAIT = 29.0
-_MIN_WAIT = 0.05
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
@@ -216,7 +216,7 @@ def build(
         if route.integration_timeout is not None:
             # Else AWS's default: left to `limits.integrationTimeout`, so a
             # command-line override of it applies to this route too.
-            entry["timeout"] = max(_MIN_WAIT, min(_MAX_WAIT, route.integration_timeout))
+            entry["timeout"] = max(MIN_WAIT, min(MAX_WAIT, route.integration_timeout))
         entry.update(route.request)
         entries[route.route_key] = entry
     document["routes"] = entries
@@ -301,6 +301,33 @@ def _relocate(
             error.problem, key=top_locations["resources"] + key[len(first) :], source=error.source
         )
     return ConfigError(error.problem, key=top_locations.get(first, key), source=error.source)
+
+
+def whole_megabytes(value: object) -> int | None:
+    """A MemorySize (``memory_size``) as the whole number of MB it says, written as a
+    number or a string of one (``"256"``, ``256.0``); None if it says none."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) else None
+
+
+MILLIS_PROBLEM = "must be a number of milliseconds from 50 to 29000"
+
+
+def wait_seconds(millis: object) -> float | None:
+    """A TimeoutInMillis value (``timeout_milliseconds`` in Terraform) in seconds;
+    None if it is no number of milliseconds from 50 to 29000 (say :data:`MILLIS_PROBLEM`)."""
+    value = timeout_seconds(millis)
+    if value is None or not MIN_WAIT <= value / 1000 <= MAX_WAIT:
+        return None
+    return value / 1000
 
 
 def timeout_seconds(value: object) -> float | None:

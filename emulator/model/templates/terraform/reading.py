@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.errors import ConfigError
-from emulator.model.templates.model import timeout_seconds
+from emulator.model.templates.model import MILLIS_PROBLEM, wait_seconds
 from emulator.model.templates.terraform.configuration import Configuration, Instance
 from emulator.model.templates.terraform.values import (
     EvalError,
@@ -146,14 +146,12 @@ class Reader:
         millis = self.value(integration, "timeout_milliseconds")
         if millis is None:
             return None
-        seconds = timeout_seconds(millis)
-        if seconds is None or not 50 <= seconds <= 29000:  # AWS: 50-29000 ms
+        seconds = wait_seconds(millis)
+        if seconds is None:
             raise self.error(
-                f"must be a number of milliseconds from 50 to 29000, got {millis!r}",
-                integration,
-                "timeout_milliseconds",
+                f"{MILLIS_PROBLEM}, got {millis!r}", integration, "timeout_milliseconds"
             )
-        return seconds / 1000
+        return seconds
 
 
 def env_text(value: Any) -> str | None:
