@@ -42,7 +42,7 @@ from emulator.model.templates.intrinsics import (
     references,
     substitute_references,
 )
-from emulator.model.templates.model import FunctionSpec, timeout_seconds, whole_megabytes
+from emulator.model.templates.model import FunctionSpec, timeout_seconds, whole_number
 
 __all__ = ["FUNCTION_ARN", "FUNCTION_TYPES", "Template", "environment_value", "local_folder"]
 
@@ -299,7 +299,7 @@ class Template:
         if merged.get("MemorySize") is None:
             return None
         value = self.resolve(merged["MemorySize"], key_of["MemorySize"])
-        megabytes = whole_megabytes(value)
+        megabytes = whole_number(value)
         if megabytes is None:
             problem = f"must be a whole number of MB, got {value!r}"
             raise ConfigError(problem, key=key_of["MemorySize"], source=self.source)

@@ -30,7 +30,7 @@ __all__ = [
     "build",
     "timeout_seconds",
     "wait_seconds",
-    "whole_megabytes",
+    "whole_number",
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
@@ -303,19 +303,29 @@ def _relocate(
     return ConfigError(error.problem, key=top_locations.get(first, key), source=error.source)
 
 
-def whole_megabytes(value: object) -> int | None:
-    """A MemorySize (``memory_size``) as the whole number of MB it says, written as a
-    number or a string of one (``"256"``, ``256.0``); None if it says none."""
+def whole_number(value: object) -> int | None:
+    """A whole number written as a number or a string of one (``256``, ``"256"``,
+    ``256.0``), as CloudFormation and Terraform convert them; None for anything else."""
+    number = _number(value)
+    if number is None or not math.isfinite(number) or not number.is_integer():
+        return None
+    return int(number)
+
+
+def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
         try:
-            value = float(value)
+            return float(value)
         except ValueError:
             return None
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) else None
+    if not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 MILLIS_PROBLEM = "must be a number of milliseconds from 50 to 29000"
@@ -332,17 +342,5 @@ def wait_seconds(millis: object) -> float | None:
 
 def timeout_seconds(value: object) -> float | None:
     """A Timeout or TimeoutInMillis value as a finite number, or None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if not isinstance(value, int | float):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
+    seconds = _number(value)
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds > 0 else None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.errors import ConfigError
+from emulator.model.templates.model import whole_number
 from emulator.model.templates.terraform.builtins import builtins
 from emulator.model.templates.terraform.constraints import convert
 from emulator.model.templates.terraform.evaluate import Evaluator, Scope
@@ -319,8 +320,9 @@ class Module:
                 problem = f"{meta} cannot be evaluated locally: {value.reason}"
                 raise ConfigError(problem, source=f"{block.file}:{attributes[meta].line}")
             if meta == "count":
-                count = _whole_count(value)
-                if count is None:
+                # Terraform converts a numeric string, and takes a whole quotient (4 / 2).
+                count = whole_number(value)
+                if count is None or count < 0:
                     # Terraform: "Invalid count argument ... must be a whole number".
                     problem = f"count must be a whole number, 0 or more; got {value!r}"
                     raise ConfigError(problem, source=f"{block.file}:{attributes[meta].line}")
@@ -332,25 +334,6 @@ class Module:
                 Instance(self, mode, block, k, {"each": {"key": k, "value": v}}) for k, v in items
             ]
         return [Instance(self, mode, block, None, {})]
-
-
-def _whole_count(value: Any) -> int | None:
-    """A ``count`` as Terraform takes it: a whole number of 0 or more, a number
-    written as a string included (``"2"``, ``4 / 2``); None for anything else."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    if isinstance(value, float):
-        if not value.is_integer():
-            return None
-        value = int(value)
-    if isinstance(value, int) and value >= 0:
-        return value
-    return None
 
 
 class Instance:

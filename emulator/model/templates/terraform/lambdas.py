@@ -18,7 +18,7 @@ from types import MappingProxyType
 from emulator.errors import ConfigError
 from emulator.model.function import DEFAULT_TIMEOUT
 from emulator.model.templates.functions import FUNCTION_ARN, local_folder
-from emulator.model.templates.model import FunctionSpec, timeout_seconds, whole_megabytes
+from emulator.model.templates.model import FunctionSpec, timeout_seconds, whole_number
 from emulator.model.templates.terraform.configuration import Instance
 from emulator.model.templates.terraform.reading import Reader, env_text, where
 from emulator.model.templates.terraform.values import (
@@ -84,7 +84,7 @@ class Functions:
         if seconds is None:
             raise self.r.error(f"must be a number of seconds, got {timeout!r}", function, "timeout")
         memory = self.r.value(function, "memory_size")
-        megabytes = None if memory is None else whole_megabytes(memory)
+        megabytes = None if memory is None else whole_number(memory)
         if memory is not None and megabytes is None:
             raise self.r.error(
                 f"must be a whole number of MB, got {memory!r}", function, "memory_size"
