@@ -46,6 +46,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
+from emulator.model.resources import ACCOUNT_ID
+
 __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "EXECUTE_API",
@@ -55,7 +57,7 @@ __all__ = [
     "verify_sigv4",
 ]
 
-DEFAULT_ACCOUNT_ID: Final = "000000000000"
+DEFAULT_ACCOUNT_ID: Final = ACCOUNT_ID  # the emulator's one account
 _ALGORITHM: Final = "AWS4-HMAC-SHA256"
 EXECUTE_API: Final = "execute-api"
 # AWS: a header signature is refused when X-Amz-Date is more than 15 minutes
