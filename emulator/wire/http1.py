@@ -57,15 +57,15 @@ def reason_phrase(status: int) -> str:
         return "Unknown"
 
 
+# A header line longer than this takes h11's way: far below websockets' own line
+# limit (8 KiB), so that the whitespace h11 strips from a value cannot decide it.
+_LONG_LINE = 4096
 # A WebSocket upgrade request in the plainest form of HTTP/1.1's grammar (RFC 9112
 # §3, §5): a GET of HTTP/1.1, each header a token, a colon and visible ASCII,
 # lines ended by CRLF. h11 reads every such head as the request its bytes say,
 # and leaves nothing to check but what _simple_upgrade() does: such a head
 # goes to the WebSocket handshake without h11 (which would take about as long
 # as the handshake's own parse). Any other head takes h11's way.
-# A header line longer than this takes h11's way: far below websockets' own line
-# limit (8 KiB), so that the whitespace h11 strips from a value cannot decide it.
-_LONG_LINE = 4096
 _SIMPLE_HEAD = re.compile(
     rb"GET [\x21-\x7e]+ HTTP/1\.1\r\n"
     rb"(?:[-!#$%&'*+.^_`|~0-9A-Za-z]+:[ \t]*(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?[ \t]*\r\n)+"
@@ -140,8 +140,10 @@ class HttpFront:
         """Hand a connection's first request to the WebSocket handshake without
         h11 when it is a whole upgrade request whose every byte both read alike
         (:data:`_SIMPLE_HEAD`), within the limits _events() applies; False: h11 reads it."""
-        end = data.find(b"\r\n\r\n")
-        if end < 0 or end + 4 > self.max_header_bytes or not data.startswith(b"GET "):
+        if not data.startswith(b"GET "):
+            return False
+        end = data.find(b"\r\n\r\n", 0, self.max_header_bytes)  # a head within the limit
+        if end < 0:
             return False
         head = data[: end + 4]
         if _SIMPLE_HEAD.fullmatch(head) is None:
