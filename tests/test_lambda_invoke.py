@@ -165,8 +165,8 @@ async def test_fifty_callers_at_once_each_get_their_own_answer(api: Harness) -> 
     )
     answers = await asyncio.gather(*(client.receive_json() for client in clients))
     assert [json.loads(a["payload"])["doubled"] for a in answers] == [2 * n for n in range(50)]
-    callers = [r for r in api.record.lambda_invocations if r.function == "double"]
-    assert len(callers) == 50
+    invoked = [r for r in api.record.lambda_invocations if r.function == "double"]
+    assert len(invoked) == 50
 
 
 async def test_a_client_context_reaches_the_function(api: Harness) -> None:
