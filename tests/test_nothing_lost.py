@@ -152,7 +152,20 @@ async def test_a_message_after_the_server_closed_is_not_routed(api: Harness) -> 
 
 # -- as users run it: `apigw-ws serve` with its defaults ------------------------------------
 
+# Written as AWS's samples are: the environment read, the root logger set and a
+# boto3 resource made at import, before the first event.
 LAST_WORDS = """
+import logging
+import os
+
+import boto3
+
+REGION = os.environ["AWS_REGION"]
+logger = logging.getLogger()
+logger.setLevel(logging.INFO)
+dynamodb = boto3.resource("dynamodb", region_name=REGION)
+
+
 def echo(event, context):
     print("got", event["body"])
     return {"statusCode": 200, "body": event["body"]}

@@ -273,8 +273,7 @@ class Pipeline:
         request_id: str,
         result: IntegrationResult,
     ) -> None:
-        if self._services.observers:
-            self._report(route, result)
+        self._report(route, result)
         if EVENTS.isEnabledFor(logging.INFO):
             log_frame(
                 record.connection_id,

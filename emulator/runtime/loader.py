@@ -481,8 +481,8 @@ def _location(error: BaseException, folder: Path) -> str:
 
 
 def _in_folder(filename: str, folder: Path) -> bool:
-    path = Path(filename)  # "<frozen os>" is no file
-    return path.is_absolute() and path.resolve().is_relative_to(folder)
+    # "<frozen os>" is no file.
+    return Path(filename).is_absolute() and _resolved(filename).is_relative_to(folder)
 
 
 def _timed_out(

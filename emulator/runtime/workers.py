@@ -236,7 +236,7 @@ class LoopInbox:
             collections.deque()
         )
         self._woken = False
-        self.running = False  # in _run: inside self.context
+        self.running = False  # in a call it runs: inside self.context
 
     def put(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function(*args)`` on the loop soon; callable from any thread."""
@@ -251,18 +251,10 @@ class LoopInbox:
         # Cleared before draining: a call put from now on wakes the loop again,
         # at worst once for nothing, never zero times for something.
         self._woken = False
-        self.running = True
         calls = self._calls
-        try:
-            while calls:
-                function, args = calls.popleft()
-                try:
-                    function(*args)
-                except Exception:
-                    # A task boundary: one failed call must not strand the ones behind it.
-                    logger.exception("a call from a handler thread failed")
-        finally:
-            self.running = False
+        while calls:
+            function, args = calls.popleft()
+            self._call_now(function, args)
 
     def call(self, function: Callable[..., None], *args: Any) -> None:
         """Run ``function(*args)`` now, on the loop's thread, in the inbox's context."""
@@ -274,10 +266,12 @@ class LoopInbox:
         self.context.run(self._call_now, function, args)
 
     def _call_now(self, function: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """One call, in the inbox's context (entered by the caller)."""
         self.running = True
         try:
             function(*args)
-        except Exception:  # a task boundary, as in _run
+        except Exception:
+            # A task boundary: one failed call must not strand the ones behind it.
             logger.exception("a call on the loop failed")
         finally:
             self.running = False
