@@ -31,13 +31,12 @@ from urllib.parse import urlsplit
 from emulator.clock import Clock, IdFactory, SystemClock, new_api_id, new_id
 from emulator.errors import ConfigError
 from emulator.gateway.access import origins
-from emulator.gateway.access.signed import Caller, authenticate
+from emulator.gateway.access.signed import EXECUTE_API, Caller, authenticate
 from emulator.gateway.connections import ConnectionsApi, request_id_from
 from emulator.gateway.events import ConnectionInfo
 from emulator.gateway.lifecycle import GOING_AWAY, Lifecycle
 from emulator.gateway.management import is_management_path
 from emulator.gateway.pipeline import Observer, Pipeline, Services
-from emulator.gateway.registry import ConnectionState
 from emulator.model.api import ApiConfig
 from emulator.runtime import boto
 from emulator.runtime.guards import LoopWatchdog, install_exit_guard
@@ -64,7 +63,6 @@ DEFAULT_REGION = "us-east-1"
 # Lambda's Invoke API, served on the same port (as `sam local start-lambda` serves it).
 LAMBDA_API_PREFIX = "/2015-03-31/functions/"
 # The SigV4 service names of the @connections API and of Lambda (botocore: signingName).
-EXECUTE_API = "execute-api"
 LAMBDA = "lambda"
 
 Peer = WebSocketPeer
@@ -391,7 +389,7 @@ class Emulator:
 
     def open_connections(self) -> list[ConnectionInfo]:
         """The connections that are open now, as their events describe them."""
-        return [r.info for r in self._gateway.registry if r.state is ConnectionState.OPEN]
+        return [record.info for record in self._gateway.registry.open_records()]
 
     def advance_time(self, seconds: float) -> None:
         """Move the emulator's clock for timers forward, firing what expires.

@@ -97,8 +97,11 @@ class Registry(Generic[P]):
             raise GoneError()
         return record
 
+    def open_records(self) -> list[ConnectionRecord[P]]:
+        return [r for r in self._records.values() if r.state is ConnectionState.OPEN]
+
     def open_ids(self) -> list[str]:
-        return [r.connection_id for r in self._records.values() if r.state is ConnectionState.OPEN]
+        return [r.connection_id for r in self.open_records()]
 
     def discard(self, connection_id: str) -> None:
         self._records.pop(connection_id, None)

@@ -7,7 +7,6 @@ import asyncio
 import atexit
 import gc
 import hashlib
-import ipaddress
 import logging
 import os
 import signal
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from emulator.app import Emulator, served_region
 from emulator.clock import new_api_id
 from emulator.errors import ConfigError
+from emulator.gateway.access import origins
 from emulator.gateway.explain import explain
 from emulator.model.api import ApiConfig
 from emulator.model.config import load_config, with_credentials, with_limits
@@ -117,12 +117,7 @@ def _aws_problem(args: argparse.Namespace, config: ApiConfig) -> str | None:
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return origins.trusted_name(host.lower(), ())
 
 
 def _reload_api(

@@ -69,6 +69,11 @@ def _clock(record: logging.LogRecord) -> str:
     return _clock_at(record.created, record.msecs)
 
 
+def _gateway_line(text: str, moment: float, msecs: float | None = None) -> str:
+    """A line of the gateway's log (``emulator.events``) in the text format."""
+    return f"{_clock_at(moment, msecs)} {text}"
+
+
 class TextFormatter(logging.Formatter):
     """``12:00:01.234 <message>``; a handler's output is indented under its name."""
 
@@ -80,7 +85,7 @@ class TextFormatter(logging.Formatter):
             who = f"{details['function']} {details['requestId'] or '(init)'}"
             text = f"{_clock(record)}   {who} | {message}"
         elif details is not None:
-            text = f"{_clock(record)} {message}"
+            text = _gateway_line(message, record.created, record.msecs)
         else:
             text = f"{_clock(record)} {record.levelname.lower()}: {message}"
         if record.exc_info:
@@ -136,7 +141,7 @@ class BatchedStreamHandler(logging.StreamHandler, LineWriter):  # type: ignore[t
 
     def write_line(self, text: str) -> None:
         """A gateway line (``emulator.events``, INFO), timestamped as the text format does."""
-        self._add(f"{_clock_at(time.time())} {text}\n")
+        self._add(_gateway_line(text, time.time()) + "\n")
 
     def _add(self, line: str) -> None:
         now = time.monotonic()

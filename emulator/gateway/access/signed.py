@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from emulator.gateway.management import aws_error
 from emulator.wire.messages import HttpRequest, HttpResponse
@@ -38,7 +38,10 @@ from emulator.wire.messages import HttpRequest, HttpResponse
 if TYPE_CHECKING:
     from emulator.gateway.access.sigv4 import SignatureError
 
-__all__ = ["Caller", "authenticate", "is_signed"]
+__all__ = ["EXECUTE_API", "Caller", "authenticate", "is_signed"]
+
+# The service @connections requests (and AWS_IAM upgrades) are signed for.
+EXECUTE_API: Final = "execute-api"
 
 _SKEW = timedelta(minutes=15)
 _UNKNOWN_KEY = "The security token included in the request is invalid."

@@ -46,6 +46,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
+from emulator.gateway.access.signed import EXECUTE_API
 from emulator.model.resources import ACCOUNT_ID
 
 __all__ = [
@@ -59,7 +60,6 @@ __all__ = [
 
 DEFAULT_ACCOUNT_ID: Final = ACCOUNT_ID  # the emulator's one account
 _ALGORITHM: Final = "AWS4-HMAC-SHA256"
-EXECUTE_API: Final = "execute-api"
 # AWS: a header signature is refused when X-Amz-Date is more than 15 minutes
 # from the server's clock (AWS General Reference, "Elements of a SigV4 request").
 _MAX_SKEW: Final = timedelta(minutes=15)
