@@ -334,16 +334,6 @@ class Server:
             proc.stdout.close()
 
 
-def thread_cpu_s(pid: int, tid: int) -> float:
-    """User + system CPU seconds of one thread, from /proc."""
-    try:
-        data = Path(f"/proc/{pid}/task/{tid}/stat").read_bytes()
-    except OSError:
-        return 0.0
-    fields = data[data.rfind(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / client.CLK_TCK
-
-
 def waits_s(pid: int) -> tuple[float, float]:
     """Seconds the loop's thread, and all the other threads together, were
     runnable but waited for a core (the second field of schedstat)."""
@@ -395,13 +385,13 @@ async def drive(run: Run, server: Server, args: argparse.Namespace, raw: Path) -
                     raise RuntimeError(f"py-spy did not start: {said.decode(errors='replace')}")
                 said += line
         core = args.server_core
-        before = (client.proc_cpu_s(pid), thread_cpu_s(pid, pid), os.times(), waits_s(pid))
+        before = (client.proc_cpu_s(pid), client.proc_cpu_s(pid, pid), os.times(), waits_s(pid))
         busy0 = client.core_busy_s(core) if core is not None else float("nan")
         drivers, start = await client._ping_pong(
             protos, frame, len(MESSAGE), 1 << 40, args.seconds, keep=False
         )
         busy1 = client.core_busy_s(core) if core is not None else float("nan")
-        after = (client.proc_cpu_s(pid), thread_cpu_s(pid, pid), os.times(), waits_s(pid))
+        after = (client.proc_cpu_s(pid), client.proc_cpu_s(pid, pid), os.times(), waits_s(pid))
         rest, _ = await asyncio.wait_for(spy.communicate(), args.seconds + 30)
         said += rest
         if spy.returncode != 0:

@@ -78,10 +78,12 @@ def pin_all_threads(core: int | None) -> None:
             os.sched_setaffinity(int(tid), {core})
 
 
-def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a whole process (all threads), from /proc."""
+def proc_cpu_s(pid: int, tid: int | None = None) -> float:
+    """User + system CPU seconds of a whole process (all threads), or of its
+    thread ``tid``, from /proc."""
+    stat = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(stat, "rb") as f:
             data = f.read()
     except OSError:
         return 0.0

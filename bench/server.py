@@ -2,11 +2,10 @@
 
     python -m bench.server --kind baseline --app echo [--uvloop] [--core N]
     python -m bench.server --kind emulator --app echo_sync [--uvloop] [--core N]
-    python -m bench.server --serve-folder DIR --app echo_sync
 
-The third form only writes DIR: the app as a user's project (routes.yaml beside
-its handler module), for ``apigw-ws serve`` to serve as users run it (the
-suite's ``serve`` mode, :func:`write_serve_folder`).
+:func:`write_serve_folder` lays an app out as a user's project (routes.yaml
+beside its handler module), for ``apigw-ws serve`` to serve as users run it
+(the suite's ``serve`` mode).
 
 Prints its port on one line once it listens (after pinning all its threads to
 ``--core``), and stops on SIGTERM or SIGINT. The baseline is a bare
@@ -161,20 +160,12 @@ async def _stopped() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.server", description=__doc__)
-    parser.add_argument("--kind", choices=("baseline", "emulator"))
+    parser.add_argument("--kind", choices=("baseline", "emulator"), required=True)
     parser.add_argument("--app", required=True, help="which routes/handler to serve")
-    parser.add_argument("--serve-folder", type=Path, help="only write the app's folder here")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
     parser.add_argument("--core", type=int, default=None, help="pin every thread to this core")
     args = parser.parse_args(argv)
-    if args.serve_folder is not None:
-        if args.app not in EMULATOR_APPS:
-            parser.error(f"--app is one of {', '.join(EMULATOR_APPS)}")
-        print(write_serve_folder(args.app, args.serve_folder))
-        return 0
-    if args.kind is None:
-        parser.error("--kind is required")
     apps = BASELINE_APPS if args.kind == "baseline" else tuple(EMULATOR_APPS)
     if args.app not in apps:
         parser.error(f"--app for {args.kind} is one of {', '.join(apps)}")
