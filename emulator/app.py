@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import threading
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
@@ -216,7 +215,7 @@ class Emulator:
             tls=tls_context(certfile, keyfile) if certfile else None,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.loop_thread = 0  # the thread its event loop runs on, once started
+        self._inbox: LoopInbox | None = None  # calls into the loop, once started
         self._started = False
 
     @property
@@ -291,16 +290,21 @@ class Emulator:
         """The event loop it runs on, once started."""
         return self._loop
 
+    def call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` on the event loop: at once from its thread, else
+        in order with the handler threads' results and posts. Nothing before start."""
+        if self._inbox is not None:
+            self._inbox.deliver(function, *args)
+
     # Lifecycle
 
     async def start(self) -> None:
         """Listen, and route this API's @connections calls made through botocore."""
         self._loop = asyncio.get_running_loop()
-        self.loop_thread = threading.get_ident()
         self._gateway.timers.bind(self._loop)
-        # One way in from handler threads, shared by results and posts: their
-        # order is kept, and a burst of posts wakes the loop once.
-        inbox = LoopInbox(self._loop)
+        # One way in from handler threads, shared by results, posts and what they
+        # print: their order is kept, and a burst of posts wakes the loop once.
+        inbox = self._inbox = LoopInbox(self._loop)
         self.connections.bind(inbox)
         self._invoker.bind(inbox)
         self.lambda_api.bind(self._loop, inbox)

@@ -9,7 +9,6 @@ on the event loop, in the order the calls were made.
 from __future__ import annotations
 
 import datetime
-import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -62,19 +61,14 @@ class ConnectionsApi:
         self._stage = stage
         self._new_id = new_id
         self._inbox: LoopInbox | None = None
-        self._loop_thread = 0
 
     def bind(self, inbox: LoopInbox) -> None:
         """Deliver through ``inbox``, whose loop runs in the calling thread."""
         self._inbox = inbox
-        self._loop_thread = threading.get_ident()
 
     def _call_on_loop(self, function: Callable[..., None], *args: Any) -> None:
-        if threading.get_ident() == self._loop_thread:
-            function(*args)
-        else:
-            assert self._inbox is not None, "the emulator is not started"
-            self._inbox.put(function, *args)
+        assert self._inbox is not None, "the emulator is not started"
+        self._inbox.deliver(function, *args)
 
     def post_to_connection(self, connection_id: str, data: bytes | str) -> None:
         """PostToConnection: deliver ``data`` as one message (spec §4.4).

@@ -228,7 +228,9 @@ class LoopInbox:
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Made on ``loop``'s thread."""
         self.loop = self._loop = loop
+        self.thread = threading.get_ident()
         # Calls run in the context the inbox was made in (the loop's), never in a
         # copy of the putting thread's: a handler's environment stays its own.
         self.context = contextvars.copy_context()
@@ -246,6 +248,14 @@ class LoopInbox:
             # A closed loop: nobody is left to run the call.
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._run, context=self.context)
+
+    def deliver(self, function: Callable[..., None], *args: Any) -> None:
+        """Run ``function(*args)`` at once on the loop's thread; from any other,
+        :meth:`put` it (in order with everything else put)."""
+        if threading.get_ident() == self.thread:
+            function(*args)
+        else:
+            self.put(function, *args)
 
     def _run(self) -> None:
         # Cleared before draining: a call put from now on wakes the loop again,

@@ -58,7 +58,6 @@ import html
 import json
 import logging
 import secrets
-import threading
 import time
 import weakref
 from collections import deque
@@ -116,7 +115,6 @@ class Inspector:
         # Proves a feed client read /_inspector; per process, so a reload keeps working.
         self.token = secrets.token_urlsafe(18)
         self.history: deque[str] = deque(maxlen=history)  # serialized entries, oldest first
-        self.connections: dict[str, dict[str, Any]] = {}  # open connections, by id
         self._subscribers: dict[WebSocketPeer, _Subscriber] = {}
         self._sequence = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -222,17 +220,12 @@ class Inspector:
         self._subscribers.pop(peer, None)
         if not self._subscribers and self.observe in self.emulator.observers:
             self.emulator.observers.remove(self.observe)
-            self.connections.clear()
 
     def _subscribe(self, peer: WebSocketPeer) -> None:
         config = self.emulator.config
         self._loop = asyncio.get_running_loop()
         if self.observe not in self.emulator.observers:
-            # The first page: the open connections so far, then every notification.
-            self.connections = {
-                info.connection_id: open_entry(open_details(info))
-                for info in self.emulator.open_connections()
-            }
+            # The first page: from now on, every notification.
             self.emulator.observers.append(self.observe)
         hello = {
             "type": "hello",
@@ -243,7 +236,9 @@ class Inspector:
                 "routes": sorted(config.routes),
                 "mockAws": self.emulator.aws is not None,
             },
-            "connections": list(self.connections.values()),
+            "connections": [
+                open_entry(open_details(info)) for info in self.emulator.open_connections()
+            ],
             "historySize": self.history.maxlen,
             "last": self._sequence,  # entries up to this one are history
         }
@@ -300,10 +295,6 @@ class Inspector:
 
     def observe(self, kind: str, details: Mapping[str, Any]) -> None:
         """The emulator's observer; called on the event loop thread."""
-        if kind == "open":
-            self.connections[details["connectionId"]] = open_entry(details)
-        elif kind == "close":
-            self.connections.pop(details["connectionId"], None)
         if not self._subscribers:
             return  # no page subscribed (yet): nothing to show
         self._sequence += 1
@@ -342,10 +333,7 @@ class _OutputFeed(logging.Handler):
         loop = inspector.emulator.loop
         if loop is None or loop.is_closed():
             return
-        if threading.get_ident() == inspector.emulator.loop_thread:
-            inspector.observe("output", details)
-        else:
-            loop.call_soon_threadsafe(inspector.observe, "output", details)
+        inspector.emulator.call_on_loop(inspector.observe, "output", details)
 
 
 class _Subscriber:
@@ -353,7 +341,7 @@ class _Subscriber:
 
     def __init__(self, peer: WebSocketPeer) -> None:
         self.peer = peer
-        self.backlog: deque[tuple[int, str]] = deque()  # (sequence number, entry)
+        self.backlog: deque[tuple[int, str, int]] = deque()  # (sequence number, entry, bytes)
         self.backlog_bytes = 0
         self.dropped: list[int] = []  # the first and last dropped sequence numbers
         self.dropped_count = 0
@@ -362,11 +350,12 @@ class _Subscriber:
         if not self.backlog and not self.peer.writing_paused:
             self.peer.send_text(f'{{"type":"entries","entries":[{text}]}}')
             return
-        self.backlog.append((sequence, text))
-        self.backlog_bytes += len(text.encode("utf-8"))
+        size = len(text.encode("utf-8"))
+        self.backlog.append((sequence, text, size))
+        self.backlog_bytes += size
         while self.backlog_bytes > BACKLOG_BYTES:
-            dropped, old = self.backlog.popleft()
-            self.backlog_bytes -= len(old.encode("utf-8"))
+            dropped, _, dropped_size = self.backlog.popleft()
+            self.backlog_bytes -= dropped_size
             self.dropped = [self.dropped[0] if self.dropped else dropped, dropped]
             self.dropped_count += 1
         if not self.peer.writing_paused:
@@ -381,8 +370,8 @@ class _Subscriber:
             self.dropped, self.dropped_count = [], 0
         while self.backlog and not self.peer.writing_paused:
             batch = [self.backlog.popleft() for _ in range(min(BATCH, len(self.backlog)))]
-            self.backlog_bytes -= sum(len(text.encode("utf-8")) for _, text in batch)
-            entries = ",".join(text for _, text in batch)
+            self.backlog_bytes -= sum(size for _, _, size in batch)
+            entries = ",".join(text for _, text, _ in batch)
             self.peer.send_text(f'{{"type":"entries","entries":[{entries}]}}')
 
 
