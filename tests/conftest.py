@@ -150,6 +150,23 @@ def silent_service() -> Iterator[SilentService]:
 
 
 @pytest.fixture
+def fault_gate() -> Iterator[None]:
+    """fault_probe's blocking handlers (its held ``$connect`` too) block until
+    the test opens ``fault_probe.gate`` or ends.
+
+    Request it after ``start_api``: it is then opened before the emulator
+    stops, which waits for handlers still running.
+    """
+    fault_probe = handler_module("fault_probe")
+    fault_probe.gate.clear()
+    fault_probe.entered.clear()
+    try:
+        yield
+    finally:
+        fault_probe.gate.set()
+
+
+@pytest.fixture
 def own_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """``tmp_path``; the modules imported from it and its sys.path entries go away after."""
     monkeypatch.setattr(sys, "path", list(sys.path))

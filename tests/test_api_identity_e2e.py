@@ -14,9 +14,6 @@ import asyncio
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +24,7 @@ from websockets.asyncio.client import connect
 from emulator.tools.cli import main
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS
+from tests.serving import serving
 
 LAMBDA_ENV = Path(__file__).parent / "fixtures" / "apps" / "lambda_env"
 TIMEOUT = 10.0
@@ -68,33 +66,21 @@ async def _report_from_serve(
 ) -> dict[str, Any]:
     """Serve, connect, ask lambda_env's report function where it runs, stop."""
     environ = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    log = cwd / "stderr.log"
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "emulator", "serve", *args],
-            *["--port", "0", "--no-reload", "--no-inspector"],
-            cwd=cwd,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        url = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode().strip()
-        assert url.startswith("ws://127.0.0.1:"), log.read_text(encoding="utf-8")
+    async with serving(
+        [*args, "--port", "0", "--no-reload", "--no-inspector"],
+        cwd=cwd,
+        log=cwd / "stderr.log",
+        env=environ,
+    ) as server:
+        assert server.url.startswith("ws://127.0.0.1:"), server.errors()
+        url = server.url
         if query:
             url += "?" + urlencode(query)
         async with connect(url, open_timeout=TIMEOUT) as client:
             await client.send(json.dumps({"action": "report", "names": ["AWS_REGION"]}))
             answer: dict[str, Any] = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.communicate(), TIMEOUT)
-        assert process.returncode == 0, log.read_text(encoding="utf-8")
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.communicate()
+        await server.stop()
+        assert server.process.returncode == 0, server.errors()
     return answer
 
 

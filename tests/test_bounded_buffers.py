@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,17 +28,6 @@ TIMEOUT = 30.0
 # asyncio (and uvloop) read at most 256 KiB from a socket per data_received call.
 READ_SIZE = 256 * 1024
 MESSAGE_SIZE = 131072  # AWS's message limit, the emulator's default
-
-
-@pytest.fixture
-def gate() -> Iterator[None]:
-    """fault_probe's held $connect waits until the test opens the gate."""
-    fault_probe.gate.clear()
-    fault_probe.entered.clear()
-    try:
-        yield
-    finally:
-        fault_probe.gate.set()
 
 
 class Pauses:
@@ -74,7 +62,7 @@ def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
 # -- frames sent before the 101 ----------------------------------------------------------------
 
 
-@pytest.mark.usefixtures("gate")
+@pytest.mark.usefixtures("fault_gate")
 async def test_frames_sent_before_the_101_are_held_up_to_one_message_then_routed(
     start_api: StartApi, pauses: Pauses
 ) -> None:
@@ -96,7 +84,7 @@ async def test_frames_sent_before_the_101_are_held_up_to_one_message_then_routed
     raw.close()
 
 
-@pytest.mark.usefixtures("gate")
+@pytest.mark.usefixtures("fault_gate")
 async def test_a_frame_over_the_limit_sent_before_the_101_closes_with_1009(
     start_api: StartApi,
 ) -> None:

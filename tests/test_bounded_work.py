@@ -30,6 +30,7 @@ from websockets.exceptions import InvalidStatus
 
 from emulator.gateway.access.policy import glob_match
 from tests.conftest import StartApi
+from tests.serving import serving
 
 STAGE = "a" * 60
 # A methodArn with many of the character the pattern's pieces look for.
@@ -125,34 +126,16 @@ async def test_an_authorizer_policy_with_many_stars_is_refused_not_hung(tmp_path
         f"stage: {STAGE}\nauthorizer: {{handler: authz.authorize}}\n"
         "routes: {$connect: authz.ok, $default: authz.ok}\n"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "emulator",
-        "serve",
-        "--config",
-        str(tmp_path / "routes.yaml"),
-        "--port",
-        "0",
-        "--no-reload",
-        "--no-inspector",
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        url = (await asyncio.wait_for(process.stdout.readline(), GUARD)).decode().strip()
+    routes = str(tmp_path / "routes.yaml")
+    args = ["--config", routes, "--port", "0", "--no-reload", "--no-inspector"]
+    async with serving(args, cwd=tmp_path, timeout=GUARD) as server:
         with pytest.raises(InvalidStatus) as refused:
-            await asyncio.wait_for(connect(f"{url}?stars=1", open_timeout=None), GUARD)
+            await asyncio.wait_for(connect(f"{server.url}?stars=1", open_timeout=None), GUARD)
         assert refused.value.response.status_code == 403
         # And the server still answers.
-        async with asyncio.timeout(GUARD), connect(f"{url}?plain=1") as client:
+        async with asyncio.timeout(GUARD), connect(f"{server.url}?plain=1") as client:
             await client.send("hello")
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), GUARD)
+        await server.stop()
 
 
 async def test_a_message_a_path_would_take_unbounded_work_on_goes_to_default(

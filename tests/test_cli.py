@@ -17,14 +17,14 @@ import socket
 import subprocess
 import sys
 import sysconfig
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from emulator.tools.cli import _is_loopback, main
+from tests.serving import Server, serve_command, serving
 
 FIXTURE = Path(__file__).parent / "fixtures" / "cli_app"
 TIMEOUT = 10.0
@@ -167,65 +167,13 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 # Subprocess: the command as users run it
 
 
-@dataclass
-class Server:
-    process: asyncio.subprocess.Process
-    url: str
-    port: int
-    stderr: Path
-
-    def errors(self) -> str:
-        return _read(self.stderr)
-
-
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")
 
 
-def _command(*args: str) -> list[str]:
-    """``python -m emulator serve ARGS`` with this interpreter."""
-    return [sys.executable, "-m", "emulator", "serve", *args]
-
-
-async def _finish(process: asyncio.subprocess.Process) -> bytes:
-    """Wait for the child to exit (killing it if it hangs); the rest of its stdout."""
-    try:
-        out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
-        raise AssertionError(f"the server did not exit within {TIMEOUT} s") from None
-    return out
-
-
-@contextlib.asynccontextmanager
-async def _serve(
-    args: list[str], *, cwd: Path, log: Path, url_line: re.Pattern[str] = URL_LINE
-) -> AsyncIterator[Server]:
-    """Start ``python -m emulator serve ARGS``; always killed on the way out.
-
-    ``url_line`` is the line its URL must print as (the API's stage in it)."""
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *_command(*args),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(f"no URL on stdout within {TIMEOUT} s") from None
-        match = url_line.fullmatch(line.decode())
-        assert match, f"stdout line {line!r}; stderr: {_read(log)}"
-        yield Server(process, line.decode().strip(), int(match[1]), log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await asyncio.wait_for(process.communicate(), TIMEOUT)
+def _serve(args: list[str], *, cwd: Path, log: Path) -> AbstractAsyncContextManager[Server]:
+    """``python -m emulator serve ARGS`` until it prints its URL (the cli_app's stage)."""
+    return serving(args, cwd=cwd, log=log, url_line=URL_LINE)
 
 
 async def _connect(url: str) -> ClientConnection:
@@ -258,7 +206,7 @@ async def test_serve_prints_its_url_routes_and_stops_cleanly_on_signal(
         try:
             await _routed(client)
             server.process.send_signal(signum)
-            rest = await _finish(server.process)
+            rest = await server.finish()
             await asyncio.wait_for(client.wait_closed(), TIMEOUT)
         finally:
             await client.close()
@@ -279,7 +227,7 @@ async def test_serve_stops_cleanly_on_a_signal_as_soon_as_it_listens(tmp_path: P
         (app / ".venv" / "lib" / f"package{n}" / "sub").mkdir(parents=True)
     async with _serve(["--port", "0"], cwd=app, log=tmp_path / "stderr.log") as server:
         server.process.send_signal(signal.SIGTERM)
-        rest = await _finish(server.process)
+        rest = await server.finish()
         assert server.process.returncode == 0, server.errors()
         assert rest == b""
         assert "Traceback" not in server.errors()
@@ -297,7 +245,7 @@ async def test_serve_without_config_uses_routes_yaml_in_the_working_directory(
         finally:
             await client.close()
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
         assert server.process.returncode == 0, server.errors()
     # The client closed with 1000 before the server stopped.
     assert _disconnects(app / "disconnects.jsonl") == [{"statusCode": 1000, "reason": ""}]
@@ -309,7 +257,7 @@ async def test_serve_on_a_port_in_use_fails_clearly(tmp_path: Path) -> None:
         taken.listen()  # the server binds with SO_REUSEADDR: only a listener blocks it
         port = taken.getsockname()[1]
         process = await asyncio.create_subprocess_exec(
-            *_command("--config", str(FIXTURE / "routes.yaml"), "--port", str(port)),
+            *serve_command("--config", str(FIXTURE / "routes.yaml"), "--port", str(port)),
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -341,7 +289,7 @@ def test_console_script_serve_help() -> None:
 @pytest.mark.parametrize("port", ["70000", "-1", "http"])
 def test_serve_with_an_out_of_range_port_fails_clearly(tmp_path: Path, port: str) -> None:
     done = subprocess.run(
-        _command("--config", str(FIXTURE / "routes.yaml"), "--port", port),
+        serve_command("--config", str(FIXTURE / "routes.yaml"), "--port", port),
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -371,7 +319,7 @@ async def test_serve_has_the_inspector_unless_told_not_to(
         await writer.wait_closed()
         assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
         assert server.process.returncode == 0, server.errors()
     assert ("inspector http://" in _read(tmp_path / "stderr.log")) is (status == 200)
 
@@ -419,7 +367,7 @@ async def test_serve_runs_on_the_event_loop_asked_for(
         finally:
             await client.close()
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
         assert server.process.returncode == 0, server.errors()
 
 
@@ -428,7 +376,7 @@ async def test_serve_says_when_the_loop_asked_for_is_missing(tmp_path: Path) -> 
     (tmp_path / "uvloop.py").write_text("raise ImportError('not here')\n", encoding="utf-8")
     (tmp_path / "routes.yaml").write_text("routes: {}\n", encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
-        *_command("--port", "0", "--loop", "uvloop"),
+        *serve_command("--port", "0", "--loop", "uvloop"),
         cwd=tmp_path,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -14,7 +14,6 @@ subprocess on the API of tests/fixtures/reliability_serve/.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import json
 import logging
@@ -23,7 +22,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from emulator.gateway.connections import CLIENT_BUFFER_BYTES
 from emulator.tools.testing import Client
 from tests.conftest import HANDLERS, StartApi
+from tests.serving import Server, serving
 
 FIXTURE = Path(__file__).parent / "fixtures" / "reliability_serve"
 ECHO = {"handler": "probe.echo", "routeResponse": True}
@@ -56,21 +56,6 @@ def error_frame(message: str, connection_id: str, request_id: str) -> str:
     return (
         f'{{"message": "{message}", "connectionId":"{connection_id}", "requestId":"{request_id}"}}'
     )
-
-
-@pytest.fixture
-def gate() -> Iterator[None]:
-    """fault_probe's blocking handlers block until the test ends.
-
-    Request it after ``start_api``: it is then opened before the emulator
-    stops, which waits for handlers still running.
-    """
-    fault_probe.gate.clear()
-    fault_probe.entered.clear()
-    try:
-        yield
-    finally:
-        fault_probe.gate.set()
 
 
 async def round_trip(client: Client, text: str = "still served") -> None:
@@ -171,7 +156,7 @@ FAULTS = [
 
 @pytest.mark.parametrize("fault", FAULTS)
 async def test_a_failing_handler_gets_aws_frame_and_a_log_line_naming_it(
-    start_api: StartApi, gate: None, caplog: pytest.LogCaptureFixture, fault: Fault
+    start_api: StartApi, fault_gate: None, caplog: pytest.LogCaptureFixture, fault: Fault
 ) -> None:
     api = await start_api(
         {
@@ -231,7 +216,7 @@ async def test_an_unencodable_body_still_gets_the_client_a_frame(
     await round_trip(bystander)
 
 
-async def test_twenty_blocked_handlers_starve_no_one(start_api: StartApi, gate: None) -> None:
+async def test_twenty_blocked_handlers_starve_no_one(start_api: StartApi, fault_gate: None) -> None:
     # AWS: each message is its own invocation (spec §3.2.6): handlers blocking
     # their threads must not slow the others down.
     api = await start_api(
@@ -324,7 +309,7 @@ async def test_route_responses_to_a_client_that_stops_reading_are_dropped_not_bu
     "handler", ["fault_probe.connect_holds", "fault_probe.async_connect_holds"]
 )
 async def test_a_client_gone_during_connect_leaves_no_error_behind(
-    start_api: StartApi, gate: None, caplog: pytest.LogCaptureFixture, handler: str
+    start_api: StartApi, fault_gate: None, caplog: pytest.LogCaptureFixture, handler: str
 ) -> None:
     api = await start_api({"$connect": handler, "$default": ECHO})
     bystander = await api.connect()
@@ -347,53 +332,20 @@ async def test_a_client_gone_during_connect_leaves_no_error_behind(
 # -- the real command: signals, shutdown under load, start-up failures -----------------------
 
 
-@dataclass
-class Served:
-    process: asyncio.subprocess.Process
-    url: str
-    stderr: Path
-
-    def errors(self) -> str:
-        return self.stderr.read_text(encoding="utf-8", errors="replace")
-
-
-@contextlib.asynccontextmanager
-async def serve(tmp_path: Path) -> AsyncIterator[Served]:
+def serve(tmp_path: Path) -> AbstractAsyncContextManager[Server]:
     """``python -m emulator serve`` on the reliability fixture; killed if still running."""
-    log = tmp_path / "stderr.log"
     env = {
         **os.environ,
         "RELIABILITY_DISCONNECT_LOG": str(tmp_path / "disconnects.log"),
         "RELIABILITY_SLOW_LOG": str(tmp_path / "slow.log"),
     }
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "emulator",
-            "serve",
-            "--config",
-            str(FIXTURE / "routes.yaml"),
-            "--port",
-            "0",
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
-        assert re.fullmatch(r"ws://127\.0\.0\.1:\d+/reliability\n", line.decode()), (
-            line,
-            log.read_text(errors="replace"),
-        )
-        yield Served(process, line.decode().strip(), log)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await asyncio.wait_for(process.communicate(), TIMEOUT)
+    return serving(
+        ["--config", str(FIXTURE / "routes.yaml"), "--port", "0"],
+        cwd=tmp_path,
+        log=tmp_path / "stderr.log",
+        env=env,
+        url_line=re.compile(r"ws://127\.0\.0\.1:\d+/reliability\n"),
+    )
 
 
 async def exited(process: asyncio.subprocess.Process) -> float:

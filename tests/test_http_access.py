@@ -15,7 +15,6 @@ import http.client
 import json
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from emulator.tools.inspector import FEED_PATH, Inspector
 from emulator.tools.testing import Client, Harness
 from emulator.wire.messages import HttpRequest, HttpResponse
 from tests.conftest import HANDLERS, StartApi
+from tests.serving import serving
 from tests.signing import KEY, SECRET, signed
 from tests.test_management_e2e import _session, management_client
 from tests.test_wire import HANDSHAKE, RawClient
@@ -413,35 +413,14 @@ async def test_serve_with_credentials_verifies_their_signatures(tmp_path: Path) 
         "def whoami(event, context):\n"
         "    return {'statusCode': 200, 'body': event['requestContext']['connectionId']}\n"
     )
-    (tmp_path / "routes.yaml").write_text(
-        "routes: {$default: {handler: handlers.whoami, routeResponse: true}}\n"
-    )
-    (tmp_path / "keys.txt").write_text("# keys for the team\nAKIDFROMFILE:file-secret\n")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "emulator",
-        "serve",
-        "--config",
-        str(tmp_path / "routes.yaml"),
-        "--port",
-        "0",
-        "--no-reload",
-        "--no-inspector",
-        "--credentials",
-        f"{KEY}:{SECRET}",
-        "--credentials",
-        f"@{tmp_path / 'keys.txt'}",
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert process.stdout is not None
-        ws_url = (await asyncio.wait_for(process.stdout.readline(), 30)).decode().strip()
-        endpoint = ws_url.replace("ws://", "http://", 1)
-        async with connect(ws_url) as ws:
+    routes, keys = tmp_path / "routes.yaml", tmp_path / "keys.txt"
+    routes.write_text("routes: {$default: {handler: handlers.whoami, routeResponse: true}}\n")
+    keys.write_text("# keys for the team\nAKIDFROMFILE:file-secret\n")
+    args = ["--config", str(routes), "--port", "0", "--no-reload", "--no-inspector"]
+    credentials = ["--credentials", f"{KEY}:{SECRET}", "--credentials", f"@{keys}"]
+    async with serving([*args, *credentials], cwd=tmp_path, timeout=30) as server:
+        endpoint = server.url.replace("ws://", "http://", 1)
+        async with connect(server.url) as ws:
             await ws.send("which id am I?")
             own_id = await asyncio.wait_for(ws.recv(), TIMEOUT)
             for key, secret in ((KEY, SECRET), ("AKIDFROMFILE", "file-secret")):
@@ -452,9 +431,7 @@ async def test_serve_with_credentials_verifies_their_signatures(tmp_path: Path) 
             with pytest.raises(ClientError) as raised:
                 await asyncio.to_thread(wrong.post_to_connection, ConnectionId=own_id, Data=b"x")
             assert raised.value.response["Error"]["Code"] == "InvalidSignatureException"
-    finally:
-        process.terminate()
-        await asyncio.wait_for(process.communicate(), 30)
+        await server.stop()
 
 
 @pytest.mark.parametrize(

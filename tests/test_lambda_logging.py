@@ -17,9 +17,6 @@ import contextlib
 import io
 import json
 import re
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from emulator.model.templates import load_template
 from emulator.tools import logs
 from emulator.tools.testing import Harness, InvocationRecord
 from tests.conftest import HANDLERS, LocalDynamoDB, SilentService
+from tests.serving import serving
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 TIMEOUT = 10.0
@@ -255,19 +253,9 @@ async def test_serve_platform_logs_writes_start_end_and_report(
     )
     log = tmp_path / "stderr.log"
     args = ["routes.yaml", "--port", "0", "--no-reload", "--no-inspector", "--platform-logs"]
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "emulator", "serve", *args],
-            cwd=tmp_path,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        url = (await asyncio.wait_for(process.stdout.readline(), TIMEOUT)).decode().strip()
-        assert url.startswith("ws://127.0.0.1:"), log.read_text(encoding="utf-8")
-        async with connect(url, open_timeout=TIMEOUT) as client:
+    async with serving(args, cwd=tmp_path, log=log) as server:
+        assert server.url.startswith("ws://127.0.0.1:"), server.errors()
+        async with connect(server.url, open_timeout=TIMEOUT) as client:
             for text in ("one", "two"):
                 await client.send(text)
                 assert await asyncio.wait_for(client.recv(), TIMEOUT) == text
@@ -275,13 +263,8 @@ async def test_serve_platform_logs_writes_start_end_and_report(
             failed = json.loads(await asyncio.wait_for(client.recv(), TIMEOUT))
             assert failed["message"] == "Internal server error"
         silent_service.close()  # the function's thread, stopped by nothing else, ends
-        process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(process.communicate(), TIMEOUT)
-        assert process.returncode == 0
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.communicate()
+        await server.stop()
+        assert server.process.returncode == 0
     stderr_lines = log.read_text(encoding="utf-8").splitlines()
 
     def platform(function: str) -> list[str]:

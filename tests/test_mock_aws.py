@@ -30,8 +30,8 @@ from emulator.model.templates import load_template
 from emulator.tools.cli import main
 from emulator.tools.testing import Harness
 from tests.conftest import ROOT
-from tests.test_cli import TIMEOUT, Server, _connect, _finish
-from tests.test_cli import _serve as serve
+from tests.serving import Server, serving
+from tests.test_cli import TIMEOUT, _connect
 
 URL_LINE = re.compile(r"ws://127\.0\.0\.1:(\d+)/prod\n")  # the SAM template's stage
 
@@ -294,7 +294,7 @@ async def test_a_reload_keeps_the_data_and_creates_new_resources(tmp_path: Path)
 
 def _serve(args: list[str], *, cwd: Path, log: Path) -> AbstractAsyncContextManager[Server]:
     """``python -m emulator serve ARGS`` until it prints its URL (the SAM stage's)."""
-    return serve(args, cwd=cwd, log=log, url_line=URL_LINE)
+    return serving(args, cwd=cwd, log=log, url_line=URL_LINE)
 
 
 def _state(*args: str) -> subprocess.CompletedProcess[str]:
@@ -322,7 +322,7 @@ async def test_serve_mock_aws_state_dir_restart_and_state(tmp_path: Path) -> Non
         assert '"name": "ann"' in shown.stdout
         await client.close()
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
     saved = await asyncio.to_thread(_state, "--state-dir", str(state))
     assert saved.returncode == 0, saved.stderr
     assert "sqs queue ArchiveQueue (us-east-1): 1 message" in saved.stdout
@@ -347,7 +347,7 @@ async def test_serve_without_mock_aws_refuses_and_logs_once(tmp_path: Path) -> N
                 await _connect(server.url)
             assert refused.value.response.status_code == 502
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
         errors = server.errors()
     # The refusal, said once (each failed $connect is logged besides).
     assert errors.count("(to use AWS itself with your shell's credentials") == 1

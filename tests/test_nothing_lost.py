@@ -23,7 +23,7 @@ from websockets.asyncio.client import connect
 from emulator.tools.testing import Harness
 from tests.conftest import StartApi
 from tests.test_cli import TIMEOUT as CLI_TIMEOUT
-from tests.test_cli import _finish, _serve
+from tests.test_cli import _serve
 from tests.test_wire import CLOSE, HANDSHAKE, TEXT, RawClient, close_payload, frame
 
 ROUTES: dict[str, Any] = {
@@ -196,7 +196,7 @@ async def test_serve_routes_and_logs_every_message_sent_just_before_a_close(
 
         await asyncio.wait_for(asyncio.gather(*(send_and_close(n) for n in range(SERVED))), TIMEOUT)
         server.process.send_signal(signal.SIGTERM)
-        await _finish(server.process)
+        await server.finish()
         assert server.process.returncode == 0, server.errors()
     lines = log.read_text(encoding="utf-8").splitlines()
     printed = Counter(line.rsplit(" | got ", 1)[1] for line in lines if " | got " in line)

@@ -10,6 +10,7 @@ Harness, watched by a Reloader task; each change is awaited on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -111,20 +112,27 @@ class Live:
         return await asyncio.wait_for(self.reloader.results.get(), TIMEOUT)
 
 
+@contextlib.asynccontextmanager
+async def _watching(reloader: Reloader) -> AsyncIterator[None]:
+    """``reloader`` watching, in place for the next change; stopped on the way out."""
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(reloader.watch(stop, ready))
+    try:
+        await asyncio.wait_for(ready.wait(), TIMEOUT)
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, TIMEOUT)
+
+
 @pytest.fixture
 async def live(app: App) -> AsyncIterator[Live]:
     """The copy served on 127.0.0.1:0, watched, with one client connected."""
     emulator = Emulator(load_config(app.config), host="127.0.0.1", port=0)
     async with Harness(emulator) as api:
         reloader = Reloader(emulator, app.config)
-        stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(reloader.watch(stop, ready))
-        try:
-            await asyncio.wait_for(ready.wait(), TIMEOUT)
+        async with _watching(reloader):
             yield Live(api, reloader, await api.connect())
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, TIMEOUT)
 
 
 def _reload_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -386,17 +394,11 @@ async def test_a_log_written_without_pause_neither_delays_the_watch_nor_hides_an
     async with Harness(emulator) as api, LogWriter(app.folder / "serve.log") as writer:
         client = await api.connect()
         reloader = Reloader(emulator, app.config)
-        stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(reloader.watch(stop, ready))
-        try:
-            await asyncio.wait_for(ready.wait(), TIMEOUT)
+        async with _watching(reloader):
             app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
             assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
             await client.send_text("{}")
             assert await client.receive_text(timeout=TIMEOUT) == "v2 1"
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, TIMEOUT)
         assert writer.lines > 1
         assert reloader.ignored >= 1
         assert reloader.reloads == 1
@@ -576,10 +578,7 @@ async def test_an_edited_terraform_configuration_serves_the_open_connection(
             client = await api.connect()
             reloader = Reloader(emulator, folder, load=lambda: load_terraform(folder).config)
             assert folder.resolve() in reloader.folders()
-            stop, ready = asyncio.Event(), asyncio.Event()
-            task = asyncio.create_task(reloader.watch(stop, ready))
-            try:
-                await asyncio.wait_for(ready.wait(), TIMEOUT)
+            async with _watching(reloader):
                 await client.send_text("{}")
                 assert await client.receive_text(timeout=TIMEOUT) == "hello"
                 save("main.tf", (TERRAFORM % module).replace('"hello"', '"hey"'))
@@ -591,9 +590,6 @@ async def test_an_edited_terraform_configuration_serves_the_open_connection(
                 assert await asyncio.wait_for(reloader.results.get(), TIMEOUT) is True
                 await client.send_text("{}")
                 assert await client.receive_text(timeout=TIMEOUT) == "hi"
-            finally:
-                stop.set()
-                await asyncio.wait_for(task, TIMEOUT)
             assert reloader.reloads == 2
     finally:
         _forget(tmp_path)

@@ -189,6 +189,18 @@ def _idle_pool(workers: int, checks: list[Callable[[], None]]) -> WorkerPool:
     return pool
 
 
+class _Blocking:
+    """A job that holds its worker until released."""
+
+    def __init__(self) -> None:
+        self.blocked = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.blocked.set()
+        self.release.wait(5)
+
+
 def test_a_batch_wakes_one_idle_worker_which_runs_it_in_order() -> None:
     checks: list[Callable[[], None]] = []
     pool = _idle_pool(2, checks)
@@ -210,42 +222,30 @@ def test_a_job_behind_a_blocked_one_in_its_batch_gets_another_worker() -> None:
     the growth check wakes the idle worker (Lambda runs both at once)."""
     checks: list[Callable[[], None]] = []
     pool = _idle_pool(2, checks)
-    blocked = threading.Event()
-    release = threading.Event()
+    blocks = _Blocking()
     second_ran = threading.Event()
-
-    def blocks() -> None:
-        blocked.set()
-        release.wait(5)
-
     try:
         pool.submit_many([blocks, second_ran.set])
-        assert blocked.wait(5)
+        assert blocks.blocked.wait(5)
         assert not second_ran.is_set()  # it waits behind the blocked job, for now
         assert checks, "a growth check is due while jobs wait"
         checks.pop()()  # the loop's call_later, due now
         assert second_ran.wait(5)
         assert pool.threads == 2  # the idle worker took it: no new thread
     finally:
-        release.set()
+        blocks.release.set()
         pool.shutdown()
 
 
 def test_a_shutdown_wakes_idle_workers_for_what_is_still_queued() -> None:
     checks: list[Callable[[], None]] = []
     pool = _idle_pool(2, checks)
-    blocked = threading.Event()
-    release = threading.Event()
+    blocks = _Blocking()
     second_ran = threading.Event()
-
-    def blocks() -> None:
-        blocked.set()
-        release.wait(5)
-
     try:
         pool.submit_many([blocks, second_ran.set])
-        assert blocked.wait(5)
+        assert blocks.blocked.wait(5)
         pool.shutdown()  # the emulator stopping, or moving to another loop
         assert second_ran.wait(5)  # run beside the blocked job, not after it
     finally:
-        release.set()
+        blocks.release.set()
