@@ -44,10 +44,12 @@ from bench.stats import table
 from bench.suite import (
     MESSAGE,
     ROOT,
-    _port_of,
-    _read_line,
     console_script,
+    cpu_model,
+    installed_script,
     launch_as_user,
+    port_of,
+    read_line,
 )
 
 MODES = ("baseline", "embedded", "serve")
@@ -316,8 +318,8 @@ class Server:
         deadline = time.monotonic() + 60
         line = ""
         while not (line.isdigit() or "ws://" in line):  # a port, or serve's URL
-            line = _read_line(self.proc, max(0.1, deadline - time.monotonic()), mode, self.log)
-        self.port = _port_of(line.split()[-1])
+            line = read_line(self.proc, max(0.1, deadline - time.monotonic()), mode, self.log)
+        self.port = port_of(line.split()[-1])
 
     def stop(self) -> None:
         proc = self.proc
@@ -351,13 +353,7 @@ def waits_s(pid: int) -> tuple[float, float]:
 
 
 def py_spy() -> str:
-    found = Path(sys.executable).with_name("py-spy")
-    if found.exists():
-        return str(found)
-    which = shutil.which("py-spy")
-    if which is None:
-        raise RuntimeError("py-spy is not installed (pip install -e '.[bench]')")
-    return which
+    return str(installed_script("py-spy", "py-spy is not installed (pip install -e '.[bench]')"))
 
 
 async def drive(run: Run, server: Server, args: argparse.Namespace, raw: Path) -> None:
@@ -369,7 +365,7 @@ async def drive(run: Run, server: Server, args: argparse.Namespace, raw: Path) -
     try:
         if failures:
             raise RuntimeError(f"could not connect: {dict(failures)}")
-        await client._ping_pong(protos, frame, len(MESSAGE), 1 << 40, WARMUP_S, keep=False)
+        await client.ping_pong(protos, frame, len(MESSAGE), 1 << 40, WARMUP_S, keep=False)
         command = [py_spy(), "record", "-p", str(pid), "--format", "raw", "-r", str(args.rate)]
         command += ["-d", str(args.seconds), "--threads", "-o", str(raw)]
         command += [] if args.blocking else ["--nonblocking"]
@@ -387,7 +383,7 @@ async def drive(run: Run, server: Server, args: argparse.Namespace, raw: Path) -
         core = args.server_core
         before = (client.proc_cpu_s(pid), client.proc_cpu_s(pid, pid), os.times(), waits_s(pid))
         busy0 = client.core_busy_s(core) if core is not None else float("nan")
-        drivers, start = await client._ping_pong(
+        drivers, start = await client.ping_pong(
             protos, frame, len(MESSAGE), 1 << 40, args.seconds, keep=False
         )
         busy1 = client.core_busy_s(core) if core is not None else float("nan")
@@ -501,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     apps = [a for a in APPS if a in (args.app or APPS)]
     plan = list(dict.fromkeys((m, "echo" if m == "baseline" else a) for m in modes for a in apps))
     machine = {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model() or platform.machine(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "kernel": platform.release(),
@@ -554,16 +550,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(document, indent=2) + "\n")
         print(f"JSON written to {args.json}")
     return 1 if failed else 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 if __name__ == "__main__":

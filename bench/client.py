@@ -313,7 +313,7 @@ class _PingPong:
         proto.transport.write(self.frame)
 
 
-async def _ping_pong(
+async def ping_pong(
     protos: list[Lean], frame: bytes, expect: int, limit: int, duration: float, keep: bool
 ) -> tuple[list[_PingPong], int]:
     loop = asyncio.get_running_loop()
@@ -368,9 +368,9 @@ class Worker:
             raise RuntimeError(f"could not connect: {dict(failures)}")
         try:
             if warmup:
-                await _ping_pong(protos, frame, len(payload), warmup, 5.0, keep=False)
+                await ping_pong(protos, frame, len(payload), warmup, 5.0, keep=False)
             cpu0, server0 = _own_cpu_s(), proc_cpu_s(server_pid)
-            drivers, start = await _ping_pong(
+            drivers, start = await ping_pong(
                 protos, frame, len(payload), limit, duration, keep=True
             )
             end = max(d.finished for d in drivers)

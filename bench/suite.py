@@ -303,7 +303,7 @@ class ServerProc:
         raise RuntimeError("no VmRSS")
 
 
-def _read_line(proc: subprocess.Popen[str], timeout: float, what: str, log: Path) -> str:
+def read_line(proc: subprocess.Popen[str], timeout: float, what: str, log: Path) -> str:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     line = proc.stdout.readline() if ready else ""
@@ -373,8 +373,8 @@ class Bench:
             launched.append((kind, app, proc, log))
         started = []
         for kind, app, proc, log in launched:
-            line = _read_line(proc, 60, f"{kind} server {app}", log)
-            server = ServerProc(kind, app, proc, _port_of(line), log)
+            line = read_line(proc, 60, f"{kind} server {app}", log)
+            server = ServerProc(kind, app, proc, port_of(line), log)
             self.servers.append(server)
             started.append(server)
         return started
@@ -912,9 +912,9 @@ class Bench:
             start = time.perf_counter()
             proc = launch_as_user(command, ROOT, err, self.server_core)
         try:
-            line = _read_line(proc, 30, f"start-up {kind}", log)
+            line = read_line(proc, 30, f"start-up {kind}", log)
             printed = time.perf_counter() - start
-            port = _port_of(line)
+            port = port_of(line)
             with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
                 sock.sendall(client.upgrade_request(port))
                 head = b""
@@ -989,14 +989,7 @@ class Bench:
     # Report
 
     def machine(self) -> dict[str, Any]:
-        model = "unknown"
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+        model = cpu_model() or "unknown"
         import websockets
 
         return {
@@ -1016,15 +1009,32 @@ class Bench:
         }
 
 
+def installed_script(name: str, hint: str) -> Path:
+    """The script ``name`` of this Python's environment, else the one on PATH;
+    RuntimeError saying ``hint`` when there is neither."""
+    script = Path(sys.executable).parent / name
+    if not script.exists():
+        found = shutil.which(name)
+        if found is None:
+            raise RuntimeError(hint)
+        script = Path(found)
+    return script
+
+
 def console_script() -> Path:
     """The ``apigw-ws`` console script of this Python's environment."""
-    console = Path(sys.executable).parent / "apigw-ws"
-    if not console.exists():
-        found = shutil.which("apigw-ws")
-        if found is None:
-            raise RuntimeError("the apigw-ws console script is not installed")
-        console = Path(found)
-    return console
+    return installed_script("apigw-ws", "the apigw-ws console script is not installed")
+
+
+def cpu_model() -> str | None:
+    """The CPU's model name, from /proc/cpuinfo (None elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def user_environment() -> dict[str, str]:
@@ -1051,7 +1061,7 @@ def launch_as_user(
     )
 
 
-def _port_of(line: str) -> int:
+def port_of(line: str) -> int:
     """The port in a bench server's line (a bare port) or in serve's URL."""
     return int(line.rsplit(":", 1)[-1].split("/")[0]) if ":" in line else int(line)
 

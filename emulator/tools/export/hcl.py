@@ -11,15 +11,24 @@ as ``"\\"$${x}\\""`` (8.1.4), which a mapping template holds.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["BLOCK", "write_hcl"]
+__all__ = ["BLOCK", "quoted", "write_hcl"]
 
 BLOCK = "__is_block__"
 _INDENT = "  "
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def quoted(text: str, *, template: bool = False) -> str:
+    """A quoted HCL string; ``${`` and ``%{`` are written literally unless ``template``."""
+    escaped = json.dumps(text, ensure_ascii=False)
+    if not template:
+        escaped = escaped.replace("${", "$${").replace("%{", "%%{")
+    return escaped
 
 
 def write_hcl(document: Mapping[str, Any]) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from emulator.model.api import ApiConfig, Limits, RouteConfig
 from emulator.model.function import DEFAULT_MEMORY_SIZE, FunctionConfig
 from emulator.model.integration import IntegrationConfig, LambdaIntegration
-from emulator.tools.export.hcl import BLOCK, write_hcl
+from emulator.tools.export.hcl import BLOCK, quoted, write_hcl
 from emulator.tools.export.resources import (
     Names,
     function_key,
@@ -44,7 +44,6 @@ from emulator.tools.export.resources import (
     timeout_ms,
 )
 from emulator.tools.export.terraform_resources import (
-    quoted,
     resource_policy,
     snake,
     terraform_resources,

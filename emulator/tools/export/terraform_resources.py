@@ -18,9 +18,9 @@ from typing import Any
 
 from emulator.model.references import Reference, substitute_references
 from emulator.model.resources import AwsResource, ResourceType
-from emulator.tools.export.hcl import BLOCK
+from emulator.tools.export.hcl import BLOCK, quoted
 
-__all__ = ["quoted", "resource_policy", "snake", "terraform_resources", "terraform_value"]
+__all__ = ["resource_policy", "snake", "terraform_resources", "terraform_value"]
 
 _KINDS = {
     ResourceType.TABLE: "aws_dynamodb_table",
@@ -244,11 +244,3 @@ def _scalar(value: Any) -> Any:
     if text.lower() in ("true", "false"):
         return text.lower() == "true"
     return int(text) if text.isdigit() else quoted(text)
-
-
-def quoted(text: str, *, template: bool = False) -> str:
-    """A quoted HCL string; ``${`` and ``%{`` are written literally unless ``template``."""
-    escaped = json.dumps(text, ensure_ascii=False)
-    if not template:
-        escaped = escaped.replace("${", "$${").replace("%{", "%%{")
-    return escaped
