@@ -6,7 +6,7 @@ The pure core never reads the clock or draws random ids itself: it is given a
 
 from __future__ import annotations
 
-import binascii
+import base64
 import os
 import secrets
 import string
@@ -38,35 +38,75 @@ class SystemClock:
         return time.monotonic()
 
 
-class _Entropy:
-    """The operating system's CSPRNG, read 4 KB at a time: three ids per
-    message would otherwise be three ``getrandom`` calls. Each byte is handed
-    out once; a forked child starts on fresh bytes of its own."""
+class _Batches:
+    """Ids made a batch at a time, from one read of the operating system's
+    CSPRNG: an id per ``getrandom`` call, and the lock and encoding around it,
+    would cost each message three times over. Each id is handed out once
+    (``list.pop`` is atomic), from any thread; a forked child starts on fresh
+    batches of its own."""
 
-    _SIZE = 4096
+    __slots__ = ("_ids", "_lock", "_make")
 
-    def __init__(self) -> None:
+    def __init__(self, make: Callable[[], list[str]]) -> None:
+        self._make = make
         self._lock = threading.Lock()
-        self._bytes = b""
-        self._at = 0
+        self._ids: list[str] = []
         os.register_at_fork(after_in_child=self._forget)
 
     def _forget(self) -> None:
         # The lock too: a thread of the parent's may have held it at the fork.
         self._lock = threading.Lock()
-        self._bytes, self._at = b"", 0
+        self._ids = []
 
-    def take(self, count: int) -> bytes:
-        with self._lock:
-            at = self._at
-            if at + count > len(self._bytes):
-                self._bytes, at = os.urandom(self._SIZE), 0
-            self._at = at + count
-            return self._bytes[at : at + count]
+    def take(self) -> str:
+        while True:
+            try:
+                return self._ids.pop()
+            except IndexError:
+                with self._lock:
+                    if not self._ids:  # not refilled by another thread meanwhile
+                        self._ids = self._make()
 
 
-_entropy = _Entropy()
-_URL_SAFE = bytes.maketrans(b"+/", b"-_")
+_BATCH = 128  # ids per read of the CSPRNG
+
+
+def _cut(text: str, width: int) -> list[str]:
+    """``text`` in pieces of ``width``, the last piece first (taken from the end)."""
+    return [text[at - width : at] for at in range(len(text), 0, -width)]
+
+
+def _id_batch() -> list[str]:
+    # An id's 11 bytes are read as 12, the last zeroed: twelve bytes are sixteen
+    # base64 characters that share no bits with their neighbours', so one
+    # encoding of the whole read gives every id, the fifteenth character the
+    # same as for 11 bytes (the zeroed byte's top bits are its padding bits).
+    raw = bytearray(os.urandom(12 * _BATCH))
+    raw[11::12] = bytes(_BATCH)
+    text = bytearray(base64.urlsafe_b64encode(raw))
+    text[15::16] = b"=" * _BATCH
+    return _cut(text.decode("ascii"), 16)
+
+
+_VERSION_4 = bytes((byte & 0x0F) | 0x40 for byte in range(256))
+_RFC_4122 = bytes((byte & 0x3F) | 0x80 for byte in range(256))
+# Where each of a UUID's 32 hex digits goes in its 36-character text.
+_DIGIT_AT = [*range(8), *range(9, 13), *range(14, 18), *range(19, 23), *range(24, 36)]
+
+
+def _uuid_batch() -> list[str]:
+    raw = bytearray(os.urandom(16 * _BATCH))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_RFC_4122)
+    digits = raw.hex().encode("ascii")
+    text = bytearray(b"-" * (36 * _BATCH))
+    for digit, at in enumerate(_DIGIT_AT):
+        text[at::36] = digits[digit::32]
+    return _cut(text.decode("ascii"), 36)
+
+
+_ids = _Batches(_id_batch)
+_uuids = _Batches(_uuid_batch)
 
 
 def new_id() -> str:
@@ -78,18 +118,13 @@ def new_id() -> str:
     """
     # AWS: every observed connectionId/requestId is URL-safe base64 of 11 bytes;
     # the spec's recommendation (§2.7) is os.urandom.
-    encoded = binascii.b2a_base64(_entropy.take(11), newline=False)
-    return encoded.translate(_URL_SAFE).decode("ascii")
+    return _ids.take()
 
 
 def new_uuid() -> str:
     """A random (version 4) UUID as text, as Lambda's request ids are:
-    ``str(uuid.uuid4())``, from the same CSPRNG bytes, without the UUID object."""
-    raw = bytearray(_entropy.take(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ``str(uuid.uuid4())``, from the same CSPRNG, without the UUID object."""
+    return _uuids.take()
 
 
 _API_ID_ALPHABET = string.ascii_lowercase + string.digits

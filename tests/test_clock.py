@@ -11,6 +11,7 @@ import base64
 import contextlib
 import os
 import re
+import threading
 import uuid
 
 import pytest
@@ -33,9 +34,8 @@ def test_ids_do_not_repeat() -> None:
     assert len(ids) == 20000
 
 
-def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bytes are read from os.urandom a block at a time, and each byte
-    makes one id only: nothing is derived from a seed kept in the process."""
+def _counting_urandom(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """os.urandom replaced by distinct, recorded blocks."""
     drawn: list[bytes] = []
 
     def urandom(size: int) -> bytes:
@@ -44,22 +44,67 @@ def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.Monkey
         return block
 
     monkeypatch.setattr(os, "urandom", urandom)
-    monkeypatch.setattr(clock, "_entropy", clock._Entropy())
+    return drawn
+
+
+def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes are read from os.urandom a batch of ids at a time, and each
+    byte makes one id only: nothing is derived from a seed kept in the process."""
+    drawn = _counting_urandom(monkeypatch)
+    monkeypatch.setattr(clock, "_ids", clock._Batches(clock._id_batch))
     ids = [new_id() for _ in range(1000)]
-    handed_out = b"".join(base64.urlsafe_b64decode(i) for i in ids)
-    # Consecutive slices of what the OS gave, no byte twice, a fresh block when one runs out.
-    per_block = clock._Entropy._SIZE // 11 * 11
-    expected = b"".join(block[:per_block] for block in drawn)
-    assert handed_out == expected[: len(handed_out)]
-    assert len(drawn) == -(-1000 * 11 // per_block)
+    assert all(AWS_ID.fullmatch(i) for i in ids)
+    handed_out = [base64.urlsafe_b64decode(i) for i in ids]
+    # Each id is the next 11 of every 12 bytes the OS gave, in order; a fresh
+    # read when a batch runs out.
+    read = b"".join(drawn)
+    assert handed_out == [read[at : at + 11] for at in range(0, 12 * 1000, 12)]
+    assert len(drawn) == -(-1000 // clock._BATCH)
 
 
 def test_a_uuid_is_version_4_from_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "urandom", lambda size: bytes(255 for _ in range(size)))
-    monkeypatch.setattr(clock, "_entropy", clock._Entropy())
+    monkeypatch.setattr(clock, "_uuids", clock._Batches(clock._uuid_batch))
     text = clock.new_uuid()
     assert text == str(uuid.UUID(bytes=bytes(255 for _ in range(16)), version=4))
     assert uuid.UUID(text).version == 4
+
+
+def test_each_uuid_is_the_next_16_bytes_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn = _counting_urandom(monkeypatch)
+    monkeypatch.setattr(clock, "_uuids", clock._Batches(clock._uuid_batch))
+    texts = [clock.new_uuid() for _ in range(300)]
+    read = b"".join(drawn)
+    expected = [str(uuid.UUID(bytes=read[at : at + 16], version=4)) for at in range(0, 4800, 16)]
+    assert texts == expected
+
+
+def test_threads_drawing_at_once_never_get_the_same_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_urandom = os.urandom
+    drawn: list[int] = []
+
+    def urandom(size: int) -> bytes:
+        drawn.append(size)
+        return real_urandom(size)
+
+    monkeypatch.setattr(os, "urandom", urandom)
+    monkeypatch.setattr(clock, "_ids", clock._Batches(clock._id_batch))
+    start = threading.Barrier(8)
+    got: list[list[str]] = []
+
+    def draw() -> None:
+        start.wait()
+        got.append([new_id() for _ in range(5000)])
+
+    threads = [threading.Thread(target=draw) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everyone = [i for ids in got for i in ids]
+    assert len(set(everyone)) == len(everyone) == 40000
+    # No batch was read and thrown away: a read only when the last one ran out.
+    assert len(drawn) == -(-40000 // clock._BATCH)
 
 
 def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
@@ -91,7 +136,7 @@ def test_a_child_forked_while_the_lock_is_held_still_draws_ids() -> None:
     import signal
 
     read, write = os.pipe()
-    with clock._entropy._lock:  # held by this thread at the fork, as by another
+    with clock._ids._lock:  # held by this thread at the fork, as by another
         child = os.fork()
         if child == 0:  # pragma: no cover - the child
             os.write(write, new_id().encode())
