@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import io
 import logging
 import threading
@@ -240,3 +241,28 @@ def test_a_batch_whose_write_was_lost_goes_out_with_the_next_line() -> None:
         assert stream.getvalue().endswith(" second\n")
     finally:
         loop.close()
+
+
+def test_a_line_is_stamped_with_the_millisecond_it_is_written_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stamp is made once per millisecond and reused within it, never after."""
+    stream = io.StringIO()
+    handler = logs.BatchedStreamHandler(stream)  # no loop: each line written at once
+    base = 1_700_000_000_000  # ms since the epoch, at a whole second
+    moments = iter([base + 998, base + 998, base + 999, base + 1000, base + 1000, base + 61_005])
+    monkeypatch.setattr(logs.time, "time_ns", lambda: next(moments) * 1_000_000 + 400_000)
+    for n in range(6):
+        handler.write_line(f"line {n}")
+    clock = datetime.datetime.fromtimestamp
+    second = clock(base // 1000).strftime("%H:%M:%S")
+    next_second = clock(base // 1000 + 1).strftime("%H:%M:%S")
+    a_minute_on = clock(base // 1000 + 61).strftime("%H:%M:%S")
+    assert stream.getvalue().splitlines() == [
+        f"{second}.998 line 0",
+        f"{second}.998 line 1",
+        f"{second}.999 line 2",
+        f"{next_second}.000 line 3",
+        f"{next_second}.000 line 4",
+        f"{a_minute_on}.005 line 5",
+    ]
