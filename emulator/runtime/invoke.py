@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import logging
 import sys
 import threading
@@ -456,8 +455,7 @@ class Invoker:
         context = prepared.context(
             aws_request_id, time.monotonic() + timeout, qualifier, client_context
         )
-        run_context = contextvars.copy_context()
-        run_context.run(sandbox.enter, scope)
+        run_context = sandbox.context(scope)
         waits = wait_s < timeout
         pending = _Pending(on_done, self, prepared, scope, timeout)
         self._deadline(loop, timeout, False).add(pending)
@@ -531,8 +529,7 @@ class Invoker:
             scope.tail = []
         timeout = handler.config.timeout
         context = prepared.context(aws_request_id, time.monotonic() + timeout, None, None)
-        run_context = contextvars.copy_context()
-        run_context.run(sandbox.enter, scope)
+        run_context = sandbox.context(scope)
         box: list[Any] = []
 
         def run() -> None:

@@ -23,7 +23,6 @@ of the API's folders, which live in its handlers' globals only. Libraries
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import difflib
 import functools
 import importlib
@@ -297,8 +296,7 @@ class _Group:
             raise ConfigError(
                 f"function {function.name!r}: {problem}", key=_key(function, "handler")
             )
-        context = contextvars.copy_context()
-        context.run(sandbox.enter, sandbox.scope(""))
+        context = sandbox.context(sandbox.scope(""))
         outcome: dict[str, Any] = {}
 
         def init() -> None:

@@ -4,7 +4,7 @@ On Lambda each function runs in an environment of its own: its variables in
 ``os.environ`` (those it is configured with, and those Lambda sets: region,
 name, memory, log group and stream, credentials...), its root logger, its
 log stream. Here functions share a process, so a :class:`Sandbox` holds what
-would be the environment's and :meth:`Sandbox.enter` makes it current in a
+would be the environment's and :meth:`Sandbox.context` makes it current in a
 context (:mod:`.environ`, :mod:`.logroot`): everything the function runs,
 its init included, runs in such a context, and so do threads it starts.
 
@@ -169,6 +169,7 @@ class Sandbox:
     """
 
     __slots__ = (
+        "_environment",
         "aws",
         "cold",
         "function",
@@ -208,6 +209,10 @@ class Sandbox:
         self.plain_text = plain_text_shown(function.logging)
         self.init_duration_ms: float | None = None
         self.cold = True  # the next invocation is the first after init
+        # The environment made current once, in a context of its own: each run
+        # takes a copy (constant time) and sets only its scope.
+        self._environment = contextvars.Context()
+        self._environment.run(self._enter)
 
     def scope(self, request_id: str, route_key: str = "") -> InvocationScope:
         """A new invocation's scope (``request_id`` empty: the init's)."""
@@ -215,13 +220,17 @@ class Sandbox:
             self.function.name, request_id, route_key, plain_text=self.plain_text
         )
 
-    def enter(self, scope: InvocationScope) -> None:
-        """Make this environment, and ``scope``, the current context's.
+    def context(self, scope: InvocationScope) -> contextvars.Context:
+        """A context in which this environment, and ``scope``, are current: what
+        an invocation or the init runs in (``context.run``). It holds the
+        environment only, nothing of the caller's context: on Lambda no context
+        of the emulator's, or of another function's, reaches the function."""
+        context = self._environment.copy()
+        context.run(current_scope.set, scope)
+        return context
 
-        Call it in a fresh context (``contextvars.copy_context().run``).
-        """
+    def _enter(self) -> None:
         use_overlay(self.overlay)
         use_root(self.root)
-        current_scope.set(scope)
         current_lambda_api.set(self.lambda_api)
         current_aws.set(self.aws)
