@@ -296,26 +296,36 @@ class Run:
 
 
 class Server:
-    """One server process pinned to ``core``, its stderr to a file in ``folder``."""
+    """One server process pinned to ``core``, its stderr to a file in ``folder``;
+    ``wrapper``: a command that runs it (a profiler's), its Python named."""
 
-    def __init__(self, mode: str, app: str, core: int | None, folder: Path) -> None:
+    def __init__(
+        self,
+        mode: str,
+        app: str,
+        core: int | None,
+        folder: Path,
+        wrapper: Sequence[str] = (),
+        startup_s: float = 60.0,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if mode == "serve":  # as the suite's serve mode: pinned from its launch
             config = write_serve_folder(app, folder)
-            command = [str(console_script()), "serve", "--config", config.name, "--port", "0"]
+            script = [sys.executable, str(console_script())] if wrapper else [str(console_script())]
+            command = [*wrapper, *script, "serve", "--config", config.name, "--port", "0"]
             self.log = folder / SERVE_LOG
             with open(self.log, "w") as err:
                 self.proc = launch_as_user(command, folder, err, core)
         else:  # bench.server pins itself once it listens
             kind = "baseline" if mode == "baseline" else "emulator"
-            command = [sys.executable, "-m", "bench.server", "--kind", kind, "--app", app]
-            command += ["--core", str(core)] if core is not None else []
+            command = [*wrapper, sys.executable, "-m", "bench.server", "--kind", kind]
+            command += ["--app", app] + (["--core", str(core)] if core is not None else [])
             self.log = folder / "server.log"
             with open(self.log, "w") as err:
                 self.proc = subprocess.Popen(
                     command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True
                 )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_s
         line = ""
         while not (line.isdigit() or "ws://" in line):  # a port, or serve's URL
             line = read_line(self.proc, max(0.1, deadline - time.monotonic()), mode, self.log)

@@ -1,0 +1,62 @@
+"""bench.instructions' reading of callgrind's dumps, and its refusal without valgrind.
+
+The measure itself runs servers under valgrind for minutes (``python -m
+bench.instructions``); here, what it makes of callgrind's output, and that a
+machine without valgrind gets an error that says so rather than a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from bench import instructions
+from bench.instructions import Count, summary, total_instructions
+
+# The head and tail of a dump asked for with `callgrind_control --dump`: its
+# summary line stays 0, the totals line has the count.
+DUMP = """# callgrind format
+version: 1
+creator: callgrind-3.19.0
+pid: 14933
+desc: Trigger: dump messages
+
+positions: line
+events: Ir
+summary: 0
+
+
+ob=(11) /usr/lib/python3.11/lib-dynload/binascii.so
++5 138
+totals: 628043167
+"""
+
+
+def test_the_count_is_the_totals_line_not_the_summary() -> None:
+    assert total_instructions(DUMP) == 628043167
+
+
+def test_a_dump_without_totals_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="no totals line"):
+        total_instructions(DUMP.replace("totals:", "total"))
+
+
+def test_ratios_are_the_baselines_instructions_over_each_servers() -> None:
+    counts = [
+        Count("baseline", "echo", messages=3000, instructions=345_000_000),
+        Count("serve", "echo_async", messages=3000, instructions=628_000_000),
+    ]
+    rows = [
+        [cell.strip() for cell in line.split("|")[1:-1]] for line in summary(counts).splitlines()
+    ]
+    assert rows[2] == ["baseline echo", "3,000", "115.0k", "1.00"]
+    assert rows[3] == ["serve echo_async", "3,000", "209.3k", "0.55"]
+
+
+def test_without_valgrind_it_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert instructions.main(["--mode", "baseline"]) == 1
+    assert "valgrind is not installed" in capsys.readouterr().err
