@@ -27,7 +27,7 @@ from emulator.model.templates import load_template
 from emulator.runtime import loader
 from emulator.tools.cli import main
 from emulator.tools.testing import Client, Harness
-from tests.conftest import LocalDynamoDB, SilentService
+from tests.conftest import LocalDynamoDB, SilentService, StartApi
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 LAMBDA_ENV = APPS / "lambda_env" / "template.yaml"
@@ -143,6 +143,23 @@ async def test_shell_variables_the_function_does_not_set_stay_visible(
         == other["invoke"]
         == {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "ROLE": "the-shells"}
     )
+
+
+async def test_a_context_variable_set_at_import_is_seen_by_each_invocation(
+    start_api: StartApi,
+) -> None:
+    """On Lambda the handler runs in the thread, and so the context, that
+    imported its module: what the module set at import is there."""
+    api = await start_api(
+        {
+            "sync": {"handler": "import_context.value", "routeResponse": True},
+            "async": {"handler": "import_context.value_async", "routeResponse": True},
+        }
+    )
+    client = await api.connect()
+    for action in ("sync", "async", "sync"):
+        await client.send_json({"action": action})
+        assert await client.receive_text() == "set at import"
 
 
 # Module-level boto3 objects

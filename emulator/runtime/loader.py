@@ -23,6 +23,7 @@ of the API's folders, which live in its handlers' globals only. Libraries
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
 import functools
 import importlib
@@ -251,13 +252,16 @@ class _Group:
             for f in functions
         }
         modules: dict[str, ModuleType] = {}
+        inits: dict[str, contextvars.Context] = {}  # the context each module's init ran in
         started = time.monotonic()
         failed: set[str] = set()
         for function in functions:
             if function.module in modules or function.module in failed:
                 continue
             try:
-                modules[function.module] = self._init(function, sandboxes[function.name])
+                modules[function.module], inits[function.module] = self._init(
+                    function, sandboxes[function.name]
+                )
             except ConfigError as exc:
                 if problems is None:
                     raise
@@ -268,7 +272,9 @@ class _Group:
         for function in functions:
             if function.module in failed:
                 continue
-            sandboxes[function.name].init_duration_ms = init_ms
+            sandbox = sandboxes[function.name]
+            sandbox.init_duration_ms = init_ms
+            sandbox.keep(inits[function.module])
             try:
                 handler = _handler(modules[function.module], function)
             except ConfigError as exc:
@@ -281,12 +287,15 @@ class _Group:
                 handler,
                 inspect.iscoroutinefunction(handler),
                 self.folder,
-                sandboxes[function.name],
+                sandbox,
             )
         return loaded
 
-    def _init(self, function: FunctionConfig, sandbox: Sandbox) -> ModuleType:
-        """Import ``function``'s module in its sandbox, within the init limit."""
+    def _init(
+        self, function: FunctionConfig, sandbox: Sandbox
+    ) -> tuple[ModuleType, contextvars.Context]:
+        """Import ``function``'s module in its sandbox, within the init limit;
+        the module, and the context its init ran in."""
         top = function.module.partition(".")[0]
         if top in sys.builtin_module_names:
             problem = (
@@ -323,7 +332,7 @@ class _Group:
             problem += _unset_resource_hint(error, function, self.aws)
             raise ConfigError(problem, key=_key(function, "handler")) from error
         module: ModuleType = outcome["module"]
-        return module
+        return module, context
 
 
 def _unset_resource_hint(

@@ -229,6 +229,15 @@ class Sandbox:
         context.run(current_scope.set, scope)
         return context
 
+    def keep(self, init: contextvars.Context) -> None:
+        """Keep the context variables a module set at import (in ``init``, the
+        context its init ran in) for every invocation: on Lambda the handler
+        runs in the thread, and so the context, that imported its module."""
+        ours = {current_scope, *self._environment.keys()}
+        for variable, value in init.items():
+            if variable not in ours:
+                self._environment.run(variable.set, value)
+
     def _enter(self) -> None:
         use_overlay(self.overlay)
         use_root(self.root)
