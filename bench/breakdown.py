@@ -331,7 +331,8 @@ class Server:
             line = read_line(self.proc, max(0.1, deadline - time.monotonic()), mode, self.log)
         self.port = port_of(line.split()[-1])
 
-    def stop(self) -> None:
+    def stop(self, patience_s: float = 6.0) -> None:
+        """SIGTERM (twice) and then SIGKILL, each given ``patience_s`` to end it."""
         proc = self.proc
         for sig in (signal.SIGTERM, signal.SIGTERM, signal.SIGKILL):
             if proc.poll() is not None:
@@ -339,7 +340,7 @@ class Server:
             # A SIGTERM can be lost when the loop's self-pipe is full: a second one.
             proc.send_signal(sig)
             try:
-                proc.wait(timeout=6)
+                proc.wait(timeout=patience_s)
             except subprocess.TimeoutExpired:
                 continue
         if proc.stdout is not None:
@@ -460,16 +461,46 @@ def summary(runs: Sequence[Run]) -> str:
     return table(["us per message", *(run.label for run in runs)], rows)
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.breakdown",
-        description="Server CPU per message, step by step, from py-spy's samples.",
-    )
+def add_run_options(parser: argparse.ArgumentParser, *, keep_help: str) -> None:
+    """The options of a run of servers and ping-pong clients (this tool's, and
+    ``bench.instructions``')."""
     parser.add_argument(
         "--mode", action="append", choices=MODES, help="repeatable; default: all three"
     )
     parser.add_argument("--app", action="append", choices=APPS, help="repeatable; default: all")
     parser.add_argument("--clients", type=int, default=50, help="ping-pong connections")
+    parser.add_argument("--server-core", type=int, default=-1, help="default: first usable core")
+    parser.add_argument("--client-core", type=int, default=-1, help="default: last usable core")
+    parser.add_argument("--json", metavar="FILE", help="also write the runs as JSON here")
+    parser.add_argument("--keep", action="store_true", help=keep_help)
+
+
+def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a client count out of range; settle the cores (none on one core)."""
+    if not 1 <= args.clients <= 1000:
+        parser.error("--clients is between 1 and 1000")
+    cores = sorted(os.sched_getaffinity(0))
+    args.server_core = args.server_core if args.server_core >= 0 else cores[0]
+    args.client_core = args.client_core if args.client_core >= 0 else cores[-1]
+    if len(cores) < 2:
+        args.server_core = args.client_core = None
+
+
+def run_plan(args: argparse.Namespace) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """The modes and apps asked for, and the (mode, app) runs they make, in
+    order: the baseline once, with its own app."""
+    modes = [m for m in MODES if m in (args.mode or MODES)]
+    apps = [a for a in APPS if a in (args.app or APPS)]
+    plan = list(dict.fromkeys((m, "echo" if m == "baseline" else a) for m in modes for a in apps))
+    return modes, apps, plan
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.breakdown",
+        description="Server CPU per message, step by step, from py-spy's samples.",
+    )
+    add_run_options(parser, keep_help="keep server logs and raw samples")
     parser.add_argument("--seconds", type=int, default=8, help="sampled seconds per run")
     parser.add_argument("--rate", type=int, default=250, help="py-spy's samples per second")
     parser.add_argument(
@@ -478,23 +509,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="let py-spy pause the server for each sample (nothing dropped; a slower server,"
         " much slower with sync handlers' threads)",
     )
-    parser.add_argument("--server-core", type=int, default=-1, help="default: first usable core")
-    parser.add_argument("--client-core", type=int, default=-1, help="default: last usable core")
-    parser.add_argument("--json", metavar="FILE", help="also write the runs as JSON here")
-    parser.add_argument("--keep", action="store_true", help="keep server logs and raw samples")
     parser.add_argument("--verbose", action="store_true", help="the top unattributed frames")
     args = parser.parse_args(argv)
+    check_run_options(parser, args)
     if not 1 <= args.seconds <= 120:
         parser.error("--seconds is between 1 and 120")
-    if not 1 <= args.clients <= 1000:
-        parser.error("--clients is between 1 and 1000")
     if not 1 <= args.rate <= 1000:
         parser.error("--rate is between 1 and 1000")
-    cores = sorted(os.sched_getaffinity(0))
-    args.server_core = args.server_core if args.server_core >= 0 else cores[0]
-    args.client_core = args.client_core if args.client_core >= 0 else cores[-1]
-    if len(cores) < 2:
-        args.server_core = args.client_core = None
     return args
 
 
@@ -503,9 +524,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     client.raise_nofile()
     if args.client_core is not None:
         os.sched_setaffinity(0, {args.client_core})  # py-spy inherits it
-    modes = [m for m in MODES if m in (args.mode or MODES)]
-    apps = [a for a in APPS if a in (args.app or APPS)]
-    plan = list(dict.fromkeys((m, "echo" if m == "baseline" else a) for m in modes for a in apps))
+    modes, apps, plan = run_plan(args)
     machine = {
         "cpu_model": cpu_model() or platform.machine(),
         "cores": os.cpu_count(),

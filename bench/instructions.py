@@ -34,7 +34,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import client
-from bench.breakdown import APPS, MODES, Server
+from bench.breakdown import Server, add_run_options, check_run_options, run_plan
 from bench.stats import table
 from bench.suite import MESSAGE, cpu_model
 
@@ -119,20 +118,6 @@ async def drive(count: Count, server: Server, args: argparse.Namespace) -> None:
         raise RuntimeError(f"{count.messages} messages, some not echoed as sent")
 
 
-def _stop(server: Server) -> None:
-    """SIGTERM, and time to end under valgrind; then SIGKILL."""
-    proc = server.proc
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
-
-
 def measure(mode: str, app: str, args: argparse.Namespace, workdir: Path) -> Count:
     count = Count(mode, app)
     folder = workdir / f"{mode}-{app}"
@@ -153,7 +138,7 @@ def measure(mode: str, app: str, args: argparse.Namespace, workdir: Path) -> Cou
         else:
             asyncio.run(coroutine)
     finally:
-        _stop(server)
+        server.stop(patience_s=120.0)  # valgrind ends slowly, and writes on its way out
     # The dump asked for is the first numbered one: callgrind.out.1.
     dumps = sorted(folder.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)
     if not dumps:
@@ -180,28 +165,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.instructions",
         description="Instructions per message of each server, counted under callgrind.",
     )
-    parser.add_argument(
-        "--mode", action="append", choices=MODES, help="repeatable; default: all three"
-    )
-    parser.add_argument("--app", action="append", choices=APPS, help="repeatable; default: all")
-    parser.add_argument("--clients", type=int, default=50, help="ping-pong connections")
+    add_run_options(parser, keep_help="keep server logs and callgrind's dumps")
     parser.add_argument(
         "--messages", type=int, default=60, help="counted round trips per connection"
     )
-    parser.add_argument("--server-core", type=int, default=-1, help="default: first usable core")
-    parser.add_argument("--client-core", type=int, default=-1, help="default: last usable core")
-    parser.add_argument("--json", metavar="FILE", help="also write the counts as JSON here")
-    parser.add_argument("--keep", action="store_true", help="keep server logs and dumps")
     args = parser.parse_args(argv)
-    if not 1 <= args.clients <= 1000:
-        parser.error("--clients is between 1 and 1000")
+    check_run_options(parser, args)
     if not 1 <= args.messages <= 10_000:
         parser.error("--messages is between 1 and 10000")
-    cores = sorted(os.sched_getaffinity(0))
-    args.server_core = args.server_core if args.server_core >= 0 else cores[0]
-    args.client_core = args.client_core if args.client_core >= 0 else cores[-1]
-    if len(cores) < 2:
-        args.server_core = args.client_core = None
     return args
 
 
@@ -216,9 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     client.raise_nofile()
     if args.client_core is not None:
         os.sched_setaffinity(0, {args.client_core})
-    modes = [m for m in MODES if m in (args.mode or MODES)]
-    apps = [a for a in APPS if a in (args.app or APPS)]
-    plan = list(dict.fromkeys((m, "echo" if m == "baseline" else a) for m in modes for a in apps))
+    _, _, plan = run_plan(args)
     version = subprocess.run(
         [tool("valgrind"), "--version"], capture_output=True, text=True, check=False
     ).stdout.strip()
