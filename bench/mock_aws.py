@@ -69,7 +69,6 @@ def calls_per_s(calls: int, endpoint: str | None) -> float:
     else:
         aws = None
         access = AwsAccess()
-    import contextvars
     import threading
 
     from emulator.runtime.sandbox import Sandbox
@@ -79,7 +78,6 @@ def calls_per_s(calls: int, endpoint: str | None) -> float:
     result: list[float] = []
 
     def run() -> None:
-        sandbox.enter(sandbox.scope("bench"))
         client = boto3.session.Session().client(
             "dynamodb", region_name="us-east-1", endpoint_url=endpoint
         )
@@ -94,7 +92,8 @@ def calls_per_s(calls: int, endpoint: str | None) -> float:
 
     environ.install()
     logroot.install()
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,))
+    # In the function's environment, as an invocation runs.
+    thread = threading.Thread(target=sandbox.context(sandbox.scope("bench")).run, args=(run,))
     thread.start()
     thread.join()
     if aws is not None:

@@ -1,8 +1,9 @@
-"""bench.instructions' reading of callgrind's dumps, and its refusal without valgrind.
+"""Parts of the bench's tools that run without their minutes of load.
 
-The measure itself runs servers under valgrind for minutes (``python -m
+bench.instructions runs servers under valgrind for minutes (``python -m
 bench.instructions``); here, what it makes of callgrind's output, and that a
 machine without valgrind gets an error that says so rather than a traceback.
+bench.mock_aws's in-process measure runs a few calls.
 """
 
 from __future__ import annotations
@@ -60,3 +61,11 @@ def test_without_valgrind_it_says_so(
     monkeypatch.setattr(shutil, "which", lambda name: None)
     assert instructions.main(["--mode", "baseline"]) == 1
     assert "valgrind is not installed" in capsys.readouterr().err
+
+
+def test_mock_aws_measures_calls_from_a_functions_sandbox() -> None:
+    """bench.mock_aws's in-process measure: boto3 calls from a thread in a
+    function's environment, answered by the mocked table."""
+    from bench.mock_aws import calls_per_s
+
+    assert calls_per_s(3, None) > 0
