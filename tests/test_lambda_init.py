@@ -12,6 +12,7 @@ outlives Lambda's 10 s limit is reported instead of hanging start-up.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from emulator.model.templates import load_template
 from emulator.runtime import loader
 from emulator.tools.cli import main
 from emulator.tools.testing import Client, Harness
-from tests.conftest import LocalDynamoDB, SilentService, StartApi
+from tests.conftest import HANDLERS, LocalDynamoDB, SilentService, StartApi
 
 APPS = Path(__file__).parent / "fixtures" / "apps"
 LAMBDA_ENV = APPS / "lambda_env" / "template.yaml"
@@ -160,6 +161,72 @@ async def test_a_context_variable_set_at_import_is_seen_by_each_invocation(
     for action in ("sync", "async", "sync"):
         await client.send_json({"action": action})
         assert await client.receive_text() == "set at import"
+
+
+async def test_functions_sharing_a_library_both_see_what_it_set_at_import(
+    start_api: StartApi,
+) -> None:
+    """Two functions of one code folder share their modules: the library's
+    import ran in the first one's init, and the second sees what it set too."""
+    api = await start_api(
+        {
+            "a": {"handler": "import_context_a.value", "routeResponse": True},
+            "b": {"handler": "import_context_b.value", "routeResponse": True},
+        }
+    )
+    client = await api.connect()
+    for action in ("a", "b"):
+        await client.send_json({"action": action})
+        assert await client.receive_text() == "set by the library at import"
+
+
+async def test_a_reload_keeps_what_the_modules_it_keeps_set_at_import(
+    start_api: StartApi,
+) -> None:
+    """A live reload imports the edited module again and keeps the others (the
+    library here, as reload.py does): what the library set at import stays."""
+    api = await start_api(
+        {"$default": {"handler": "import_context_a.value", "routeResponse": True}}
+    )
+    client = await api.connect()
+    await client.send_text("before")
+    assert await client.receive_text() == "set by the library at import"
+    emulator = api.emulator
+    del sys.modules["import_context_a"]  # edited: imported again; the library is not
+    emulator.replace(emulator.config, emulator.load(emulator.config))
+    await client.send_text("after")
+    assert await client.receive_text() == "set by the library at import"
+
+
+async def test_a_module_the_test_imported_first_keeps_what_it_set(
+    start_api: StartApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test that imports the handler's module itself (to share its state)
+    before the emulator loads it: the module is not imported again, and what
+    it set then is what the handler sees."""
+    monkeypatch.syspath_prepend(str(HANDLERS))
+    monkeypatch.delitem(sys.modules, "import_context_early", raising=False)
+    importlib.import_module("import_context_early")
+    api = await start_api(
+        {"$default": {"handler": "import_context_early.value", "routeResponse": True}}
+    )
+    client = await api.connect()
+    await client.send_text("hello")
+    assert await client.receive_text() == "set when the test imported it"
+
+
+async def test_each_invocation_starts_from_the_inits_decimal_context(
+    start_api: StartApi,
+) -> None:
+    """The module set decimal's precision at import; an invocation that changes
+    it changes its own copy (invocations run at once here, each in a thread)."""
+    api = await start_api(
+        {"$default": {"handler": "import_context.decimal_precision", "routeResponse": True}}
+    )
+    client = await api.connect()
+    for _ in range(2):
+        await client.send_text("precision?")
+        assert await client.receive_text() == "10"
 
 
 # Module-level boto3 objects

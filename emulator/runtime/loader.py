@@ -104,6 +104,7 @@ def load_functions(
     problems: list[ConfigError] | None = None,
     fresh: bool = True,
     aws: AwsAccess | None = None,
+    imported: dict[contextvars.ContextVar[Any], Any] | None = None,
 ) -> dict[str, LoadedHandler]:
     """Every function's handler, by function name, or the first :class:`ConfigError`.
 
@@ -114,6 +115,11 @@ def load_functions(
     functions that did load are returned (``apigw-ws check``). ``aws`` says how
     the functions' AWS calls are answered (by default: refused, placeholder
     credentials), with ``config``'s resources and ``awsEndpoints``.
+
+    The functions run from the calling context, with the context variables
+    the modules' inits set over it: on Lambda the handler runs in the context
+    that imported its module. ``imported`` keeps those values between a load
+    and a live reload's (the modules a reload keeps do not set theirs again).
     """
     aws = replace(aws or AwsAccess(), resources=config.resources, endpoints=config.aws_endpoints)
     # Each group is one init, and one root logger: its handler is the logging
@@ -134,6 +140,10 @@ def load_functions(
     # folders imported (an emulator before this one, `check`) is imported again.
     if fresh:
         _forget_inits(roots)
+    imported = {} if imported is None else imported
+    if fresh:
+        imported.clear()
+    caller = contextvars.copy_context()
     before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
     for index, ((folder, _, _), functions) in enumerate(groups.items()):
@@ -144,18 +154,29 @@ def load_functions(
         found: list[ConfigError] = []
         try:
             with _fresh_modules(roots if index > 0 else (), foreign):
-                loaded.update(group.load(functions, None if problems is None else found))
+                loaded.update(
+                    group.load(
+                        functions,
+                        None if problems is None else found,
+                        caller=caller,
+                        imported=imported,
+                    )
+                )
         except ConfigError as exc:
             raise config.located(exc) from exc.__cause__
         if problems is not None:
             problems.extend(config.located(problem) for problem in found)
         if index == 0:
             _remember_inits(set(sys.modules) - before, roots)
+    for handler in loaded.values():
+        assert handler.sandbox is not None
+        handler.sandbox.start_from(caller, imported)  # with what later groups' inits set
     return loaded
 
 
 # The API modules a load imported into sys.modules, by name: id of the module.
 _inits: dict[str, int] = {}
+_UNSET = object()  # a context variable an init found unset
 
 
 def _remember_inits(names: set[str], roots: Sequence[Path]) -> None:
@@ -235,9 +256,21 @@ class _Group:
         self.roots = roots
 
     def load(
-        self, functions: Sequence[FunctionConfig], problems: list[ConfigError] | None = None
+        self,
+        functions: Sequence[FunctionConfig],
+        problems: list[ConfigError] | None = None,
+        *,
+        caller: contextvars.Context | None = None,
+        imported: dict[contextvars.ContextVar[Any], Any] | None = None,
     ) -> dict[str, LoadedHandler]:
-        """Init each module once; with ``problems``, a function that fails is left out."""
+        """Init each module once; with ``problems``, a function that fails is left out.
+
+        The functions run from ``caller`` (by default the calling context), with
+        what the inits set in theirs added to ``imported`` and over it
+        (:meth:`Sandbox.start_from`).
+        """
+        caller = caller if caller is not None else contextvars.copy_context()
+        imported = {} if imported is None else imported
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
@@ -251,17 +284,16 @@ class _Group:
             )
             for f in functions
         }
+        for sandbox in sandboxes.values():
+            sandbox.start_from(caller, imported)  # an init sees what earlier ones set
         modules: dict[str, ModuleType] = {}
-        inits: dict[str, contextvars.Context] = {}  # the context each module's init ran in
         started = time.monotonic()
         failed: set[str] = set()
         for function in functions:
             if function.module in modules or function.module in failed:
                 continue
             try:
-                modules[function.module], inits[function.module] = self._init(
-                    function, sandboxes[function.name]
-                )
+                modules[function.module] = self._init(function, sandboxes[function.name], imported)
             except ConfigError as exc:
                 if problems is None:
                     raise
@@ -274,7 +306,7 @@ class _Group:
                 continue
             sandbox = sandboxes[function.name]
             sandbox.init_duration_ms = init_ms
-            sandbox.keep(inits[function.module])
+            sandbox.start_from(caller, imported)
             try:
                 handler = _handler(modules[function.module], function)
             except ConfigError as exc:
@@ -292,10 +324,13 @@ class _Group:
         return loaded
 
     def _init(
-        self, function: FunctionConfig, sandbox: Sandbox
-    ) -> tuple[ModuleType, contextvars.Context]:
+        self,
+        function: FunctionConfig,
+        sandbox: Sandbox,
+        imported: dict[contextvars.ContextVar[Any], Any],
+    ) -> ModuleType:
         """Import ``function``'s module in its sandbox, within the init limit;
-        the module, and the context its init ran in."""
+        add the context variables the init set to ``imported``."""
         top = function.module.partition(".")[0]
         if top in sys.builtin_module_names:
             problem = (
@@ -306,6 +341,7 @@ class _Group:
                 f"function {function.name!r}: {problem}", key=_key(function, "handler")
             )
         context = sandbox.context(sandbox.scope(""))
+        before = context.copy()
         outcome: dict[str, Any] = {}
 
         def init() -> None:
@@ -332,7 +368,12 @@ class _Group:
             problem += _unset_resource_hint(error, function, self.aws)
             raise ConfigError(problem, key=_key(function, "handler")) from error
         module: ModuleType = outcome["module"]
-        return module, context
+        for variable, value in context.items():
+            # decimal's context is the init's own copy (Sandbox.context), changed
+            # in place by a module that sets its precision: kept as it is now.
+            if before.get(variable, _UNSET) is not value or variable.name == "decimal_context":
+                imported[variable] = value
+        return module
 
 
 def _unset_resource_hint(

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from emulator.clock import new_uuid
 from emulator.model.function import FunctionConfig, LogFormat
@@ -36,10 +36,14 @@ from emulator.runtime.logroot import install as install_logroot
 from emulator.runtime.output import InvocationScope, current_scope
 from emulator.wire.messages import HttpResponse
 
+if TYPE_CHECKING:
+    import decimal
+
 __all__ = [
     "CREDENTIALS",
     "INIT_TIMEOUT",
     "AwsAccess",
+    "Imported",
     "LambdaApi",
     "MockedServices",
     "Sandbox",
@@ -67,6 +71,9 @@ class LambdaApi(Protocol):
         """Answer one Invoke request, from any thread."""
         ...
 
+
+# Context variables, and the values modules' inits set them to.
+Imported = Mapping[contextvars.ContextVar[Any], Any]
 
 # The Lambda API that code running in a sandbox reaches (botocore calls, :mod:`.boto`).
 current_lambda_api: contextvars.ContextVar[LambdaApi | None] = contextvars.ContextVar(
@@ -106,6 +113,12 @@ class AwsAccess:
 current_aws: contextvars.ContextVar[AwsAccess | None] = contextvars.ContextVar(
     "emulator_aws", default=None
 )
+
+
+def _set_decimal(context: decimal.Context) -> None:
+    import decimal  # imported already: the init's code used it
+
+    decimal.setcontext(context)
 
 
 def new_log_stream() -> str:
@@ -169,6 +182,7 @@ class Sandbox:
     """
 
     __slots__ = (
+        "_decimal",
         "_environment",
         "aws",
         "cold",
@@ -213,6 +227,7 @@ class Sandbox:
         # takes a copy (constant time) and sets only its scope.
         self._environment = contextvars.Context()
         self._environment.run(self._enter)
+        self._decimal: decimal.Context | None = None  # the init's, copied per invocation
 
     def scope(self, request_id: str, route_key: str = "") -> InvocationScope:
         """A new invocation's scope (``request_id`` empty: the init's)."""
@@ -222,21 +237,35 @@ class Sandbox:
 
     def context(self, scope: InvocationScope) -> contextvars.Context:
         """A context in which this environment, and ``scope``, are current: what
-        an invocation or the init runs in (``context.run``). It holds the
-        environment only, nothing of the caller's context: on Lambda no context
-        of the emulator's, or of another function's, reaches the function."""
+        an invocation or the init runs in (``context.run``), a constant-time
+        copy of the environment's (:meth:`start_from`)."""
         context = self._environment.copy()
         context.run(current_scope.set, scope)
+        if self._decimal is not None:
+            context.run(_set_decimal, self._decimal.copy())
         return context
 
-    def keep(self, init: contextvars.Context) -> None:
-        """Keep the context variables a module set at import (in ``init``, the
-        context its init ran in) for every invocation: on Lambda the handler
-        runs in the thread, and so the context, that imported its module."""
-        ours = {current_scope, *self._environment.keys()}
-        for variable, value in init.items():
-            if variable not in ours:
-                self._environment.run(variable.set, value)
+    def start_from(self, caller: contextvars.Context, imported: Imported) -> None:
+        """Run from now on in ``caller`` (the context the functions were loaded
+        from: a module a test imported first set its variables there), with
+        what the modules' inits set (``imported``) over it, and this
+        environment's own variables over both. On Lambda the handler runs in
+        the thread, and so the context, that imported its module."""
+        environment = contextvars.Context()
+        environment.run(self._start, caller, imported)
+        self._environment = environment
+
+    def _start(self, caller: contextvars.Context, imported: Imported) -> None:
+        self._decimal = None
+        for variable, value in (*caller.items(), *imported.items()):
+            if variable.name == "decimal_context":
+                # decimal's context (its precision, rounding) is a mutable object
+                # each thread has its own of: each invocation gets a copy, so that
+                # invocations running at once do not change each other's.
+                self._decimal = value
+            else:
+                variable.set(value)
+        self._enter()
 
     def _enter(self) -> None:
         use_overlay(self.overlay)

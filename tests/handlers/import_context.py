@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import contextvars
+import decimal
 from typing import Any
 
 SOURCE: contextvars.ContextVar[str] = contextvars.ContextVar("source")
 SOURCE.set("set at import")
+decimal.getcontext().prec = 10  # for the module's arithmetic, as money code does
 
 
 def value(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -16,3 +18,10 @@ def value(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 async def value_async(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"statusCode": 200, "body": SOURCE.get("unset")}
+
+
+def decimal_precision(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The precision this invocation starts with; then sets its own."""
+    precision = decimal.getcontext().prec
+    decimal.getcontext().prec = 5
+    return {"statusCode": 200, "body": str(precision)}
