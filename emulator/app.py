@@ -21,7 +21,6 @@ before the first connection; ``state_dir`` keeps their data across restarts.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import datetime
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
@@ -200,8 +199,6 @@ class Emulator:
             proto="https" if certfile else "http",
         )
         self._loaded: dict[int, dict[str, LoadedHandler]] = {}
-        # What the modules' inits set in their contexts, kept for a reload's.
-        self._imported: dict[contextvars.ContextVar[Any], Any] = {}
         try:
             handlers = self.load(config, fresh=True)
         except BaseException:
@@ -248,7 +245,6 @@ class Emulator:
             lambda_api=self.lambda_api,
             fresh=fresh,
             aws=AwsAccess(services=self.aws, shell_credentials=self.shell_credentials),
-            imported=self._imported,
         )
         handlers = {
             route_key: functions[route.function.name]

@@ -104,7 +104,6 @@ def load_functions(
     problems: list[ConfigError] | None = None,
     fresh: bool = True,
     aws: AwsAccess | None = None,
-    imported: dict[contextvars.ContextVar[Any], Any] | None = None,
 ) -> dict[str, LoadedHandler]:
     """Every function's handler, by function name, or the first :class:`ConfigError`.
 
@@ -117,9 +116,8 @@ def load_functions(
     credentials), with ``config``'s resources and ``awsEndpoints``.
 
     The functions run from the calling context, with the context variables
-    the modules' inits set over it: on Lambda the handler runs in the context
-    that imported its module. ``imported`` keeps those values between a load
-    and a live reload's (the modules a reload keeps do not set theirs again).
+    their group's inits set over it: on Lambda the handler runs in the context
+    that imported its module.
     """
     aws = replace(aws or AwsAccess(), resources=config.resources, endpoints=config.aws_endpoints)
     # Each group is one init, and one root logger: its handler is the logging
@@ -140,9 +138,6 @@ def load_functions(
     # folders imported (an emulator before this one, `check`) is imported again.
     if fresh:
         _forget_inits(roots)
-    imported = {} if imported is None else imported
-    if fresh:
-        imported.clear()
     caller = contextvars.copy_context()
     before = set(sys.modules)
     loaded: dict[str, LoadedHandler] = {}
@@ -159,7 +154,6 @@ def load_functions(
                         functions,
                         None if problems is None else found,
                         caller=caller,
-                        imported=imported,
                     )
                 )
         except ConfigError as exc:
@@ -168,9 +162,6 @@ def load_functions(
             problems.extend(config.located(problem) for problem in found)
         if index == 0:
             _remember_inits(set(sys.modules) - before, roots)
-    for handler in loaded.values():
-        assert handler.sandbox is not None
-        handler.sandbox.start_from(caller, imported)  # with what later groups' inits set
     return loaded
 
 
@@ -261,16 +252,15 @@ class _Group:
         problems: list[ConfigError] | None = None,
         *,
         caller: contextvars.Context | None = None,
-        imported: dict[contextvars.ContextVar[Any], Any] | None = None,
     ) -> dict[str, LoadedHandler]:
         """Init each module once; with ``problems``, a function that fails is left out.
 
         The functions run from ``caller`` (by default the calling context), with
-        what the inits set in theirs added to ``imported`` and over it
-        (:meth:`Sandbox.start_from`).
+        what this group's inits set in theirs over it (:meth:`Sandbox.start_from`):
+        the group shares its modules, and so what they set at import.
         """
         caller = caller if caller is not None else contextvars.copy_context()
-        imported = {} if imported is None else imported
+        imported: dict[contextvars.ContextVar[Any], Any] = {}
         first = functions[0]
         root = root_state(first.logging)
         sandboxes = {
@@ -284,16 +274,16 @@ class _Group:
             )
             for f in functions
         }
-        for sandbox in sandboxes.values():
-            sandbox.start_from(caller, imported)  # an init sees what earlier ones set
         modules: dict[str, ModuleType] = {}
         started = time.monotonic()
         failed: set[str] = set()
         for function in functions:
             if function.module in modules or function.module in failed:
                 continue
+            sandbox = sandboxes[function.name]
+            sandbox.start_from(caller, imported)  # an init sees what earlier ones set
             try:
-                modules[function.module] = self._init(function, sandboxes[function.name], imported)
+                modules[function.module] = self._init(function, sandbox, imported)
             except ConfigError as exc:
                 if problems is None:
                     raise
@@ -369,9 +359,7 @@ class _Group:
             raise ConfigError(problem, key=_key(function, "handler")) from error
         module: ModuleType = outcome["module"]
         for variable, value in context.items():
-            # decimal's context is the init's own copy (Sandbox.context), changed
-            # in place by a module that sets its precision: kept as it is now.
-            if before.get(variable, _UNSET) is not value or variable.name == "decimal_context":
+            if before.get(variable, _UNSET) is not value:
                 imported[variable] = value
         return module
 

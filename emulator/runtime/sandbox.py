@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from emulator.clock import new_uuid
 from emulator.model.function import FunctionConfig, LogFormat
@@ -35,9 +35,6 @@ from emulator.runtime.logroot import RootState, use_root
 from emulator.runtime.logroot import install as install_logroot
 from emulator.runtime.output import InvocationScope, current_scope
 from emulator.wire.messages import HttpResponse
-
-if TYPE_CHECKING:
-    import decimal
 
 __all__ = [
     "CREDENTIALS",
@@ -115,10 +112,14 @@ current_aws: contextvars.ContextVar[AwsAccess | None] = contextvars.ContextVar(
 )
 
 
-def _set_decimal(context: decimal.Context) -> None:
-    import decimal  # imported already: the init's code used it
-
-    decimal.setcontext(context)
+def _decimal_variable() -> contextvars.ContextVar[Any] | None:
+    """decimal's own context variable, once decimal is imported (else None)."""
+    decimal = sys.modules.get("decimal")
+    if decimal is None:
+        return None
+    probe = contextvars.Context()
+    probe.run(decimal.getcontext)
+    return next(iter(probe))
 
 
 def new_log_stream() -> str:
@@ -182,7 +183,6 @@ class Sandbox:
     """
 
     __slots__ = (
-        "_decimal",
         "_environment",
         "aws",
         "cold",
@@ -227,7 +227,6 @@ class Sandbox:
         # takes a copy (constant time) and sets only its scope.
         self._environment = contextvars.Context()
         self._environment.run(self._enter)
-        self._decimal: decimal.Context | None = None  # the init's, copied per invocation
 
     def scope(self, request_id: str, route_key: str = "") -> InvocationScope:
         """A new invocation's scope (``request_id`` empty: the init's)."""
@@ -241,29 +240,27 @@ class Sandbox:
         copy of the environment's (:meth:`start_from`)."""
         context = self._environment.copy()
         context.run(current_scope.set, scope)
-        if self._decimal is not None:
-            context.run(_set_decimal, self._decimal.copy())
         return context
 
     def start_from(self, caller: contextvars.Context, imported: Imported) -> None:
         """Run from now on in ``caller`` (the context the functions were loaded
-        from: a module a test imported first set its variables there), with
-        what the modules' inits set (``imported``) over it, and this
+        from: a module the test imported itself set its variables there), with
+        what its modules' inits set (``imported``) over it, and this
         environment's own variables over both. On Lambda the handler runs in
-        the thread, and so the context, that imported its module."""
+        the thread, and so the context, that imported its module.
+
+        Not decimal's context (its precision and rounding): a mutable object
+        each thread has its own of. Here invocations run at once, so each makes
+        its own on first use, as a new thread does.
+        """
         environment = contextvars.Context()
         environment.run(self._start, caller, imported)
         self._environment = environment
 
     def _start(self, caller: contextvars.Context, imported: Imported) -> None:
-        self._decimal = None
+        decimal_context = _decimal_variable()
         for variable, value in (*caller.items(), *imported.items()):
-            if variable.name == "decimal_context":
-                # decimal's context (its precision, rounding) is a mutable object
-                # each thread has its own of: each invocation gets a copy, so that
-                # invocations running at once do not change each other's.
-                self._decimal = value
-            else:
+            if variable is not decimal_context:
                 variable.set(value)
         self._enter()
 

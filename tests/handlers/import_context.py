@@ -9,7 +9,6 @@ from typing import Any
 
 SOURCE: contextvars.ContextVar[str] = contextvars.ContextVar("source")
 SOURCE.set("set at import")
-decimal.getcontext().prec = 10  # for the module's arithmetic, as money code does
 
 
 def value(event: dict[str, Any], context: Any) -> dict[str, Any]:
