@@ -15,10 +15,7 @@ import io
 import json
 import logging
 import re
-import signal
-import subprocess
 import sys
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from emulator.runtime import output
 from emulator.tools import logs
+from tests.serving import Server, serving
 
 FIXTURE = Path(__file__).parent / "fixtures" / "teach_logs"
 TIMEOUT = 10.0
@@ -59,38 +57,20 @@ async def _recv(client: ClientConnection) -> str:
     return message
 
 
-@contextlib.asynccontextmanager
-async def _served(config: Path, fmt: str, log: Path) -> AsyncIterator[tuple[Any, str]]:
-    """``python -m emulator serve`` on port 0; yields (process, url); killed if still up."""
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "emulator", "serve", "--config", str(config)],
-            *["--port", "0", "--no-reload", "--log-format", fmt],
-            cwd=log.parent,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        )
-    try:
-        assert process.stdout is not None
-        try:
-            line = await asyncio.wait_for(process.stdout.readline(), TIMEOUT)
-        except TimeoutError:
-            raise AssertionError(f"no URL on stdout within {TIMEOUT} s") from None
-        url = line.decode().strip()
-        assert re.fullmatch(r"ws://127\.0\.0\.1:\d+/teach", url), (line, _read(log))
-        yield process, url
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await asyncio.wait_for(process.communicate(), TIMEOUT)
+# The URL serve prints for the fixtures' stage, on a port of its own.
+_URL_LINE = re.compile(r"ws://127\.0\.0\.1:\d+/teach\n")
 
 
-async def _stop(process: Any) -> bytes:
-    process.send_signal(signal.SIGTERM)
-    out, _ = await asyncio.wait_for(process.communicate(), TIMEOUT)
-    assert process.returncode == 0
-    return bytes(out)
+def _served(config: Path, fmt: str, log: Path) -> contextlib.AbstractAsyncContextManager[Server]:
+    """``python -m emulator serve`` on port 0, its stderr to ``log``; killed if still up."""
+    args = ["--config", str(config), "--port", "0", "--no-reload", "--log-format", fmt]
+    return serving(args, cwd=log.parent, log=log, url_line=_URL_LINE, timeout=TIMEOUT)
+
+
+async def _stop(server: Server) -> bytes:
+    out = await server.stop()
+    assert server.process.returncode == 0
+    return out
 
 
 def _connection_id(frame: str) -> str:
@@ -100,8 +80,8 @@ def _connection_id(frame: str) -> str:
 
 async def _session(tmp_path: Path, fmt: str) -> Run:
     """Every kind of frame the log tells apart, on one connection, in order."""
-    async with _served(FIXTURE / "routes.yaml", fmt, tmp_path / "stderr.log") as (process, url):
-        async with connect(url, open_timeout=TIMEOUT) as client:
+    async with _served(FIXTURE / "routes.yaml", fmt, tmp_path / "stderr.log") as server:
+        async with connect(server.url, open_timeout=TIMEOUT) as client:
             await client.send('{"action":"talk"}')
             request_id = await _recv(client)
             await client.send('{"action":"post"}')
@@ -115,7 +95,7 @@ async def _session(tmp_path: Path, fmt: str) -> Run:
             assert await _recv(client) == '{"action":"nope"}'
             await client.send("plain")
             assert await _recv(client) == "plain"
-        stdout = await _stop(process)
+        stdout = await _stop(server)
     return Run(
         _connection_id(error),
         request_id,
@@ -128,14 +108,14 @@ async def _session(tmp_path: Path, fmt: str) -> Run:
 async def _forbidden_session(tmp_path: Path, fmt: str) -> tuple[str, str]:
     """An API without $default: an unmatched and a non-JSON frame; (connection id, log)."""
     config = FIXTURE / "forbidden.yaml"
-    async with _served(config, fmt, tmp_path / "stderr.log") as (process, url):
-        async with connect(url, open_timeout=TIMEOUT) as client:
+    async with _served(config, fmt, tmp_path / "stderr.log") as server:
+        async with connect(server.url, open_timeout=TIMEOUT) as client:
             await client.send('{"action":"nope"}')
             forbidden = await _recv(client)
             assert forbidden.startswith('{"message": "Forbidden", ')
             await client.send("plain")
             assert (await _recv(client)).startswith('{"message": "Forbidden", ')
-        assert await _stop(process) == b""
+        assert await _stop(server) == b""
     return _connection_id(forbidden), _read(tmp_path / "stderr.log")
 
 
@@ -220,11 +200,11 @@ async def test_a_root_logger_level_set_at_import_is_kept(tmp_path: Path) -> None
         f"stage: teach\nroutes:\n  $default: {{handler: {module}.handler, routeResponse: true}}\n",
         encoding="utf-8",
     )
-    async with _served(config, "text", tmp_path / "stderr.log") as (process, url):
-        async with connect(url, open_timeout=TIMEOUT) as client:
+    async with _served(config, "text", tmp_path / "stderr.log") as server:
+        async with connect(server.url, open_timeout=TIMEOUT) as client:
             await client.send("hi")
             assert await _recv(client) == "ok"
-        await _stop(process)
+        await _stop(server)
     info = [line for line in _read(tmp_path / "stderr.log").splitlines() if "[INFO]" in line]
     assert len(info) == 1, info
     assert re.search(

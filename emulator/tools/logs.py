@@ -57,11 +57,8 @@ class _Clock:
             known = self._second = (second, time.strftime("%H:%M:%S.", time.localtime(second)))
         return known[1]
 
-    def __call__(self, moment: float, msecs: float | None = None) -> str:
-        second = int(moment)
-        if msecs is None:
-            msecs = (moment - second) * 1000
-        return f"{self._seconds(second)}{int(msecs):03d}"
+    def __call__(self, moment: float, msecs: float) -> str:
+        return f"{self._seconds(int(moment))}{int(msecs):03d}"
 
     def now(self) -> str:
         """The stamp of this moment."""
@@ -84,11 +81,6 @@ def _clock(record: logging.LogRecord) -> str:
     return _clock_at(record.created, record.msecs)
 
 
-def _gateway_line(text: str, moment: float, msecs: float | None = None) -> str:
-    """A line of the gateway's log (``emulator.events``) in the text format."""
-    return f"{_clock_at(moment, msecs)} {text}"
-
-
 class TextFormatter(logging.Formatter):
     """``12:00:01.234 <message>``; a handler's output is indented under its name."""
 
@@ -100,7 +92,7 @@ class TextFormatter(logging.Formatter):
             who = f"{details['function']} {details['requestId'] or '(init)'}"
             text = f"{_clock(record)}   {who} | {message}"
         elif details is not None:
-            text = _gateway_line(message, record.created, record.msecs)
+            text = f"{_clock(record)} {message}"
         else:
             text = f"{_clock(record)} {record.levelname.lower()}: {message}"
         if record.exc_info:
