@@ -34,7 +34,7 @@ class RouteReason(enum.StrEnum):
     FORBIDDEN = "forbidden"  # no route and no $default -> the Forbidden frame
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RouteDecision:
     """The outcome of route selection for one message.
 
@@ -45,6 +45,14 @@ class RouteDecision:
     route_key: str | None  # None only when FORBIDDEN
     reason: RouteReason
     evaluated: str | None
+
+    # One per message that falls back: set through the instance's dict, as
+    # Invocation's (emulator.runtime.invocation says why); tests/test_values.py pins it.
+    def __init__(self, route_key: str | None, reason: RouteReason, evaluated: str | None) -> None:
+        fields = self.__dict__
+        fields["route_key"] = route_key
+        fields["reason"] = reason
+        fields["evaluated"] = evaluated
 
 
 class RouteSelector:
