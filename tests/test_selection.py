@@ -787,3 +787,103 @@ def test_module_is_pure() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[] False"
+
+
+# --- parse_body reads JSON as json's own decoder does ---------------------------------------
+
+
+def _json_reads(body: str) -> tuple[bool, object]:
+    """json's own reading, with NaN and Infinity refused as parse_body refuses them."""
+
+    def reject(name: str) -> object:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        return True, json.JSONDecoder(parse_constant=reject).decode(body)
+    except RecursionError:
+        return False, "nested too deeply to read"
+    except ValueError as exc:
+        return False, str(exc)
+
+
+def _parse_body_reads(body: str) -> tuple[bool, object]:
+    try:
+        return True, selection.parse_body(body)
+    except ValueError as exc:
+        return False, str(exc)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"action":"join"}',
+        ' \t\n\r{"action":"join"} \t\n\r',
+        '{"action":"join"}   ',
+        '{"action":"join"}x',
+        '{"action":"join"} {}',
+        "\x0c{}",  # form feed: not JSON whitespace
+        "{}\x0c",
+        "\ufeff{}",  # a byte order mark is not JSON either
+        "\u00a0{}",
+        "",
+        " ",
+        "\n\n",
+        "42",
+        " 42 ",
+        "4 2",
+        "-0.5e3",
+        '"text"',
+        "true",
+        "null ",
+        "nul",
+        "NaN",
+        "[NaN]",
+        "-Infinity",
+        '{"a": Infinity}',
+        "[" * 50_000 + "]" * 50_000,
+        '{"a":1,}',
+        "[1,2]",
+    ],
+)
+def test_parse_body_reads_what_json_reads(body: str) -> None:
+    assert _parse_body_reads(body) == _json_reads(body)
+
+
+@settings(max_examples=200)
+@given(
+    st.text(alphabet=' \t\n\r\x0c{}[]",:0123456789.eE+-abnlrstu\\', max_size=24)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
+    ).map(json.dumps)
+)
+def test_parse_body_agrees_with_json(body: str) -> None:
+    assert _parse_body_reads(body) == _json_reads(body)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"action": "join"},
+        {"action": ""},
+        {"action": "é→\ud800"},
+        {"action": 1},
+        {"action": 1.5},
+        {"action": True},
+        {"action": None},
+        {"action": ["a", 1]},
+        {"action": {"b": "c"}},
+        {"other": "join"},
+        {},
+        ["action"],
+        "action",
+        None,
+    ],
+    ids=repr,
+)
+@pytest.mark.parametrize(
+    "expression", ["$request.body.action", "${request.body.action}", "$request.body['action']"]
+)
+def test_one_member_reads_as_the_general_path_does(expression: str, document: object) -> None:
+    compiled = compile_expression(expression)
+    assert compiled.evaluate(document) == compiled.trace(document)[0]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -133,6 +133,9 @@ class SelectionExpression:
     source: str
     _parts: tuple[str | _Variable, ...] = field(repr=False, compare=False)
     _static: str | None = field(repr=False, compare=False)
+    # The usual expression, one member of the body (``$request.body.action``):
+    # its name, read straight from the document when it holds a string.
+    _member: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_static(self) -> bool:
@@ -143,6 +146,11 @@ class SelectionExpression:
         """The expression's result on an already parsed JSON document."""
         if self._static is not None:
             return self._static
+        member = self._member
+        if member is not None and type(document) is dict:
+            value = document.get(member)
+            if type(value) is str:
+                return value  # what the general way below makes of it, without its calls
         return "".join(
             [p if isinstance(p, str) else _stringify(p.lookup(document)) for p in self._parts]
         )
@@ -190,7 +198,12 @@ def compile_expression(source: str) -> SelectionExpression:
     if "".join(literal):
         parts.append("".join(literal))
     static = None if any(isinstance(p, _Variable) for p in parts) else "".join(map(str, parts))
-    return SelectionExpression(source, tuple(parts), static)
+    member = None
+    if len(parts) == 1 and isinstance(parts[0], _Variable):
+        steps = parts[0].steps
+        if steps is not None and len(steps) == 1 and isinstance(steps[0], str):
+            member = steps[0]
+    return SelectionExpression(source, tuple(parts), static, member)
 
 
 def parse_body(body: str) -> object:
@@ -199,10 +212,27 @@ def parse_body(body: str) -> object:
     Raises ``ValueError`` when API Gateway would not take it as JSON: invalid,
     NaN or Infinity (not JSON per RFC 8259), or nested beyond what can be read.
     """
+    # JSONDecoder.decode's steps (whitespace, one value, whitespace, the end, and
+    # its errors) on its scanner, without the two method calls and two regex
+    # matches it costs a frame whose first character is not whitespace.
+    start = 0 if body[:1] not in _JSON_SPACE else _after_space(body, 0)
     try:
-        return _DECODER.decode(body)
+        document, end = _SCAN(body, start)
+    except StopIteration as stop:  # the scanner's "no value here", at stop.value
+        raise json.JSONDecodeError("Expecting value", body, stop.value) from None
     except RecursionError:
         raise ValueError("nested too deeply to read") from None
+    if end != len(body):
+        end = _after_space(body, end)
+        if end != len(body):
+            raise json.JSONDecodeError("Extra data", body, end)
+    return document
+
+
+def _after_space(text: str, at: int) -> int:
+    match = _SPACE.match(text, at)
+    assert match is not None, "[ \t\n\r]* matches the empty string"
+    return match.end()
 
 
 def _reject_constant(name: str) -> object:
@@ -212,6 +242,11 @@ def _reject_constant(name: str) -> object:
 # NaN and Infinity are not JSON (RFC 8259); Python's json accepts them by default.
 # One decoder, built once: json.loads(body, **kw) would build a new one per frame.
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+# The scanner decode() runs (C), set on each decoder; not in typeshed's stubs.
+_SCAN: Final[Callable[[str, int], tuple[object, int]]] = vars(_DECODER)["scan_once"]
+# JSON's whitespace (RFC 8259 §2), as json.decoder's own WHITESPACE.
+_JSON_SPACE: Final = " \t\n\r"
+_SPACE: Final = re.compile(r"[ \t\n\r]*")
 
 
 def _compile_variable(expression: str, written: str, name: str) -> _Variable:
