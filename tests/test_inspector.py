@@ -8,6 +8,7 @@ client for the feed and the API. The browser end of the story is in
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import re
@@ -28,6 +29,8 @@ from emulator.tools.inspector import FEED_PATH, Inspector, route_report
 from emulator.tools.state import AWS_STATE_PATH
 from emulator.tools.testing import Harness
 from tests.conftest import HANDLERS, ROOT
+
+TEACH_LOGS = ROOT / "tests" / "fixtures" / "teach_logs" / "routes.yaml"
 
 TIMEOUT = 5.0
 CHAT_ROUTES = ["$connect", "$default", "$disconnect", "sendmessage"]
@@ -600,9 +603,15 @@ async def test_what_the_inspector_cannot_show_never_breaks_the_api(
     assert frame["details"].startswith("the inspector")
 
 
-async def test_what_a_function_writes_is_shown_under_its_invocation() -> None:
-    """Its print and logging lines, with its function, Lambda request id and connection."""
-    harness = Harness.from_config(ROOT / "tests" / "fixtures" / "teach_logs" / "routes.yaml")
+@pytest.mark.parametrize("gone_before", [0, 1, 2, 3], ids=lambda n: f"{n}-inspectors-gone")
+async def test_what_a_function_writes_is_shown_under_its_invocation(gone_before: int) -> None:
+    """Its print and logging lines, with its function, Lambda request id and
+    connection; every one of them, whatever inspectors came and went before
+    (earlier tests' in this process)."""
+    for _ in range(gone_before):
+        Inspector(Harness.from_config(TEACH_LOGS).emulator).install()
+    gc.collect()
+    harness = Harness.from_config(TEACH_LOGS)
     Inspector(harness.emulator).install()
     async with harness:
         feed = await Feed.open(harness.emulator.port, inspector_of(harness).token)
@@ -628,6 +637,7 @@ async def test_what_a_function_writes_is_shown_under_its_invocation() -> None:
     assert texts[:2] == [("stdout", "info", "hello from talk"), ("stderr", "info", "to stderr")]
     assert texts[2][:2] == ("logging", "warning")
     assert texts[2][2].endswith(f"\t{lambda_request_id}\tcareful with talk")
+    assert texts[3:] == [("stdout", "info", "from a thread"), ("stdout", "info", "no newline")]
 
 
 # The mocked AWS services' data

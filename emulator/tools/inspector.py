@@ -132,7 +132,7 @@ class Inspector:
         self.emulator.socket_routes[FEED_PATH] = self
         # The observer goes on the emulator's list with the first page (_subscribe).
         # What functions print and log, under the invocation that wrote it.
-        logging.getLogger("emulator.handler").addHandler(_OutputFeed(self))
+        _OutputFeed.serve(self)
         if self.emulator.aws is not None:
             self.emulator.aws.listeners.append(self._aws_changed)
         return self
@@ -312,28 +312,45 @@ class Inspector:
 
 
 class _OutputFeed(logging.Handler):
-    """Hands the lines functions write to the inspector, on the event loop.
+    """Hands the lines functions write to the inspectors, on their event loops.
 
-    Free while no page watches. Holds the inspector weakly: gone with it.
+    One for the process, on the ``emulator.handler`` logger from the first
+    inspector on and never taken off: a handler that took itself off from
+    inside its own ``emit`` (its inspector gone) would make the logger skip the
+    next handler's record, as ``Logger.callHandlers`` walks the list it is
+    removed from. Free while no page watches; holds the inspectors weakly.
     """
 
-    def __init__(self, inspector: Inspector) -> None:
+    _installed: _OutputFeed | None = None
+
+    def __init__(self) -> None:
         super().__init__()
-        self._inspector = weakref.ref(inspector)
+        # Replaced, never changed in place: emit reads it from handler threads.
+        self._inspectors: tuple[weakref.ref[Inspector], ...] = ()
+
+    @classmethod
+    def serve(cls, inspector: Inspector) -> None:
+        """Feed ``inspector`` too."""
+        feed = cls._installed
+        if feed is None:
+            feed = cls._installed = cls()
+            logging.getLogger("emulator.handler").addHandler(feed)
+        live = tuple(ref for ref in feed._inspectors if ref() is not None)
+        feed._inspectors = (*live, weakref.ref(inspector))
 
     def emit(self, record: logging.LogRecord) -> None:
-        inspector = self._inspector()
-        if inspector is None:
-            logging.getLogger("emulator.handler").removeHandler(self)
-            return
         fields = getattr(record, "apigw", None)
-        if not inspector.watched or not isinstance(fields, dict):
+        if not isinstance(fields, dict):
             return
-        details = {**fields, "text": record.getMessage(), "level": record.levelname.lower()}
-        loop = inspector.emulator.loop
-        if loop is None or loop.is_closed():
-            return
-        inspector.emulator.call_on_loop(inspector.observe, "output", details)
+        for ref in self._inspectors:
+            inspector = ref()
+            if inspector is None or not inspector.watched:
+                continue
+            loop = inspector.emulator.loop
+            if loop is None or loop.is_closed():
+                continue
+            details = {**fields, "text": record.getMessage(), "level": record.levelname.lower()}
+            inspector.emulator.call_on_loop(inspector.observe, "output", details)
 
 
 class _Subscriber:
