@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from emulator.clock import IdFactory
 from emulator.errors import LimitExceededError, ManagementApiError, PayloadTooLargeError
@@ -40,6 +40,9 @@ CLIENT_BUFFER_BYTES = 1 << 20
 DELETED = (1000, "Connection Closed Normally")
 
 Record = ConnectionRecord[WebSocketPeer]
+# Read per post: through a module global, not the enum class (EnumType defines
+# __getattr__, which slows every lookup through the class).
+_OPEN: Final = ConnectionState.OPEN
 
 
 class Sender(Protocol):
@@ -99,7 +102,7 @@ class ConnectionsApi:
 
     def _deliver(self, connection_id: str, message: str | bytes) -> None:
         record = self._registry.get(connection_id)
-        if record is not None and record.state is ConnectionState.OPEN:
+        if record is not None and record.state is _OPEN:
             self._send(record, message, "post")
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:

@@ -71,6 +71,11 @@ class FunctionTimeoutError(Exception):
         )
 
 
+# Read per invocation: through module globals, not the enum class (EnumType
+# defines __getattr__, which slows every lookup through the class).
+_OK: Final = InvocationOutcome.OK
+_ERROR: Final = InvocationOutcome.ERROR
+_TIMEOUT: Final = InvocationOutcome.TIMEOUT
 # AWS: an account's concurrent executions, 1,000 by default (Lambda quotas).
 DEFAULT_CONCURRENCY: Final = 1000
 # How much of a stuck handler's stack the log shows.
@@ -200,20 +205,16 @@ class _Pending:
             return  # its caller stopped waiting; it finished in the background
         self.reported = True
         if isinstance(value, _Raised):
-            self._report(Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope))
+            self._report(Invocation(_ERROR, None, value.error, elapsed, scope))
         else:
-            self._report(Invocation(InvocationOutcome.OK, value, None, elapsed, scope))
+            self._report(Invocation(_OK, value, None, elapsed, scope))
 
     def expire_wait(self) -> None:
         """The caller stops waiting (API Gateway's integration timeout)."""
         if not self.reported and not self.over:
             # AWS stops waiting; the function runs on and its posts still arrive.
             self.reported = True
-            self._report(
-                Invocation(
-                    InvocationOutcome.TIMEOUT, duration_ms=self._elapsed_ms(), scope=self.scope
-                )
-            )
+            self._report(Invocation(_TIMEOUT, duration_ms=self._elapsed_ms(), scope=self.scope))
 
     def expire_function(self) -> None:
         """The function's own timeout: Lambda stops it (spec §3.6)."""
@@ -228,9 +229,7 @@ class _Pending:
         self._end(self.timeout * 1000, "timeout")
         if not self.reported:
             self.reported = True
-            self._report(
-                Invocation(InvocationOutcome.ERROR, None, error, self.timeout * 1000, scope)
-            )
+            self._report(Invocation(_ERROR, None, error, self.timeout * 1000, scope))
 
     def _stop_running(self) -> None:
         """Lambda ends a function past its timeout. A task is cancelled; a thread
@@ -509,7 +508,7 @@ class Invoker:
             handler.config.name,
             self.concurrency,
         )
-        loop.call_soon(on_done, Invocation(InvocationOutcome.ERROR, None, error, 0.0, None))
+        loop.call_soon(on_done, Invocation(_ERROR, None, error, 0.0, None))
 
     def call_beside(
         self, handler: LoadedHandler, event: Any, *, tail: bool = False
@@ -546,13 +545,13 @@ class Invoker:
         elapsed = (time.monotonic() - started) * 1000
         if not box:
             error = FunctionTimeoutError(aws_request_id, timeout)
-            return Invocation(InvocationOutcome.ERROR, None, error, elapsed, scope), aws_request_id
+            return Invocation(_ERROR, None, error, elapsed, scope), aws_request_id
         value = box[0]
         if isinstance(value, _Raised):
             _log_error(prepared, scope, value.error)
-            invocation = Invocation(InvocationOutcome.ERROR, None, value.error, elapsed, scope)
+            invocation = Invocation(_ERROR, None, value.error, elapsed, scope)
         else:
-            invocation = Invocation(InvocationOutcome.OK, value, None, elapsed, scope)
+            invocation = Invocation(_OK, value, None, elapsed, scope)
         return invocation, aws_request_id
 
     def _deadline(self, loop: asyncio.AbstractEventLoop, duration: float, wait: bool) -> _Deadlines:

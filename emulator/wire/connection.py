@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from websockets.datastructures import Headers
 from websockets.frames import CloseCode, Frame, Opcode
@@ -50,6 +50,10 @@ NO_STATUS_REASON = "Client-side close frame status not set"
 
 _quiet = logging.getLogger("emulator.transport.websockets")
 logger = logging.getLogger("emulator.transport")
+
+# An enum member read through a module global: through its class, a lookup
+# several times slower (EnumType defines __getattr__), and these run per frame.
+_OPEN: Final = State.OPEN
 
 
 class Listener(Protocol):
@@ -332,7 +336,7 @@ class Connection(asyncio.Protocol):
         here on can be parsed without it and it is none the wiser."""
         return (
             not self.closing
-            and ws.state is State.OPEN
+            and ws.state is _OPEN
             and ws.current_size is None
             and not ws.reader.buffer
             and not ws.events
@@ -352,7 +356,7 @@ class Connection(asyncio.Protocol):
         limit = self.simple_limit
         size = len(data)
         start = 0
-        while size - start >= 6 and not self.closing and ws.state is State.OPEN:
+        while size - start >= 6 and not self.closing and ws.state is _OPEN:
             second = data[start + 1]
             # FIN set, RSV bits clear (no extension is negotiated), TEXT; masked
             # (RFC 6455 §5.1); a 7- or 16-bit length (§5.2).
@@ -459,11 +463,11 @@ class Connection(asyncio.Protocol):
 
     @property
     def is_open(self) -> bool:
-        return self.opened and self.ws is not None and self.ws.state is State.OPEN
+        return self.opened and self.ws is not None and self.ws.state is _OPEN
 
     def send_text(self, text: str) -> None:
         ws = self.ws
-        if ws is not None and ws.state is State.OPEN:
+        if ws is not None and ws.state is _OPEN:
             # A lone surrogate (json.loads('"\\ud800"') makes one) has no UTF-8 form;
             # API Gateway's Java side sends '?' for it, as "replace" does.
             payload = text.encode("utf-8", "replace")
@@ -479,20 +483,20 @@ class Connection(asyncio.Protocol):
 
     def send_bytes(self, data: bytes) -> None:
         ws = self.ws
-        if ws is not None and ws.state is State.OPEN:
+        if ws is not None and ws.state is _OPEN:
             ws.send_binary(data)
             self._flush()
 
     def close(self, code: int, reason: str) -> None:
         ws = self.ws
-        if ws is not None and ws.state is State.OPEN:
+        if ws is not None and ws.state is _OPEN:
             self.closing = True
             ws.send_close(code, reason)
             self._flush()
 
     def fail(self, code: int, reason: str) -> None:
         ws = self.ws
-        if ws is not None and ws.state in (State.OPEN, State.CLOSING):
+        if ws is not None and ws.state in (_OPEN, State.CLOSING):
             self.closing = True
             ws.fail(code, reason)
             self._flush()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from emulator.gateway.integrations.outcome import Failure, IntegrationResult, Outcome, failed
 from emulator.gateway.results import (
@@ -31,6 +31,10 @@ __all__ = ["LambdaProxy", "proxy_outcome"]
 
 logger = logging.getLogger("emulator")
 
+# Read per message: through a module global, not the enum class (EnumType
+# defines __getattr__, which slows every lookup through the class).
+_TIMEOUT: Final = InvocationOutcome.TIMEOUT
+_ERROR: Final = InvocationOutcome.ERROR
 # UNKNOWN on AWS for $connect; the spec recommends 504 (§6.1 of the Lambda spec).
 _TIMED_OUT = failed(Failure.TIMEOUT, status=504)
 # AWS: a function error refuses the handshake with 502 (spec §3.1).
@@ -39,9 +43,9 @@ _FUNCTION_ERROR = failed(Failure.INTERNAL, status=502)
 
 def proxy_outcome(invocation: Invocation, event_type: str) -> Outcome:
     """What API Gateway makes of an invocation for a CONNECT, MESSAGE or DISCONNECT event."""
-    if invocation.outcome is InvocationOutcome.TIMEOUT:
+    if invocation.outcome is _TIMEOUT:
         return _TIMED_OUT
-    if invocation.outcome is InvocationOutcome.ERROR:
+    if invocation.outcome is _ERROR:
         return _FUNCTION_ERROR
     try:
         if event_type == "MESSAGE":
@@ -96,7 +100,7 @@ class LambdaProxy:
         invocation: Invocation,
     ) -> None:
         outcome = proxy_outcome(invocation, event["requestContext"]["eventType"])
-        if invocation.outcome is InvocationOutcome.ERROR:
+        if invocation.outcome is _ERROR:
             error = invocation.error
             assert error is not None
             if not isinstance(error, FunctionTimeoutError | ThrottledError):  # logged already
@@ -106,7 +110,7 @@ class LambdaProxy:
                     self.route_key,
                     error_summary(error),
                 )
-        elif invocation.outcome is InvocationOutcome.TIMEOUT:
+        elif invocation.outcome is _TIMEOUT:
             logger.error(
                 "%s (%s) timed out after %.3f s", self.target, self.route_key, self._timeout
             )
