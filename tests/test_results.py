@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import collections
+from collections import ChainMap, UserDict
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -151,6 +154,17 @@ def test_connect_outcome_accepts_2xx_only(status: int, accepted: bool) -> None:
             id="base64-binary",
         ),
         pytest.param({"statusCode": 200, "isBase64Encoded": True}, b"", id="base64-flag-no-body"),
+        # Mappings other than a plain dict are read the same way.
+        pytest.param(
+            collections.OrderedDict(statusCode=200, body="x", headers=ChainMap({"A": "b"})),
+            "x",
+            id="other-mappings",
+        ),
+        pytest.param(
+            MappingProxyType({"statusCode": 200, "multiValueHeaders": UserDict({"A": ["b"]})}),
+            "",
+            id="read-only-mappings",
+        ),
     ],
 )
 def test_route_result(result: object, sent: str | bytes) -> None:

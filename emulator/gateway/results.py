@@ -42,7 +42,9 @@ class ConnectOutcome:
 def _validate(result: object) -> Mapping[str, Any] | None:
     if result is None:
         return None
-    if not isinstance(result, Mapping):
+    # A dict first: what handlers return, and a check against the Mapping ABC
+    # (Python-level __instancecheck__) costs several times one on the type.
+    if type(result) is not dict and not isinstance(result, Mapping):
         raise MalformedResultError(
             f"a proxy result must be a dict or None, got {type(result).__name__}"
         )
@@ -55,13 +57,13 @@ def _validate(result: object) -> Mapping[str, Any] | None:
         raise MalformedResultError(f"statusCode must be an int, got {status!r}")
     headers = result.get("headers")
     if headers is not None and not (
-        isinstance(headers, Mapping)
+        (type(headers) is dict or isinstance(headers, Mapping))
         and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
     ):
         raise MalformedResultError("headers must map strings to strings")
     multi = result.get("multiValueHeaders")
     if multi is not None and not (
-        isinstance(multi, Mapping)
+        (type(multi) is dict or isinstance(multi, Mapping))
         and all(
             isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
             for k, v in multi.items()
