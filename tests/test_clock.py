@@ -51,8 +51,8 @@ def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.Monkey
     """The bytes are read from os.urandom a batch of ids at a time, and each
     byte makes one id only: nothing is derived from a seed kept in the process."""
     drawn = _counting_urandom(monkeypatch)
-    batches = clock._Batches(clock._id_batch)  # new_id's kind, on the counted bytes
-    ids = [batches.take() for _ in range(1000)]
+    monkeypatch.setattr(clock, "_ids", clock._Batches(clock._id_batch))
+    ids = [new_id() for _ in range(1000)]
     assert all(AWS_ID.fullmatch(i) for i in ids)
     handed_out = [base64.urlsafe_b64decode(i) for i in ids]
     # Each id is the next 11 of every 12 bytes the OS gave, in order; a fresh
@@ -64,15 +64,16 @@ def test_each_id_is_11_fresh_bytes_from_the_os_csprng(monkeypatch: pytest.Monkey
 
 def test_a_uuid_is_version_4_from_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "urandom", lambda size: bytes(255 for _ in range(size)))
-    text = clock._Batches(clock._uuid_batch).take()  # new_uuid's kind
+    monkeypatch.setattr(clock, "_uuids", clock._Batches(clock._uuid_batch))
+    text = clock.new_uuid()
     assert text == str(uuid.UUID(bytes=bytes(255 for _ in range(16)), version=4))
     assert uuid.UUID(text).version == 4
 
 
 def test_each_uuid_is_the_next_16_bytes_read(monkeypatch: pytest.MonkeyPatch) -> None:
     drawn = _counting_urandom(monkeypatch)
-    batches = clock._Batches(clock._uuid_batch)  # new_uuid's kind, on the counted bytes
-    texts = [batches.take() for _ in range(300)]
+    monkeypatch.setattr(clock, "_uuids", clock._Batches(clock._uuid_batch))
+    texts = [clock.new_uuid() for _ in range(300)]
     read = b"".join(drawn)
     expected = [str(uuid.UUID(bytes=read[at : at + 16], version=4)) for at in range(0, 4800, 16)]
     assert texts == expected
@@ -87,13 +88,13 @@ def test_threads_drawing_at_once_never_get_the_same_id(monkeypatch: pytest.Monke
         return real_urandom(size)
 
     monkeypatch.setattr(os, "urandom", urandom)
-    batches = clock._Batches(clock._id_batch)  # new_id's kind, on the counted reads
+    monkeypatch.setattr(clock, "_ids", clock._Batches(clock._id_batch))
     start = threading.Barrier(8)
     got: list[list[str]] = []
 
     def draw() -> None:
         start.wait()
-        got.append([batches.take() for _ in range(5000)])
+        got.append([new_id() for _ in range(5000)])
 
     threads = [threading.Thread(target=draw) for _ in range(8)]
     for thread in threads:
@@ -150,9 +151,3 @@ def test_a_child_forked_while_the_lock_is_held_still_draws_ids() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(child, signal.SIGKILL)
         os.waitpid(child, 0)
-
-
-def test_ids_come_from_their_batches() -> None:
-    """new_id and new_uuid are the batches' own methods, which the tests above draw from."""
-    assert new_id == clock._ids.take
-    assert clock.new_uuid == clock._uuids.take

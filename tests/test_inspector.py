@@ -11,6 +11,7 @@ import asyncio
 import gc
 import io
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
@@ -603,14 +604,24 @@ async def test_what_the_inspector_cannot_show_never_breaks_the_api(
     assert frame["details"].startswith("the inspector")
 
 
-@pytest.mark.parametrize("gone_before", [0, 1, 2, 3], ids=lambda n: f"{n}-inspectors-gone")
-async def test_what_a_function_writes_is_shown_under_its_invocation(gone_before: int) -> None:
+@pytest.mark.parametrize(
+    ("gone_before", "handlers_cleared"),
+    [(0, False), (1, False), (2, False), (3, False), (1, True)],
+    ids=["first", "1-inspector-gone", "2-inspectors-gone", "3-inspectors-gone", "logging-reset"],
+)
+async def test_what_a_function_writes_is_shown_under_its_invocation(
+    gone_before: int, handlers_cleared: bool
+) -> None:
     """Its print and logging lines, with its function, Lambda request id and
     connection; every one of them, whatever inspectors came and went before
-    (earlier tests' in this process)."""
+    (earlier tests' in this process), and after a logging configuration of
+    the user's cleared the emulator's loggers (as logging.config.dictConfig
+    does to the loggers under one it names)."""
     for _ in range(gone_before):
         Inspector(Harness.from_config(TEACH_LOGS).emulator).install()
     gc.collect()
+    if handlers_cleared:
+        logging.getLogger("emulator.handler").handlers.clear()
     harness = Harness.from_config(TEACH_LOGS)
     Inspector(harness.emulator).install()
     async with harness:

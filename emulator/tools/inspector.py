@@ -58,6 +58,7 @@ import html
 import json
 import logging
 import secrets
+import threading
 import time
 import weakref
 from collections import deque
@@ -319,9 +320,12 @@ class _OutputFeed(logging.Handler):
     inside its own ``emit`` (its inspector gone) would make the logger skip the
     next handler's record, as ``Logger.callHandlers`` walks the list it is
     removed from. Free while no page watches; holds the inspectors weakly.
+    Being a handler, it keeps logging's last resort (stderr, when logging is
+    not configured) from a function's warnings once an inspector has existed.
     """
 
     _installed: _OutputFeed | None = None
+    _lock = threading.Lock()  # installs may come from any thread
 
     def __init__(self) -> None:
         super().__init__()
@@ -331,12 +335,15 @@ class _OutputFeed(logging.Handler):
     @classmethod
     def serve(cls, inspector: Inspector) -> None:
         """Feed ``inspector`` too."""
-        feed = cls._installed
-        if feed is None:
-            feed = cls._installed = cls()
-            logging.getLogger("emulator.handler").addHandler(feed)
-        live = tuple(ref for ref in feed._inspectors if ref() is not None)
-        feed._inspectors = (*live, weakref.ref(inspector))
+        with cls._lock:
+            feed = cls._installed
+            if feed is None:
+                feed = cls._installed = cls()
+            live = tuple(ref for ref in feed._inspectors if ref() is not None)
+            feed._inspectors = (*live, weakref.ref(inspector))
+        # On the logger again each time (a no-op while it is there): a logging
+        # configuration of the user's (dictConfig) may have cleared its handlers.
+        logging.getLogger("emulator.handler").addHandler(feed)
 
     def emit(self, record: logging.LogRecord) -> None:
         fields = getattr(record, "apigw", None)
