@@ -40,8 +40,8 @@ CLIENT_BUFFER_BYTES = 1 << 20
 DELETED = (1000, "Connection Closed Normally")
 
 Record = ConnectionRecord[WebSocketPeer]
-# Read per post: through a module global, not the enum class (EnumType defines
-# __getattr__, which slows every lookup through the class).
+# Read per post: through a module global, not the enum class (on Python 3.11
+# EnumType defines __getattr__, which slows every lookup through the class).
 _OPEN: Final = ConnectionState.OPEN
 
 

@@ -31,8 +31,8 @@ class ConnectionState(enum.Enum):
     CLOSING = "closing"
 
 
-# Read per post: through a module global, not the enum class (EnumType defines
-# __getattr__, which slows every lookup through the class).
+# Read per post: through a module global, not the enum class (on Python 3.11
+# EnumType defines __getattr__, which slows every lookup through the class).
 _OPEN: Final = ConnectionState.OPEN
 
 

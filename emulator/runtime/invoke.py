@@ -71,8 +71,8 @@ class FunctionTimeoutError(Exception):
         )
 
 
-# Read per invocation: through module globals, not the enum class (EnumType
-# defines __getattr__, which slows every lookup through the class).
+# Read per invocation: through module globals, not the enum class (on Python
+# 3.11 EnumType defines __getattr__, which slows every lookup through the class).
 _OK: Final = InvocationOutcome.OK
 _ERROR: Final = InvocationOutcome.ERROR
 _TIMEOUT: Final = InvocationOutcome.TIMEOUT

@@ -52,7 +52,8 @@ _quiet = logging.getLogger("emulator.transport.websockets")
 logger = logging.getLogger("emulator.transport")
 
 # An enum member read through a module global: through its class, a lookup
-# several times slower (EnumType defines __getattr__), and these run per frame.
+# several times slower on Python 3.11 (EnumType defines __getattr__), and these
+# run per frame.
 _OPEN: Final = State.OPEN
 
 

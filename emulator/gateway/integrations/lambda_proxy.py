@@ -31,8 +31,8 @@ __all__ = ["LambdaProxy", "proxy_outcome"]
 
 logger = logging.getLogger("emulator")
 
-# Read per message: through a module global, not the enum class (EnumType
-# defines __getattr__, which slows every lookup through the class).
+# Read per message: through a module global, not the enum class (on Python
+# 3.11 EnumType defines __getattr__, which slows every lookup through the class).
 _TIMEOUT: Final = InvocationOutcome.TIMEOUT
 _ERROR: Final = InvocationOutcome.ERROR
 # UNKNOWN on AWS for $connect; the spec recommends 504 (§6.1 of the Lambda spec).
