@@ -378,6 +378,22 @@ MATCHED, FALLBACK, NOT_JSON, FORBIDDEN = RouteReason
             ("$default", FALLBACK, "join "),
             id="no-trimming",
         ),
+        # jsonpath-ng's `parent` of the body itself: nothing, a missing path
+        # (it failed inside jsonpath-ng on every message).
+        pytest.param(
+            "${request.body.`parent`}",
+            WITH_DEFAULT,
+            '{"action":"join"}',
+            ("$default", FALLBACK, ""),
+            id="parent-of-the-body",
+        ),
+        pytest.param(
+            "${request.body.action.`parent`.action}",
+            WITH_DEFAULT,
+            '{"action":"join"}',
+            ("$default", FALLBACK, "[join]"),  # not a singular path: a list
+            id="parent-of-a-member",
+        ),
         pytest.param(
             ACTION,
             WITH_DEFAULT,

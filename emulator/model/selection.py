@@ -43,6 +43,7 @@ from jsonpath_ng.jsonpath import (
     Fields,
     Index,
     JSONPath,
+    Parent,
     Root,
 )
 from jsonpath_ng.lexer import JsonPathLexer
@@ -381,6 +382,10 @@ def _find(node: JSONPath, data: list[DatumInContext], budget: list[int]) -> list
         return matches
     found: list[DatumInContext] = []
     for datum in data:
+        if datum.context is None and isinstance(node, Parent):
+            # The body itself has no parent: nothing matches (jsonpath-ng
+            # would fail an assertion, on every message).
+            continue
         matches = node.find(datum)
         _spend(budget, len(matches) + 1)
         found.extend(matches)
