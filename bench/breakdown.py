@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -307,6 +307,7 @@ class Server:
         folder: Path,
         wrapper: Sequence[str] = (),
         startup_s: float = 60.0,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if mode == "serve":  # as the suite's serve mode: pinned from its launch
@@ -315,7 +316,7 @@ class Server:
             command = [*wrapper, *script, "serve", "--config", config.name, "--port", "0"]
             self.log = folder / SERVE_LOG
             with open(self.log, "w") as err:
-                self.proc = launch_as_user(command, folder, err, core)
+                self.proc = launch_as_user(command, folder, err, core, extra_env)
         else:  # bench.server pins itself once it listens
             kind = "baseline" if mode == "baseline" else "emulator"
             command = [*wrapper, sys.executable, "-m", "bench.server", "--kind", kind]
@@ -323,7 +324,12 @@ class Server:
             self.log = folder / "server.log"
             with open(self.log, "w") as err:
                 self.proc = subprocess.Popen(
-                    command, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True
+                    command,
+                    cwd=ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    text=True,
+                    env={**os.environ, **(extra_env or {})},
                 )
         deadline = time.monotonic() + startup_s
         line = ""

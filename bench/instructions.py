@@ -48,6 +48,20 @@ from bench.stats import table
 from bench.suite import MESSAGE, cpu_model
 
 WARMUP = 40  # round trips per connection before counting: Python specializes hot code
+# --stand-in: a sitecustomize module on the emulator server's PYTHONPATH.
+STANDINS = Path(__file__).resolve().parent / "standins"
+STAND_IN_NAMES = (
+    "wire",
+    "entry",
+    "log",
+    "invocation",
+    "handler",
+    "selection",
+    "event",
+    "send",
+    "result",
+    "gc",
+)
 STARTUP_S = 300.0  # imports under valgrind are slow
 _TOTAL = re.compile(r"^totals:\s+(\d+)", re.MULTILINE)
 
@@ -58,10 +72,14 @@ class Count:
     app: str
     messages: int = 0
     instructions: int = 0
+    stand_ins: str = ""  # the parts replaced, comma-separated
 
     @property
     def label(self) -> str:
-        return "baseline echo" if self.mode == "baseline" else f"{self.mode} {self.app}"
+        if self.mode == "baseline":
+            return "baseline echo"
+        without = f" (stand-ins: {self.stand_ins})" if self.stand_ins else ""
+        return f"{self.mode} {self.app}{without}"
 
     @property
     def per_message(self) -> float:
@@ -119,7 +137,8 @@ async def drive(count: Count, server: Server, args: argparse.Namespace) -> None:
 
 
 def measure(mode: str, app: str, args: argparse.Namespace, workdir: Path) -> Count:
-    count = Count(mode, app)
+    stand_ins = args.stand_in if mode != "baseline" else None
+    count = Count(mode, app, stand_ins=",".join(stand_ins or ()))
     folder = workdir / f"{mode}-{app}"
     output = folder / "callgrind.out"
     wrapper = [
@@ -128,7 +147,17 @@ def measure(mode: str, app: str, args: argparse.Namespace, workdir: Path) -> Cou
         "--instr-atstart=no",
         f"--callgrind-out-file={output}",
     ]
-    server = Server(mode, app, args.server_core, folder, wrapper, startup_s=STARTUP_S)
+    extra_env = (
+        {
+            "PYTHONPATH": os.pathsep.join([str(STANDINS), os.environ.get("PYTHONPATH", "")]),
+            "APIGW_BENCH_STANDINS": ",".join(stand_ins),
+        }
+        if stand_ins
+        else None
+    )
+    server = Server(
+        mode, app, args.server_core, folder, wrapper, startup_s=STARTUP_S, extra_env=extra_env
+    )
     try:
         coroutine = drive(count, server, args)
         if client.uvloop_available():
@@ -168,6 +197,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_run_options(parser, keep_help="keep server logs and callgrind's dumps")
     parser.add_argument(
         "--messages", type=int, default=60, help="counted round trips per connection"
+    )
+    parser.add_argument(
+        "--stand-in",
+        action="append",
+        choices=STAND_IN_NAMES,
+        help="repeatable: replace this part of the emulator's per-message path with a"
+        " stand-in that does none of its work (bench/standins/sitecustomize.py); the"
+        " drop in the count is what the part costs",
     )
     args = parser.parse_args(argv)
     check_run_options(parser, args)

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -1046,17 +1046,21 @@ def user_environment() -> dict[str, str]:
 
 
 def launch_as_user(
-    command: Sequence[str], cwd: Path, stderr: IO[str], core: int | None
+    command: Sequence[str],
+    cwd: Path,
+    stderr: IO[str],
+    core: int | None,
+    extra_env: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[str]:
-    """Start ``command`` in ``cwd`` as from a user's shell (:func:`user_environment`),
-    stdout piped, pinned to ``core`` from its first instruction."""
+    """Start ``command`` in ``cwd`` as from a user's shell (:func:`user_environment`,
+    plus ``extra_env``), stdout piped, pinned to ``core`` from its first instruction."""
     return subprocess.Popen(
         command,
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        env=user_environment(),
+        env={**user_environment(), **(extra_env or {})},
         preexec_fn=(lambda: os.sched_setaffinity(0, {core})) if core is not None else None,
     )
 

@@ -3,12 +3,17 @@
 bench.instructions runs servers under valgrind for minutes (``python -m
 bench.instructions``); here, what it makes of callgrind's output, and that a
 machine without valgrind gets an error that says so rather than a traceback.
-bench.mock_aws's in-process measure runs a few calls.
+bench.mock_aws's in-process measure runs a few calls. The stand-ins
+``--stand-in`` puts into a server replace what they say they replace.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +74,73 @@ def test_mock_aws_measures_calls_from_a_functions_sandbox() -> None:
     from bench.mock_aws import calls_per_s
 
     assert calls_per_s(3, None) > 0
+
+
+def _run_with_stand_ins(names: str, code: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(instructions.STANDINS),
+        "APIGW_BENCH_STANDINS": names,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, check=False
+    )
+
+
+def test_the_stand_in_names_are_the_modules() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "bench_standins", instructions.STANDINS / "sitecustomize.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # APIGW_BENCH_STANDINS unset here: nothing replaced
+    assert tuple(module.STAND_INS) == instructions.STAND_IN_NAMES
+    assert instructions.parse_args(["--stand-in", "log", "--stand-in", "gc"]).stand_in == [
+        "log",
+        "gc",
+    ]
+
+
+def test_each_stand_in_replaces_its_part() -> None:
+    code = """
+import gc
+from emulator.app import Emulator
+from emulator.gateway import pipeline
+from emulator.gateway.integrations import lambda_proxy
+from emulator.gateway.lifecycle import Lifecycle
+from emulator.gateway.selection import RouteSelector
+from emulator.runtime.invoke import Invoker
+replaced = {
+    "wire": Emulator.handle_message.__module__,
+    "entry": pipeline.Pipeline.message.__module__,
+    "log": pipeline.log_frame.__module__,
+    "invocation": Invoker.start.__module__,
+    "selection": RouteSelector.select.__module__,
+    "event": pipeline.message_event.__module__,
+    "send": Lifecycle.send.__module__,
+    "result": lambda_proxy.proxy_outcome.__module__,
+}
+print(sorted(name for name, module in replaced.items() if module == "sitecustomize"))
+print(gc.isenabled())
+"""
+    everything = ",".join(name for name in instructions.STAND_IN_NAMES if name != "handler")
+    done = _run_with_stand_ins(everything, code)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == [
+        "['entry', 'event', 'invocation', 'log', 'result', 'selection', 'send', 'wire']",
+        "False",
+    ]
+    none = _run_with_stand_ins("", code)
+    assert none.stdout.splitlines() == ["[]", "True"]
+    handler = _run_with_stand_ins("handler", code)
+    assert handler.stdout.splitlines() == ["['invocation']", "True"]
+
+
+def test_an_unknown_stand_in_is_an_error() -> None:
+    done = _run_with_stand_ins("log,logs", "pass")
+    assert done.returncode != 0
+    assert "no stand-in 'logs'" in done.stderr
+    with pytest.raises(SystemExit):
+        instructions.parse_args(["--stand-in", "logs"])
