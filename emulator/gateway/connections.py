@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
 from emulator.clock import IdFactory
 from emulator.errors import LimitExceededError, ManagementApiError, PayloadTooLargeError
@@ -40,9 +40,6 @@ CLIENT_BUFFER_BYTES = 1 << 20
 DELETED = (1000, "Connection Closed Normally")
 
 Record = ConnectionRecord[WebSocketPeer]
-# Read per post: through a module global, not the enum class (on Python 3.11
-# EnumType defines __getattr__, which slows every lookup through the class).
-_OPEN: Final = ConnectionState.OPEN
 
 
 class Sender(Protocol):
@@ -101,8 +98,8 @@ class ConnectionsApi:
         self._call_on_loop(self._deliver, connection_id, message)
 
     def _deliver(self, connection_id: str, message: str | bytes) -> None:
-        record = self._registry.get(connection_id)
-        if record is not None and record.state is _OPEN:
+        record = self._registry.get_open(connection_id)
+        if record is not None:
             self._send(record, message, "post")
 
     def get_connection(self, connection_id: str) -> dict[str, Any]:

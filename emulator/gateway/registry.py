@@ -95,15 +95,20 @@ class Registry(Generic[P]):
     def get(self, connection_id: str) -> ConnectionRecord[P] | None:
         return self._records.get(connection_id)
 
+    def get_open(self, connection_id: str) -> ConnectionRecord[P] | None:
+        """The record if the connection is OPEN, else None."""
+        record = self._records.get(connection_id)
+        return record if record is not None and record.state is _OPEN else None
+
     def open_record(self, connection_id: str) -> ConnectionRecord[P]:
         """The record if the connection is OPEN, else :class:`GoneError`."""
-        record = self._records.get(connection_id)
-        if record is None or record.state is not _OPEN:
+        record = self.get_open(connection_id)
+        if record is None:
             raise GoneError()
         return record
 
     def open_records(self) -> list[ConnectionRecord[P]]:
-        return [r for r in self._records.values() if r.state is ConnectionState.OPEN]
+        return [r for r in self._records.values() if r.state is _OPEN]
 
     def open_ids(self) -> list[str]:
         return [r.connection_id for r in self.open_records()]
