@@ -34,9 +34,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from bench import client
 from bench.server import SERVE_LOG, write_serve_folder
@@ -51,6 +52,8 @@ from bench.suite import (
     port_of,
     read_line,
 )
+
+R = TypeVar("R")  # what one run of a plan measures
 
 MODES = ("baseline", "embedded", "serve")
 APPS = ("echo_sync", "echo_async", "post_callback", "post_boto3")
@@ -501,6 +504,39 @@ def run_plan(args: argparse.Namespace) -> tuple[list[str], list[str], list[tuple
     return modes, apps, plan
 
 
+def run_each(
+    plan: Sequence[tuple[str, str]],
+    measure: Callable[[str, str], R],
+    report: Callable[[R, float], None],
+) -> tuple[list[R], list[str]]:
+    """Each run of ``plan`` measured and reported (with its seconds); one that
+    fails is named, and the others still run."""
+    results: list[R] = []
+    failed: list[str] = []
+    for mode, app in plan:
+        started = time.monotonic()
+        try:
+            result = measure(mode, app)
+        except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
+            failed.append(f"{mode} {app}")
+            print(f"\nERROR {mode} {app}: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        results.append(result)
+        report(result, time.monotonic() - started)
+    return results, failed
+
+
+def leave_workdir(workdir: Path, failed: Sequence[str], keep: bool, what: str) -> None:
+    """Keep ``workdir`` (``what`` it holds) after a failed run or with --keep;
+    else remove it."""
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}; {what} kept in {workdir}")
+    elif keep:
+        print(f"\n{what} kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.breakdown",
@@ -549,28 +585,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="apigw-ws-breakdown-"))
-    runs: list[Run] = []
-    failed = []
-    for mode, app in plan:
-        try:
-            run = measure(mode, app, args, workdir)
-        except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
-            failed.append(f"{mode} {app}")
-            print(f"\nERROR {mode} {app}: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        runs.append(run)
-        print("\n" + run.report(args.verbose), flush=True)
+    runs, failed = run_each(
+        plan,
+        lambda mode, app: measure(mode, app, args, workdir),
+        lambda run, _: print("\n" + run.report(args.verbose), flush=True),
+    )
     machine["load_average_at_end"] = os.getloadavg()
     if runs:
         load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"\nload average at the end {load}")
         print(summary(runs))
-    if failed:
-        print(f"\nfailed: {', '.join(failed)}; server logs and samples kept in {workdir}")
-    elif args.keep:
-        print(f"\nserver logs and samples (py-spy's raw format) kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    leave_workdir(workdir, failed, args.keep, "server logs and samples (py-spy's raw format)")
     if args.json:
         document = {
             "machine": machine,

@@ -37,13 +37,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import client
-from bench.breakdown import Server, add_run_options, check_run_options, run_plan
+from bench.breakdown import (
+    Server,
+    add_run_options,
+    check_run_options,
+    leave_workdir,
+    run_each,
+    run_plan,
+)
 from bench.stats import table
 from bench.suite import MESSAGE, cpu_model
 
@@ -235,30 +241,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     workdir = Path(tempfile.mkdtemp(prefix="apigw-ws-instructions-"))
-    counts: list[Count] = []
-    failed = []
-    for mode, app in plan:
-        started = time.monotonic()
-        try:
-            count = measure(mode, app, args, workdir)
-        except Exception as exc:  # noqa: BLE001 - one broken run must not hide the others
-            failed.append(f"{mode} {app}")
-            print(f"ERROR {mode} {app}: {type(exc).__name__}: {exc}", flush=True)
-            continue
-        counts.append(count)
-        print(
+    counts, failed = run_each(
+        plan,
+        lambda mode, app: measure(mode, app, args, workdir),
+        lambda count, seconds: print(
             f"  {count.label}: {count.per_message / 1000:.1f}k instructions per message"
-            f" ({time.monotonic() - started:.0f} s)",
+            f" ({seconds:.0f} s)",
             flush=True,
-        )
+        ),
+    )
     if counts:
         print(summary(counts))
-    if failed:
-        print(f"\nfailed: {', '.join(failed)}; server logs kept in {workdir}")
-    elif args.keep:
-        print(f"\nserver logs and callgrind's dumps kept in {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
+    leave_workdir(workdir, failed, args.keep, "server logs and callgrind's dumps")
     if args.json:
         document = {
             "python": platform.python_version(),
