@@ -10,7 +10,9 @@ beside its handler module), for ``apigw-ws serve`` to serve as users run it
 Prints its port on one line once it listens (after pinning all its threads to
 ``--core``), and stops on SIGTERM or SIGINT. The baseline is a bare
 ``websockets.asyncio.server.serve`` of a few lines, without compression or
-keep-alive pings (the emulator sends neither); the emulator serves bench
+keep-alive pings (the emulator sends neither); ``echo_thread`` and
+``echo_boto3`` are the same echo doing one more thing that bounds the
+emulator's rows (a thread hand-off, botocore's call). The emulator serves bench
 handlers from ``bench/handlers/`` through :class:`emulator.app.Emulator`.
 Imports are lazy so that a baseline process never imports the emulator.
 """
@@ -61,7 +63,7 @@ EMULATOR_APPS: dict[str, dict[str, Any]] = {
     },
     "idle": {"$default": _ECHO},
 }
-BASELINE_APPS = ("echo", "connect", "broadcast", "idle")
+BASELINE_APPS = ("echo", "connect", "broadcast", "idle", "echo_thread", "echo_boto3")
 SERVE_LOG = "serve.log"
 
 
@@ -120,6 +122,10 @@ async def _serve_baseline(app: str, port: int, ready: Callable[[int], None]) -> 
         "connect": hold,
         "broadcast": fan_out,
     }
+    if app == "echo_thread":
+        handlers[app] = _echo_through_a_thread()
+    elif app == "echo_boto3":
+        handlers[app] = _echo_beside_botocore()
     server = await serve(
         handlers[app],
         HOST,
@@ -134,6 +140,70 @@ async def _serve_baseline(app: str, port: int, ready: Callable[[int], None]) -> 
     finally:
         server.close()
         await server.wait_closed()
+
+
+def _echo_through_a_thread() -> Callable[[Any], Awaitable[None]]:
+    """A bound, not a server users run: the bare echo with each reply made on a
+    worker thread, by about the least a hand-off can do (a queue to one thread,
+    ``call_soon_threadsafe`` back). A sync handler's message takes the same two
+    wake-ups; at one client each message waits for both."""
+    import queue
+    import threading
+
+    loop = asyncio.get_running_loop()
+    jobs: queue.SimpleQueue[tuple[asyncio.Future[Any], Any]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while True:
+            future, message = jobs.get()
+            loop.call_soon_threadsafe(future.set_result, message)
+
+    threading.Thread(target=work, daemon=True).start()
+
+    async def echo(ws: Any) -> None:
+        async for message in ws:
+            future = loop.create_future()
+            jobs.put((future, message))
+            await ws.send(await future)
+
+    return echo
+
+
+def _echo_beside_botocore() -> Callable[[Any], Awaitable[None]]:
+    """A bound, not a server users run: the bare echo that also makes, per
+    message, the boto3 ``post_to_connection`` call the post_boto3 handler
+    makes, answered at botocore's ``before-call`` as the emulator answers it,
+    on the loop (no hand-off): what botocore alone costs per call, which an
+    emulator that runs that handler unchanged pays too."""
+    import boto3
+    from botocore.awsrequest import AWSResponse, HTTPHeaders
+
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url="https://bench.execute-api.us-east-1.amazonaws.com/local",
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+    class _Empty:
+        def stream(self, **_: Any) -> Any:
+            return iter(())
+
+    def answer(params: dict[str, Any], **_: Any) -> Any:
+        metadata = {"RequestId": "", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}
+        response = AWSResponse(params["url"], 200, HTTPHeaders(), _Empty())
+        return response, {"ResponseMetadata": metadata}
+
+    client.meta.events.register("before-call.apigatewaymanagementapi.PostToConnection", answer)
+
+    async def echo(ws: Any) -> None:
+        async for message in ws:
+            data = message.encode("utf-8") if isinstance(message, str) else message
+            client.post_to_connection(ConnectionId="bench=", Data=data)
+            await ws.send(message)
+
+    return echo
 
 
 async def _serve_emulator(app: str, port: int, ready: Callable[[int], None]) -> None:

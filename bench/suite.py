@@ -52,6 +52,8 @@ SCENARIOS = ("echo", "post", "connect", "broadcast", "scale", "startup")
 # line per frame, written to a file in the served folder; live reload; the
 # inspector), as users run it.
 MODES = ("embedded", "serve")
+# Rows of bare servers that bound what the emulator's rows can reach (messages).
+BOUND = "bound"
 # A message as a browser client of an API Gateway chat would send it (~100 bytes).
 MESSAGE = b'{"action":"sendmessage","data":"' + b"0123456789" * 6 + b'","seq":12345}'
 
@@ -484,14 +486,20 @@ class Bench:
                 ("PostToConnection via context", "post_callback", context, context),
                 ("PostToConnection via boto3", "post_boto3", boto3, boto3),
             ]
-        variants = []  # (mode, row label, app, targets by client count)
-        for mode in self.modes:
+        variants: list[tuple[str, str, str, Mapping[int, float | None]]] = []
+        for mode in self.modes:  # (mode, row label, app, targets by client count)
             for label, app, embedded, serve in apps:
                 variants.append((mode, label, app, serve if mode == "serve" else embedded))
-        servers = self.start_servers(
-            [("baseline", "echo")]
-            + [("serve" if v[0] == "serve" else "emulator", v[2]) for v in variants]
-        )
+        # Bounds: bare servers that do only what every emulator of these routes
+        # must do besides its own work. The ratio an emulator could reach at best.
+        none: Mapping[int, float | None] = {1: None, 50: None}
+        if "echo" in selected:
+            variants.append((BOUND, "bare echo, reply made on a thread", "echo_thread", none))
+        if "post" in selected:
+            label = "bare echo + botocore's post_to_connection"
+            variants.append((BOUND, label, "echo_boto3", none))
+        specs = [(_kind(v[0]), v[2]) for v in variants]
+        servers = self.start_servers([("baseline", "echo"), *specs])
         try:
             pool = self.workers()
             s = self.settings
@@ -1071,12 +1079,12 @@ def port_of(line: str) -> int:
 
 
 def _variant(mode: str, app: str) -> str:
-    return f"{'S' if mode == 'serve' else 'E'}:{app}"
+    return f"{'S' if mode == 'serve' else 'B' if mode == BOUND else 'E'}:{app}"
 
 
 def _kind(mode: str) -> str:
     """The server kind a mode starts."""
-    return "serve" if mode == "serve" else "emulator"
+    return "serve" if mode == "serve" else "baseline" if mode == BOUND else "emulator"
 
 
 def _replace(settings: Settings, **changes: Any) -> Settings:

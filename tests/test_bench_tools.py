@@ -4,11 +4,13 @@ bench.instructions runs servers under valgrind for minutes (``python -m
 bench.instructions``); here, what it makes of callgrind's output, and that a
 machine without valgrind gets an error that says so rather than a traceback.
 bench.mock_aws's in-process measure runs a few calls. The stand-ins
-``--stand-in`` puts into a server replace what they say they replace.
+``--stand-in`` puts into a server replace what they say they replace. The
+bare servers that bound the message rows answer as the bare echo does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -16,9 +18,11 @@ import subprocess
 import sys
 
 import pytest
+from websockets.asyncio.client import connect
 
 from bench import instructions
 from bench.instructions import Count, summary, total_instructions
+from bench.suite import MESSAGE, ROOT
 
 # The head and tail of a dump asked for with `callgrind_control --dump`: its
 # summary line stays 0, the totals line has the count.
@@ -144,3 +148,26 @@ def test_an_unknown_stand_in_is_an_error() -> None:
     assert "no stand-in 'logs'" in done.stderr
     with pytest.raises(SystemExit):
         instructions.parse_args(["--stand-in", "logs"])
+
+
+@pytest.mark.parametrize("app", ["echo_thread", "echo_boto3"])
+async def test_a_bound_server_echoes_each_message(app: str) -> None:
+    """Through its worker thread, or after botocore's post_to_connection: a
+    call botocore refused (a malformed answer at before-call) would end the
+    connection with 1011 instead of a reply."""
+    server = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bench.server", "--kind", "baseline", "--app", app),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stdout is not None
+        port = int(await asyncio.wait_for(server.stdout.readline(), 30))
+        async with connect(f"ws://127.0.0.1:{port}", open_timeout=10) as ws:
+            for seq in range(3):
+                message = MESSAGE.decode().replace("12345", str(seq))
+                await ws.send(message)
+                assert await ws.recv(decode=True) == message
+    finally:
+        server.terminate()
+        await asyncio.wait_for(server.wait(), 30)
