@@ -31,6 +31,7 @@ import emulator as emulator_package
 from emulator.app import Emulator
 from emulator.model.config import load_config, parse_config
 from emulator.model.templates import load_terraform
+from emulator.tools import reload as reload_module
 from emulator.tools.reload import Reloader
 from emulator.tools.testing import Client, Harness
 
@@ -365,8 +366,8 @@ async def test_a_log_written_in_the_apis_folder_never_reaches_the_reload_check(
     checked: list[set[str]] = []
     touches_api = live.reloader._touches_api
 
-    def spy(changes: list[tuple[object, str]]) -> bool:
-        checked.append({Path(path).name for _, path in changes})
+    def spy(changes: list[str]) -> bool:
+        checked.append({Path(path).name for path in changes})
         return touches_api(changes)
 
     monkeypatch.setattr(live.reloader, "_touches_api", spy)
@@ -383,6 +384,68 @@ async def test_a_log_written_in_the_apis_folder_never_reaches_the_reload_check(
     assert checked
     assert all(names == {app.handler_file.name} for names in checked), checked
     assert live.reloader.ignored >= 1
+
+
+async def test_a_log_written_in_the_apis_folder_never_wakes_the_event_loop(
+    app: App, live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watch's filter runs on its own thread: a batch of log lines is left
+    # out there, and the loop wakes first for the edit that follows it.
+    reloader = live.reloader
+    loop = asyncio.get_running_loop()
+    filtered: asyncio.Future[None] = loop.create_future()
+    threads = set()
+    wanted = reloader._wanted
+
+    def spy(path: str) -> bool:
+        threads.add(threading.get_ident())
+        keep = wanted(path)
+        if Path(path).name == "serve.log" and not keep:
+            loop.call_soon_threadsafe(lambda: filtered.done() or filtered.set_result(None))
+        return keep
+
+    wakes: list[int] = []
+    touches_api = reloader._touches_api
+
+    def checked(changes: list[str]) -> bool:
+        wakes.append(reloader.wakes)
+        return touches_api(changes)
+
+    monkeypatch.setattr(reloader, "_wanted", spy)
+    monkeypatch.setattr(reloader, "_touches_api", checked)
+    assert await live.ask() == "v1 1"
+    reloader.folders()  # modules the first message imported: no wake to look for them
+    (app.folder / "serve.log").write_text("12:00:00.000 info: a line\n", encoding="utf-8")
+    await asyncio.wait_for(filtered, TIMEOUT)
+    app.edit(app.handler_file, ('VERSION = "v1"', 'VERSION = "v2"'))
+    assert await live.result() is True
+    assert wakes == [1]
+    assert threading.get_ident() not in threads
+    assert await live.ask() == "v2 2"
+
+
+async def test_the_watch_takes_watchfiles_own_settings(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where file system events do not arrive (WSL, a mounted volume), users set
+    # watchfiles' own variables, as for any tool that watches with it.
+    monkeypatch.setenv("WATCHFILES_FORCE_POLLING", "1")
+    monkeypatch.setenv("WATCHFILES_POLL_DELAY_MS", "20")
+    monkeypatch.setenv("WATCHFILES_IGNORE_PERMISSION_DENIED", "1")
+    made: list[tuple[object, ...]] = []
+    real = reload_module.RustNotify
+
+    def recorded(*args: object) -> object:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(reload_module, "RustNotify", recorded)
+    reloader = Reloader(Emulator(load_config(app.config), port=0), app.config)
+    async with _watching(reloader):
+        pass
+    # paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied
+    assert [args[1:] for args in made] == [(False, True, 20, False, True)]
+    assert made[0][0] == [str(app.folder.resolve())]
 
 
 async def test_a_log_written_without_pause_neither_delays_the_watch_nor_hides_an_edit(
@@ -458,20 +521,16 @@ def test_a_change_that_cannot_matter_wakes_the_watch_only_for_its_own_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reloader, log = _watched_file(tmp_path, "routes.yaml", "serve.log")
-    ready = asyncio.Event()
     reloader.folders()
-    # The watch is not known to be in place yet: the loop must wake to say so.
-    assert reloader._wanted(log, ready) is True
-    ready.set()
-    assert reloader._wanted(log, ready) is False
+    assert reloader._wanted(log) is False
     # A module imported since the folders were worked out (a handler's lazy
     # import): the loop must wake to see whether its folder is watched.
     name = "teach_reload_lazy_" + re.sub(r"\W", "_", tmp_path.name)
     monkeypatch.setitem(sys.modules, name, ModuleType(name))
-    assert reloader._wanted(log, ready) is True
+    assert reloader._wanted(log) is True
     reloader.folders()  # what the loop does, once woken
-    assert reloader._wanted(log, ready) is False
-    assert reloader.ignored == 4
+    assert reloader._wanted(log) is False
+    assert reloader.ignored == 3
 
 
 async def test_apply_to_files_that_cannot_matter_looks_through_no_module(
@@ -488,7 +547,7 @@ async def test_apply_to_files_that_cannot_matter_looks_through_no_module(
         log, compiled = app.folder / "serve.log", app.folder / f"{app.app}.pyc"
         log.write_text("a line\n", encoding="utf-8")
         assert reloader.apply([log, compiled]) is False
-        assert reloader._touches_api([("modified", str(log)), ("added", str(compiled))]) is False
+        assert reloader._touches_api([str(log), str(compiled)]) is False
         assert reloader.reloads == 0
 
 

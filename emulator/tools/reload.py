@@ -21,7 +21,15 @@ Only Python sources and the config get past the watcher: a log file written
 in a watched folder (``apigw-ws serve 2> serve.log``) changes with every line
 the server logs, and working out, each time, whether the change was one of
 the API's files (resolving paths, looking through every loaded module) took a
-share of the server's time under load.
+share of the server's time under load. That filter runs on the watch's own
+thread, so that such a change never wakes the event loop.
+
+The watch is watchfiles' ``RustNotify`` (the backend its ``awatch`` drives,
+in its API reference), made on the event loop, so that the watch is in place
+before the first connection is served, and waited on by a thread of its own:
+without ``awatch``'s anyio, whose import (tens of milliseconds) would come
+between the printed URL and the first connection, and whose task group and
+worker thread call would wake the loop for every batch.
 """
 
 from __future__ import annotations
@@ -33,11 +41,13 @@ import logging
 import os
 import sys
 import sysconfig
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 
-from watchfiles import awatch
+from watchfiles import main as watchfiles_main
+from watchfiles._rust_notify import RustNotify
 
 from emulator.app import Emulator
 from emulator.errors import ConfigError
@@ -50,6 +60,10 @@ logger = logging.getLogger("emulator.reload")
 
 # The files of a Terraform configuration (a folder) that the config is read from.
 _TERRAFORM = (".tf", ".tf.json", ".tfvars", ".tfvars.json")
+# The watch's timings, in milliseconds: changes are grouped for up to DEBOUNCE,
+# and given once none came for STEP; the thread looks at its stop every STEP,
+# and at newly imported modules every TIMEOUT without a change.
+_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS = 50, 10, 200
 
 
 def _file_of(module: ModuleType) -> Path | None:
@@ -91,6 +105,34 @@ class _Files:
         return resolved
 
 
+def _notify(paths: list[str]) -> RustNotify:
+    """A watch of ``paths``, each on its own (not recursively), in place once
+    made. With ``awatch``'s defaults, from watchfiles itself so that they stay
+    its own: polling on WSL or with ``WATCHFILES_FORCE_POLLING``, every
+    ``WATCHFILES_POLL_DELAY_MS`` (300 ms), ``WATCHFILES_DEBUG`` and
+    ``WATCHFILES_IGNORE_PERMISSION_DENIED``."""
+    return RustNotify(
+        paths,
+        watchfiles_main._default_debug(None),
+        watchfiles_main._default_force_polling(None),
+        watchfiles_main._default_poll_delay_ms(300),
+        False,  # recursive
+        watchfiles_main._default_ignore_permission_denied(None),
+    )
+
+
+class _Over:
+    """What the watch's thread checks between steps: the server's stop, or the
+    end of its own watch (replaced by one of more folders, or cancelled)."""
+
+    def __init__(self, stop: asyncio.Event) -> None:
+        self.stop = stop
+        self.done = False
+
+    def is_set(self) -> bool:
+        return self.done or self.stop.is_set()
+
+
 class Reloader:
     """Watches the config's folder and swaps in new versions of the API."""
 
@@ -109,8 +151,10 @@ class Reloader:
         self.config_path = Path(config_path).resolve() if config_path is not None else None
         self.reloads = 0  # successful reloads
         # Changes in the watched folders that cannot matter (a log file written
-        # there), left out before the watch loop wakes. For tests and tools.
+        # there), left out before the event loop wakes; and the batches of
+        # changes it woke for. For tests and tools.
         self.ignored = 0
+        self.wakes = 0
         # One entry per change that touched the API: True if the new version
         # serves, False if the previous one still does. For tests and tools.
         self.results: asyncio.Queue[bool] = asyncio.Queue()
@@ -211,32 +255,79 @@ class Reloader:
         """Apply changes to the API's files until ``stop`` is set.
 
         ``ready`` is set once the watch is in place: edits after it are seen.
+        It is in place before this first yields to the loop.
         """
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             watched = self.folders()
-            watcher = awatch(
-                # A module's folder may be gone since it was imported.
-                *sorted(folder for folder in watched if folder.is_dir()),
-                recursive=False,
-                debounce=50,
-                step=10,
-                stop_event=stop,
-                # An empty batch every 200 ms tells us the watch is in place.
-                rust_timeout=200,
-                yield_on_timeout=True,
-                watch_filter=lambda _, path: self._wanted(path, ready),
+            # A module's folder may be gone since it was imported.
+            paths = sorted(str(folder) for folder in watched if folder.is_dir())
+            notify = _notify(paths)
+            if ready is not None:
+                ready.set()
+            batches: asyncio.Queue[list[str] | BaseException | None] = asyncio.Queue()
+            over = _Over(stop)
+            thread = threading.Thread(
+                target=self._wait_for_changes,
+                args=(notify, over, loop, batches.put_nowait),
+                name="apigw-ws reload",
+                daemon=True,
             )
-            async with contextlib.aclosing(watcher):
-                async for changes in watcher:
-                    if ready is not None and not ready.is_set():
-                        ready.set()
-                    # Without those let through only to wake this loop.
-                    relevant = [change for change in changes if self._can_matter(change[1])]
+            thread.start()
+            try:
+                while True:
+                    batch = await batches.get()
+                    if batch is None:
+                        return  # stopped
+                    if isinstance(batch, BaseException):
+                        raise batch
+                    self.wakes += 1
+                    relevant = [path for path in batch if self._can_matter(path)]
                     if relevant and self._touches_api(relevant):
-                        self.results.put_nowait(self.apply(path for _, path in relevant))
+                        self.results.put_nowait(self.apply(relevant))
                     if self._needs_more_folders(watched):
                         logger.debug("watching more folders: %s", self.folders() - watched)
                         break
+            finally:
+                over.done = True  # the thread ends within a step, and closes the watch
+
+    def _wait_for_changes(
+        self,
+        notify: RustNotify,
+        over: _Over,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[list[str] | BaseException | None], None],
+    ) -> None:
+        """The watch's thread: hands the loop each batch that may matter to it,
+        None once stopped, or what went wrong."""
+        with notify:
+            while True:
+                raw: set[tuple[int, str]] | str | BaseException
+                try:
+                    raw = notify.watch(_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS, over)
+                except Exception as exc:  # noqa: BLE001 - the loop raises it where awatch would
+                    raw = exc
+                if over.done:
+                    return  # its watch was replaced or cancelled: nobody waits for it
+                batch: list[str] | BaseException | None
+                if isinstance(raw, BaseException):
+                    batch = raw
+                elif raw == "stop":
+                    batch = None
+                elif raw == "timeout" or raw == "signal":  # signals go to the main thread
+                    if len(sys.modules) == self._modules_seen:
+                        continue
+                    batch = []  # modules imported since: their folders may need a watch
+                else:
+                    batch = [path for _, path in raw if self._wanted(path)]
+                    if not batch:
+                        continue
+                try:
+                    loop.call_soon_threadsafe(deliver, batch)
+                except RuntimeError:
+                    return  # the loop is closed
+                if batch is None or isinstance(batch, BaseException):
+                    return
 
     def _can_matter(self, path: str) -> bool:
         """Whether a change to ``path`` may be one to the API: a Python source,
@@ -250,18 +341,16 @@ class Reloader:
             return True
         return self._config_is_folder and name.endswith(_TERRAFORM)
 
-    def _wanted(self, path: str, ready: asyncio.Event | None = None) -> bool:
-        """The watch's filter, run on each change before the watch loop wakes.
-
-        A change that cannot matter is left out, unless the loop has work that
-        an empty batch would have brought: setting ``ready``, or watching the
-        folders of modules imported since. A log written without a pause
-        leaves no 200 ms without a change, and so no empty batch.
+    def _wanted(self, path: str) -> bool:
+        """The watch's filter, run on its thread for each change: whether the
+        loop must wake for it. A change that cannot matter is left out, unless
+        the loop has work that a wake would bring: watching the folders of
+        modules imported since.
         """
         if self._can_matter(path):
             return True
         self.ignored += 1
-        return (ready is not None and not ready.is_set()) or len(sys.modules) != self._modules_seen
+        return len(sys.modules) != self._modules_seen
 
     def _config_changed(self, paths: set[Path]) -> bool:
         """Whether the config changed: its file, or a Terraform file under its folder."""
@@ -274,8 +363,8 @@ class Reloader:
             path.name.endswith(_TERRAFORM) and path.is_relative_to(folder) for path in paths
         )
 
-    def _touches_api(self, changes: Iterable[tuple[object, str]]) -> bool:
-        paths = {Path(path).resolve() for _, path in changes}
+    def _touches_api(self, changes: Iterable[str]) -> bool:
+        paths = {Path(path).resolve() for path in changes}
         return self._config_changed(paths) or bool(self._stale(paths))
 
     def _stale(self, paths: set[Path]) -> set[str]:
