@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -190,6 +191,28 @@ async def _routed(client: ClientConnection) -> None:
 
 def _disconnects(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+async def test_serve_of_websocket_clients_alone_imports_no_http_parser_nor_anyio(
+    tmp_path: Path,
+) -> None:
+    # Start-up time: h11 is for other HTTP requests, anyio for awatch, which
+    # the reload watch does not use; neither is imported, from launch to exit.
+    log = tmp_path / "stderr.log"
+    environment = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    args = ["--config", str(FIXTURE / "routes.yaml"), "--port", "0"]
+    async with serving(args, cwd=tmp_path, log=log, env=environment) as server:
+        client = await _connect(server.url)
+        try:
+            await _routed(client)
+        finally:
+            await client.close()
+        server.process.send_signal(signal.SIGTERM)
+        await server.finish()
+        assert server.process.returncode == 0, server.errors()
+    imported = re.findall(r"^import time:.*\| +(\S+)$", _read(log), re.MULTILINE)
+    assert "emulator.tools.reload" in imported  # live reload was on
+    assert [name for name in imported if name.startswith(("h11", "anyio._backends"))] == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -6,7 +6,9 @@ browser ``GET``. A ``GET`` asking to upgrade is handed back, as the bytes it cam
 in, for the WebSocket handshake (:mod:`emulator.wire.connection`, which owns the
 connection). Heads and bodies are bounded: 431 over the header limit, 414 for
 an upgrade URL over AWS's limit (in the handshake), 413 over
-:data:`MAX_HTTP_BODY`.
+:data:`MAX_HTTP_BODY`. A plain upgrade request needs no parse of h11's: h11
+is imported, and a connection's h11 side made, only when a request needs them,
+so that a server of WebSocket clients alone starts without them.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import contextlib
 import http
 import re
 from collections.abc import Awaitable, Callable
-from typing import Protocol
-
-import h11
+from typing import TYPE_CHECKING, Protocol
 
 from emulator.wire.messages import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    import h11
 
 __all__ = ["MAX_HTTP_BODY", "MAX_URL_LENGTH", "HttpFront", "reason_phrase"]
 
@@ -121,11 +124,20 @@ class HttpFront:
     def __init__(self, owner: HttpOwner, max_header_bytes: int) -> None:
         self.owner = owner
         self.max_header_bytes = max_header_bytes
-        self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self._conn: h11.Connection | None = None
         self.request: h11.Request | None = None
         self.body = bytearray()
         self.waiting = False  # an answer is being worked out: read nothing more yet
         self.fresh = True  # nothing read yet
+
+    @property
+    def conn(self) -> h11.Connection:
+        """h11's side of the connection, made when a request first needs it."""
+        if self._conn is None:
+            import h11  # here: start-up time that serving WebSocket clients never needs
+
+            self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_header_bytes)
+        return self._conn
 
     def receive(self, data: bytes) -> None:
         if self.fresh:
@@ -182,6 +194,8 @@ class HttpFront:
         return False
 
     def _events(self) -> None:
+        import h11  # loaded with self.conn
+
         conn = self.conn
         while True:
             try:
@@ -237,6 +251,8 @@ class HttpFront:
         """What the client sent after its upgrade request: WebSocket data sent
         before the 101, not parsed until the handshake is accepted. Nothing for
         a request with a body, which the WebSocket handshake refuses."""
+        import h11  # loaded with self.conn
+
         conn = self.conn
         try:
             if isinstance(conn.next_event(), h11.EndOfMessage) and conn.next_event() is h11.PAUSED:
@@ -273,6 +289,8 @@ class HttpFront:
         self._events()
 
     def _respond(self, response: HttpResponse) -> None:
+        import h11  # loaded with self.conn
+
         self._send(response)
         self.request = None
         self.body.clear()
@@ -282,6 +300,8 @@ class HttpFront:
             self.owner.close_transport()
 
     def _send(self, response: HttpResponse) -> None:
+        import h11  # loaded with self.conn
+
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         out = self.conn.send(
@@ -297,6 +317,8 @@ class HttpFront:
         self.owner.write_http(out)
 
     def _error(self, status: int, message: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        import h11  # loaded with self.conn
+
         if self.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
             if headers:
                 body = message.encode()
