@@ -189,6 +189,18 @@ async def _routed(client: ClientConnection) -> None:
     assert await asyncio.wait_for(client.recv(), TIMEOUT) == "not json"
 
 
+async def _routed_then_stopped(server: Server) -> None:
+    """A client's routes answer, it closes, and then serve stops cleanly on SIGTERM."""
+    client = await _connect(server.url)
+    try:
+        await _routed(client)
+    finally:
+        await client.close()
+    server.process.send_signal(signal.SIGTERM)
+    await server.finish()
+    assert server.process.returncode == 0, server.errors()
+
+
 def _disconnects(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -202,14 +214,7 @@ async def test_serve_of_websocket_clients_alone_imports_no_http_parser_nor_anyio
     environment = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     args = ["--config", str(FIXTURE / "routes.yaml"), "--port", "0"]
     async with serving(args, cwd=tmp_path, log=log, env=environment) as server:
-        client = await _connect(server.url)
-        try:
-            await _routed(client)
-        finally:
-            await client.close()
-        server.process.send_signal(signal.SIGTERM)
-        await server.finish()
-        assert server.process.returncode == 0, server.errors()
+        await _routed_then_stopped(server)
     imported = re.findall(r"^import time:.*\| +(\S+)$", _read(log), re.MULTILINE)
     assert "emulator.tools.reload" in imported  # live reload was on
     assert [name for name in imported if name.startswith(("h11", "anyio._backends"))] == []
@@ -262,14 +267,7 @@ async def test_serve_without_config_uses_routes_yaml_in_the_working_directory(
     app = tmp_path / "app"
     shutil.copytree(FIXTURE, app, ignore=shutil.ignore_patterns("__pycache__"))
     async with _serve(["--port", "0"], cwd=app, log=tmp_path / "stderr.log") as server:
-        client = await _connect(server.url)
-        try:
-            await _routed(client)
-        finally:
-            await client.close()
-        server.process.send_signal(signal.SIGTERM)
-        await server.finish()
-        assert server.process.returncode == 0, server.errors()
+        await _routed_then_stopped(server)
     # The client closed with 1000 before the server stopped.
     assert _disconnects(app / "disconnects.jsonl") == [{"statusCode": 1000, "reason": ""}]
 
