@@ -24,15 +24,6 @@ from emulator.gateway.access.apikeys import (
     uses_authorizer,
     with_api_key,
 )
-from emulator.gateway.access.authorizer import (
-    AuthorizerOutcome,
-    authorizer_event,
-    context_variables,
-    decide,
-    method_arn,
-    missing_identity,
-    rejection_body,
-)
 from emulator.gateway.events import ConnectionInfo, connect_event
 from emulator.gateway.log import EVENTS, log_connect
 from emulator.gateway.validation import missing_parameters, missing_parameters_body
@@ -81,6 +72,8 @@ async def admit(
     if config.authorization_type == "AWS_IAM":
         outcome = check_signature(info, request, config.iam_credentials, region)
     elif config.authorizer is not None:
+        from emulator.gateway.access.authorizer import method_arn
+
         outcome = await run_authorizer(
             invoke,
             handlers[AUTHORIZER],
@@ -136,6 +129,7 @@ def check_signature(
     """
     # botocore's signer loads here, for an API that uses IAM: not at start-up.
     from emulator.gateway.access import sigv4
+    from emulator.gateway.access.authorizer import rejection_body
 
     host = next((v for n, v in request.headers if n.lower() == "host"), "")
     accepted = dict(credentials)
@@ -185,6 +179,16 @@ async def run_authorizer(
     now_ms: int,
 ) -> UpgradeAnswer | ConnectionInfo:
     """CUSTOM: the Lambda REQUEST authorizer decides, on every connect (spec §6)."""
+    # Loaded here, for an API with an authorizer: not at start-up.
+    from emulator.gateway.access.authorizer import (
+        AuthorizerOutcome,
+        authorizer_event,
+        context_variables,
+        decide,
+        missing_identity,
+        rejection_body,
+    )
+
     request_context = connect_event(
         info, headers=headers, query=query, request_id=request_id, request_time_ms=now_ms
     )["requestContext"]
