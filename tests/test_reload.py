@@ -424,6 +424,25 @@ async def test_a_log_written_in_the_apis_folder_never_wakes_the_event_loop(
     assert await live.ask() == "v2 2"
 
 
+async def test_a_failure_on_the_watch_thread_ends_the_watch_with_it(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raised where the watch is awaited (serve's shutdown awaits it), never a
+    # watch left waiting for a thread that is gone.
+    reloader = Reloader(Emulator(load_config(app.config), port=0), app.config)
+
+    def broken(path: str) -> bool:
+        raise OSError(f"cannot read {path}")
+
+    monkeypatch.setattr(reloader, "_wanted", broken)
+    stop, ready = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(reloader.watch(stop, ready))
+    await asyncio.wait_for(ready.wait(), TIMEOUT)
+    (app.folder / "serve.log").write_text("a line\n", encoding="utf-8")
+    with pytest.raises(OSError, match=r"cannot read .*serve\.log"):
+        await asyncio.wait_for(task, TIMEOUT)
+
+
 async def test_the_watch_takes_watchfiles_own_settings(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:

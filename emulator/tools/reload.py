@@ -277,8 +277,8 @@ class Reloader:
             try:
                 while True:
                     batch = await batches.get()
-                    if batch is None:
-                        return  # stopped
+                    if batch is None or stop.is_set():
+                        return  # stopped: what changed meanwhile waits for the next start
                     if isinstance(batch, BaseException):
                         raise batch
                     self.wakes += 1
@@ -299,35 +299,41 @@ class Reloader:
         deliver: Callable[[list[str] | BaseException | None], None],
     ) -> None:
         """The watch's thread: hands the loop each batch that may matter to it,
-        None once stopped, or what went wrong."""
-        with notify:
-            while True:
-                raw: set[tuple[int, str]] | str | BaseException
-                try:
-                    raw = notify.watch(_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS, over)
-                except Exception as exc:  # noqa: BLE001 - the loop raises it where awatch would
-                    raw = exc
-                if over.done:
-                    return  # its watch was replaced or cancelled: nobody waits for it
-                batch: list[str] | BaseException | None
-                if isinstance(raw, BaseException):
-                    batch = raw
-                elif raw == "stop":
-                    batch = None
-                elif raw == "timeout" or raw == "signal":  # signals go to the main thread
-                    if len(sys.modules) == self._modules_seen:
-                        continue
-                    batch = []  # modules imported since: their folders may need a watch
-                else:
-                    batch = [path for _, path in raw if self._wanted(path)]
-                    if not batch:
-                        continue
-                try:
-                    loop.call_soon_threadsafe(deliver, batch)
-                except RuntimeError:
-                    return  # the loop is closed
-                if batch is None or isinstance(batch, BaseException):
-                    return
+        then None once stopped, or what went wrong (the loop raises it, as it
+        would have raised awatch's), so that the watch never waits in vain."""
+        end: BaseException | None = None
+        try:
+            with notify:
+                self._hand_over_changes(notify, over, loop, deliver)
+        except BaseException as exc:  # noqa: BLE001 - a task boundary: the loop raises it
+            end = exc
+        if over.done:
+            return  # its watch was replaced or cancelled: nobody waits for it
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it
+            loop.call_soon_threadsafe(deliver, end)
+
+    def _hand_over_changes(
+        self,
+        notify: RustNotify,
+        over: _Over,
+        loop: asyncio.AbstractEventLoop,
+        deliver: Callable[[list[str] | BaseException | None], None],
+    ) -> None:
+        """Each batch that may matter, to the loop, until the watch is over."""
+        while True:
+            raw = notify.watch(_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS, over)
+            if over.is_set():
+                return  # stopped ("stop"), or its watch was replaced or cancelled
+            if raw == "timeout" or raw == "signal":  # signals go to the main thread
+                if len(sys.modules) == self._modules_seen:
+                    continue
+                batch = []  # modules imported since: their folders may need a watch
+            else:
+                assert not isinstance(raw, str), raw
+                batch = [path for _, path in raw if self._wanted(path)]
+                if not batch:
+                    continue
+            loop.call_soon_threadsafe(deliver, batch)
 
     def _can_matter(self, path: str) -> bool:
         """Whether a change to ``path`` may be one to the API: a Python source,
