@@ -121,16 +121,54 @@ def _notify(paths: list[str]) -> RustNotify:
     )
 
 
-class _Over:
-    """What the watch's thread checks between steps: the server's stop, or the
-    end of its own watch (replaced by one of more folders, or cancelled)."""
+class _Watch:
+    """One watch of some folders: watchfiles' backend, in place once made (on
+    the loop), and a thread of its own that waits on it. The thread hands the
+    loop (:attr:`batches`) each batch of changes that may matter, then None
+    once stopped, or what went wrong: the loop raises it, as it would have
+    raised awatch's, and never waits for a thread that is gone."""
 
-    def __init__(self, stop: asyncio.Event) -> None:
+    def __init__(self, reloader: Reloader, paths: list[str], stop: asyncio.Event) -> None:
+        self.notify = _notify(paths)
         self.stop = stop
-        self.done = False
+        self.done = False  # replaced by a watch of more folders, or cancelled
+        self.batches: asyncio.Queue[list[str] | BaseException | None] = asyncio.Queue()
+        self._reloader = reloader
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._run, name="apigw-ws reload", daemon=True).start()
 
     def is_set(self) -> bool:
+        """Whether to stop waiting: what the backend asks between its steps."""
         return self.done or self.stop.is_set()
+
+    def _run(self) -> None:
+        end: BaseException | None = None
+        try:
+            with self.notify:
+                self._hand_over()
+        except BaseException as exc:  # noqa: BLE001 - a task boundary: the loop raises it
+            end = exc
+        if self.done:
+            return  # nobody waits for it
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it either
+            self._loop.call_soon_threadsafe(self.batches.put_nowait, end)
+
+    def _hand_over(self) -> None:
+        reloader = self._reloader
+        while True:
+            raw = self.notify.watch(_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS, self)
+            if self.is_set():
+                return  # stopped ("stop"), replaced or cancelled
+            if raw == "timeout" or raw == "signal":  # signals go to the main thread
+                if len(sys.modules) == reloader._modules_seen:
+                    continue
+                batch: list[str] = []  # modules imported since: their folders may need a watch
+            else:
+                assert not isinstance(raw, str), raw
+                batch = [path for _, path in raw if reloader._wanted(path)]
+                if not batch:
+                    continue
+            self._loop.call_soon_threadsafe(self.batches.put_nowait, batch)
 
 
 class Reloader:
@@ -257,26 +295,15 @@ class Reloader:
         ``ready`` is set once the watch is in place: edits after it are seen.
         It is in place before this first yields to the loop.
         """
-        loop = asyncio.get_running_loop()
         while not stop.is_set():
             watched = self.folders()
             # A module's folder may be gone since it was imported.
-            paths = sorted(str(folder) for folder in watched if folder.is_dir())
-            notify = _notify(paths)
+            watch = _Watch(self, sorted(str(folder) for folder in watched if folder.is_dir()), stop)
             if ready is not None:
                 ready.set()
-            batches: asyncio.Queue[list[str] | BaseException | None] = asyncio.Queue()
-            over = _Over(stop)
-            thread = threading.Thread(
-                target=self._wait_for_changes,
-                args=(notify, over, loop, batches.put_nowait),
-                name="apigw-ws reload",
-                daemon=True,
-            )
-            thread.start()
             try:
                 while True:
-                    batch = await batches.get()
+                    batch = await watch.batches.get()
                     if batch is None or stop.is_set():
                         return  # stopped: what changed meanwhile waits for the next start
                     if isinstance(batch, BaseException):
@@ -289,51 +316,7 @@ class Reloader:
                         logger.debug("watching more folders: %s", self.folders() - watched)
                         break
             finally:
-                over.done = True  # the thread ends within a step, and closes the watch
-
-    def _wait_for_changes(
-        self,
-        notify: RustNotify,
-        over: _Over,
-        loop: asyncio.AbstractEventLoop,
-        deliver: Callable[[list[str] | BaseException | None], None],
-    ) -> None:
-        """The watch's thread: hands the loop each batch that may matter to it,
-        then None once stopped, or what went wrong (the loop raises it, as it
-        would have raised awatch's), so that the watch never waits in vain."""
-        end: BaseException | None = None
-        try:
-            with notify:
-                self._hand_over_changes(notify, over, loop, deliver)
-        except BaseException as exc:  # noqa: BLE001 - a task boundary: the loop raises it
-            end = exc
-        if over.done:
-            return  # its watch was replaced or cancelled: nobody waits for it
-        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it
-            loop.call_soon_threadsafe(deliver, end)
-
-    def _hand_over_changes(
-        self,
-        notify: RustNotify,
-        over: _Over,
-        loop: asyncio.AbstractEventLoop,
-        deliver: Callable[[list[str] | BaseException | None], None],
-    ) -> None:
-        """Each batch that may matter, to the loop, until the watch is over."""
-        while True:
-            raw = notify.watch(_DEBOUNCE_MS, _STEP_MS, _TIMEOUT_MS, over)
-            if over.is_set():
-                return  # stopped ("stop"), or its watch was replaced or cancelled
-            if raw == "timeout" or raw == "signal":  # signals go to the main thread
-                if len(sys.modules) == self._modules_seen:
-                    continue
-                batch = []  # modules imported since: their folders may need a watch
-            else:
-                assert not isinstance(raw, str), raw
-                batch = [path for _, path in raw if self._wanted(path)]
-                if not batch:
-                    continue
-            loop.call_soon_threadsafe(deliver, batch)
+                watch.done = True  # its thread ends within a step, and closes the watch
 
     def _can_matter(self, path: str) -> bool:
         """Whether a change to ``path`` may be one to the API: a Python source,
